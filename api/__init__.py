@@ -1,0 +1,1 @@
+"""HTTP API and the `comity` command line: thin edges over the services."""

@@ -1,0 +1,1 @@
+"""Consent, the policy engine over policies/, audit log and DPO reports."""

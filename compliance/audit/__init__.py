@@ -1,0 +1,1 @@
+"""Hash-chained, append-only audit log."""

@@ -1,0 +1,1 @@
+"""Consent as append-only events; state is derived, never stored."""

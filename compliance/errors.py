@@ -1,0 +1,40 @@
+"""One error base for the whole service; the API maps `status_code` to HTTP."""
+
+from __future__ import annotations
+
+
+class ComityError(Exception):
+    """An error whose message is safe to show (never raw personal data)."""
+
+    status_code: int = 400
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFoundError(ComityError):
+    status_code = 404
+
+
+class InputError(ComityError):
+    """Bad input, located: file, line and column where known."""
+
+    status_code = 422
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | str | None = None,
+    ) -> None:
+        where = ":".join(str(p) for p in (file, line, column) if p is not None)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.file, self.line, self.column = file, line, column

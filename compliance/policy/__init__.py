@@ -1,0 +1,1 @@
+"""The policy engine: rules are YAML in policies/, the engine is code."""

@@ -1,0 +1,124 @@
+"""Loads policies/*.yaml into typed models; a malformed file fails with file, line, reason."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from compliance.database import PROJECT_ROOT
+from compliance.errors import InputError
+from compliance.policy.schemas import (
+    CategoriesFile,
+    DataCategory,
+    Jurisdiction,
+    Purpose,
+    PurposesFile,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+NON_JURISDICTION_FILES = {"purposes.yaml", "data_categories.yaml"}
+
+
+def policy_dir() -> Path:
+    return Path(os.environ.get("COMITY_POLICY_DIR", PROJECT_ROOT / "policies"))
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """Walk the composed YAML tree along a pydantic error location."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if k.value == part), None)
+            if nxt is None:
+                break
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def parse_policy_text(text: str, model: type[M], file: str) -> M:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(
+            f"not valid YAML: {getattr(exc, 'problem', exc)}",
+            file=file,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from exc
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping at the top level", file=file, line=1)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if isinstance(p, int | str))
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        raise InputError(f"{field}: {err['msg']}", file=file, line=_line_of(node, loc)) from exc
+
+
+def _load(path: Path, model: type[M]) -> M:
+    return parse_policy_text(path.read_text(encoding="utf-8"), model, str(path))
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    purposes: dict[str, Purpose]
+    categories: dict[str, DataCategory]
+    jurisdictions: dict[str, Jurisdiction]
+
+    def purpose(self, key: str) -> Purpose:
+        try:
+            return self.purposes[key]
+        except KeyError:
+            known = ", ".join(sorted(self.purposes))
+            raise InputError(f"unknown purpose '{key}' (known: {known})") from None
+
+
+def load_policies(directory: Path | None = None) -> PolicySet:
+    """Load and cross-check every policy file: references must resolve."""
+    root = directory or policy_dir()
+    if not root.is_dir():
+        raise InputError(f"policy directory not found: {root}")
+    purposes = {p.key: p for p in _load(root / "purposes.yaml", PurposesFile).purposes}
+    categories = {
+        c.key: c for c in _load(root / "data_categories.yaml", CategoriesFile).categories
+    }
+    for p in purposes.values():
+        for cat in (*p.required_categories, *p.optional_categories):
+            if cat not in categories:
+                raise InputError(
+                    f"purpose '{p.key}' names unknown data category '{cat}'",
+                    file=str(root / "purposes.yaml"),
+                )
+    jurisdictions: dict[str, Jurisdiction] = {}
+    for path in sorted(root.glob("*.yaml")):
+        if path.name in NON_JURISDICTION_FILES:
+            continue
+        j = _load(path, Jurisdiction)
+        for key in j.separate_consent_purposes:
+            if key not in purposes:
+                raise InputError(f"unknown purpose '{key}'", file=str(path))
+        for rule in j.rules:
+            for cond in (rule.match, rule.unless):
+                for key in (cond.purpose_in or ()) if cond else ():
+                    if key not in purposes:
+                        raise InputError(
+                            f"rule '{rule.key}' names unknown purpose '{key}'", file=str(path)
+                        )
+        jurisdictions[j.jurisdiction] = j
+    return PolicySet(purposes=purposes, categories=categories, jurisdictions=jurisdictions)

@@ -1,0 +1,113 @@
+"""Typed, frozen shapes of everything in policies/*.yaml, and of a decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class ConsentState(StrEnum):
+    NONE = "none"
+    GRANTED = "granted"
+    SEPARATE = "separate"  # 单独同意: granted as a separate, specific consent
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataCategory(_Frozen):
+    key: str
+    identifying: bool
+    sensitive: bool
+    description: str = ""
+
+
+class Purpose(_Frozen):
+    key: str
+    description: str
+    lawful_basis: Literal["consent", "contract", "legal_obligation", "legitimate_interest"]
+    required_categories: tuple[str, ...]
+    optional_categories: tuple[str, ...] = ()
+    source: str
+
+    @property
+    def allowed_categories(self) -> frozenset[str]:
+        return frozenset(self.required_categories) | frozenset(self.optional_categories)
+
+
+class Condition(_Frozen):
+    """All fields given must hold; an empty condition always holds."""
+
+    purpose_in: tuple[str, ...] | None = None
+    consent_in: tuple[ConsentState, ...] | None = None
+    subject_is_minor: bool | None = None
+    guardian_consent: bool | None = None
+    sensitive_data: bool | None = None
+    lawful_basis_in: tuple[str, ...] | None = None
+    requester_role_in: tuple[str, ...] | None = None
+    categories_any: tuple[str, ...] | None = None
+
+
+class Rule(_Frozen):
+    key: str = Field(pattern=r"^[a-z0-9_.\-]+$")
+    priority: int
+    match: Condition
+    unless: Condition | None = None
+    decision: Literal["allow", "deny"]
+    source: str = Field(min_length=1)
+    explanation: str = Field(min_length=1)
+
+
+class Jurisdiction(_Frozen):
+    jurisdiction: str
+    title: str
+    minor_age: int = Field(ge=1, le=21)
+    separate_consent_purposes: tuple[str, ...] = ()
+    rules: tuple[Rule, ...]
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> Jurisdiction:
+        keys = [r.key for r in self.rules]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"duplicate rule keys: {', '.join(dupes)}")
+        return self
+
+
+class PurposesFile(_Frozen):
+    purposes: tuple[Purpose, ...]
+
+
+class CategoriesFile(_Frozen):
+    categories: tuple[DataCategory, ...]
+
+
+@dataclass(frozen=True)
+class SubjectFacts:
+    is_minor: bool = False
+    guardian_consent: bool = False
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    brand_id: str
+    purpose: str
+    jurisdiction: str
+    consent: ConsentState
+    data_categories: frozenset[str] = field(default_factory=frozenset)
+    subject: SubjectFacts = field(default_factory=SubjectFacts)
+    requester: str = "system"
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    rule_id: str
+    source: str
+    explanation: str

@@ -1,0 +1,1 @@
+"""DPO reports: one evidence-backed document, rendered as JSON and HTML."""

@@ -1,0 +1,1 @@
+"""Brands and data subjects (pseudonymous keys only; raw PII stays at the brand)."""

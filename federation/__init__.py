@@ -1,0 +1,1 @@
+"""Federated training across brand silos: Flower apps, features, models, lineage."""

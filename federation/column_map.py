@@ -1,0 +1,46 @@
+"""YAML column maps: which data category each column of a brand's table holds.
+
+The gate reads it to drop identifying columns and columns the purpose does not need.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from compliance.policy.loader import PolicySet, parse_policy_text
+from compliance.errors import InputError
+
+
+class TableMap(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    file: str
+    key: str
+    columns: dict[str, str]
+
+
+class ColumnMap(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    brand_id: str
+    jurisdiction: str = "pipl"
+    customers: TableMap
+    orders: TableMap
+
+    def check(self, policies: PolicySet, source: str) -> None:
+        for table in (self.customers, self.orders):
+            for col, cat in table.columns.items():
+                if cat not in policies.categories:
+                    raise InputError(f"column '{col}' maps to unknown data category '{cat}'",
+                                     file=source)
+            if table.key not in table.columns:
+                raise InputError(f"key column '{table.key}' is not in the column map",
+                                 file=source)
+
+
+def load_column_map(path: Path, policies: PolicySet) -> ColumnMap:
+    cmap = parse_policy_text(path.read_text(encoding="utf-8"), ColumnMap, str(path))
+    cmap.check(policies, str(path))
+    return cmap

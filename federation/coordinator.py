@@ -1,0 +1,168 @@
+"""What the ServerApp does, independent of how it was started (simulation or deployment).
+
+1. Ask every brand for its gate report (counts, consent snapshot digest; no identifiers).
+2. Recompute each brand's consent snapshot from the compliance records and the gate
+   decisions per subject pseudonym; a digest or count mismatch fails the run.
+3. Train with the strategy, evaluate federatedly, record lineage, model version and audit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from flwr.app import ArrayRecord, Message, RecordDict
+from flwr.app.message_type import MessageType
+from flwr.serverapp import Grid
+
+from compliance.audit.service import AuditLog
+from compliance.consent.service import ConsentService
+from compliance.consent.state import snapshot_digest
+from compliance.database import Database
+from compliance.errors import ComityError
+from compliance.policy.engine import PolicyEngine
+from compliance.policy.loader import load_policies
+from compliance.policy.schemas import DecisionRequest, SubjectFacts
+from compliance.subjects.models import Brand
+from federation.features import CHURN_FEATURES
+from federation.lineage.service import COORDINATOR, BrandLineage, LineageService
+from federation.settings import RunSettings
+from federation.strategy import make_strategy
+from federation.task import build_model, get_weights
+
+log = logging.getLogger(__name__)
+ProgressFn = Callable[[str, int, int], None]
+
+
+class FederationError(ComityError):
+    status_code = 502
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    lineage: list[BrandLineage]
+    rounds: dict[int, dict[str, float]] = field(default_factory=dict)
+    final: dict[str, float] = field(default_factory=dict)
+    model_version: int = 0
+    seconds: float = 0.0
+
+
+def wait_for_nodes(grid: Grid, n: int, timeout: float = 120.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        nodes = sorted(grid.get_node_ids())
+        if len(nodes) >= n:
+            return nodes
+        if time.monotonic() > deadline:
+            raise FederationError(f"only {len(nodes)} of {n} brand nodes connected in {timeout}s")
+        time.sleep(0.2)
+
+
+def collect_gate_reports(grid: Grid, settings: RunSettings, nodes: list[int]
+                         ) -> dict[str, RecordDict]:
+    msgs = [Message(RecordDict({"config": settings.to_record()}), dst_node_id=n,
+                    message_type=MessageType.QUERY) for n in nodes]
+    reports: dict[str, RecordDict] = {}
+    for reply in grid.send_and_receive(msgs, timeout=600):
+        if reply.has_error():
+            raise FederationError(f"brand node {reply.metadata.src_node_id} failed the gate: "
+                                  f"{reply.error.reason}")
+        brand = str(reply.content["gate"]["brand-id"])
+        reports[brand] = reply.content
+    missing = sorted(set(settings.brands) - set(reports))
+    if missing:
+        raise FederationError(f"no gate report from brands: {', '.join(missing)}")
+    return reports
+
+
+def verify_and_audit_gate(db: Database, settings: RunSettings, engine: PolicyEngine,
+                          reports: dict[str, RecordDict]) -> list[BrandLineage]:
+    """Recompute every brand's snapshot and decisions here; audit one event per subject."""
+    lineage: list[BrandLineage] = []
+    with db.unit_of_work() as session:
+        audit = AuditLog(session)
+        consent = ConsentService(session)
+        for brand_id in settings.brands:
+            info, counts = reports[brand_id]["gate"], reports[brand_id]["counts"]
+            brand = session.get(Brand, brand_id)
+            if brand is None:
+                raise FederationError(f"brand '{brand_id}' is not registered")
+            snapshot = consent.snapshot(brand_id, settings.purpose, settings.as_of)
+            digest = snapshot_digest(snapshot)
+            if digest != info["consent-snapshot-sha256"]:
+                raise FederationError(f"brand '{brand_id}' gated on a different consent "
+                                      "snapshot than the compliance records")
+            categories = frozenset(c for c in str(info["categories"]).split(",") if c)
+            items: list[tuple[str, dict[str, Any], str | None, str | None]] = []
+            allowed = 0
+            for key, s in sorted(snapshot.items()):
+                d = engine.decide(DecisionRequest(
+                    brand_id=brand_id, purpose=settings.purpose, jurisdiction=brand.jurisdiction,
+                    consent=s.state, data_categories=categories,
+                    subject=SubjectFacts(s.is_minor, s.guardian_consent)))
+                allowed += d.allowed
+                items.append(("gate.decision", {"run_id": settings.run_id, "subject": key,
+                                                "purpose": settings.purpose,
+                                                "allowed": d.allowed}, brand_id, d.rule_id))
+            audit.record_many(items, actor=f"brand:{brand_id}")
+            used = int(counts["records-used"])
+            if used > allowed:
+                raise FederationError(f"brand '{brand_id}' reports {used} records used but "
+                                      f"only {allowed} subjects are allowed")
+            dropped = dict(s.split(": ", 1) for s in info["dropped-columns"])
+            audit.record("gate.summary", actor=f"brand:{brand_id}", brand_id=brand_id, data={
+                "run_id": settings.run_id, "records_used": used,
+                "excluded_no_consent": int(counts["excluded-no-consent"]),
+                "excluded_minor": int(counts["excluded-minor"]),
+                "excluded_by_rule": list(info["excluded-rules"]),
+                "excluded_digest": str(info["excluded-digest"]),
+                "consent_snapshot_sha256": digest, "dropped_columns": dropped})
+            lineage.append(BrandLineage(brand_id, used, int(counts["excluded-no-consent"]),
+                                        int(counts["excluded-minor"]), digest, dropped))
+    return lineage
+
+
+def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: str = "fedavg",
+                  progress: ProgressFn | None = None) -> RunOutcome:
+    t0 = time.perf_counter()
+    engine = PolicyEngine(load_policies())
+    nodes = wait_for_nodes(grid, len(settings.brands))
+    with db.unit_of_work() as session:
+        LineageService(session).start_run(settings, strategy)
+    try:
+        reports = collect_gate_reports(grid, settings, nodes)
+        lineage = verify_and_audit_gate(db, settings, engine, reports)
+        with db.unit_of_work() as session:
+            LineageService(session).record_brands(settings.run_id, lineage)
+        torch.manual_seed(settings.seed)
+        initial = ArrayRecord(get_weights(build_model(len(CHURN_FEATURES), settings.model_kind)))
+        strat = make_strategy(strategy, len(settings.brands))
+        rounds: dict[int, dict[str, float]] = {}
+
+        def on_round(server_round: int, _arrays: ArrayRecord) -> None:
+            if progress and server_round > 0:
+                progress("round", server_round, settings.rounds)
+
+        result = strat.start(grid=grid, initial_arrays=initial, num_rounds=settings.rounds,
+                             train_config=settings.to_record(),
+                             evaluate_config=settings.to_record(),
+                             evaluate_fn=lambda r, a: on_round(r, a))
+        for rnd, m in result.evaluate_metrics_clientapp.items():
+            rounds[int(rnd)] = {k: float(v) for k, v in m.items()}
+        final = rounds[max(rounds)] if rounds else {}
+        weights = result.arrays.to_numpy_ndarrays()
+        with db.unit_of_work() as session:
+            mv = LineageService(session).complete(
+                settings.run_id, {"rounds": {str(k): v for k, v in rounds.items()},
+                                  "final": final}, weights)
+        return RunOutcome(settings.run_id, lineage, rounds, final, mv.version,
+                          time.perf_counter() - t0)
+    except BaseException as exc:
+        with db.unit_of_work() as session:
+            LineageService(session).fail(settings.run_id, f"{type(exc).__name__}: {exc}")
+        raise

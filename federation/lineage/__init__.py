@@ -1,0 +1,1 @@
+"""Model registry and training lineage: which brands, which consent snapshot."""

@@ -1,0 +1,42 @@
+"""Flower ServerApp (Message API). Deployment reads settings from the run config
+(`flwr run . <federation> --run-config ...`); simulation builds the app with settings
+in hand. Both call `coordinator.run_federated`, the one code path."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from flwr.app import Context
+from flwr.serverapp import Grid, ServerApp
+
+from compliance.database import Database
+from compliance.database import utcnow
+from federation.coordinator import ProgressFn, RunOutcome, run_federated
+from federation.settings import RunSettings
+
+app = ServerApp()
+
+
+@app.main()
+def main(grid: Grid, context: Context) -> None:
+    cfg = dict(context.run_config)
+    cfg.setdefault("run-id", str(uuid.uuid4()))
+    cfg.setdefault("consent-as-of", utcnow().isoformat())
+    settings = RunSettings.from_mapping({k: v for k, v in cfg.items() if v != ""})
+    run_federated(grid, settings, Database(settings.database_url),
+                  strategy=str(cfg.get("strategy", "fedavg")))
+
+
+def make_server_app(settings: RunSettings, db: Database, *, strategy: str = "fedavg",
+                    progress: ProgressFn | None = None,
+                    on_done: Callable[[RunOutcome], None] | None = None) -> ServerApp:
+    sim_app = ServerApp()
+
+    @sim_app.main()
+    def _main(grid: Grid, context: Context) -> None:
+        outcome = run_federated(grid, settings, db, strategy=strategy, progress=progress)
+        if on_done:
+            on_done(outcome)
+
+    return sim_app

@@ -1,0 +1,55 @@
+"""Settings of one federated training run, carried to brands inside Flower ConfigRecords."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flwr.app import ConfigRecord
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    run_id: str
+    brands: tuple[str, ...]
+    silo_root: str
+    database_url: str
+    consent_as_of: str  # ISO timestamp, UTC
+    model: str = "churn"
+    model_kind: str = "mlp"
+    purpose: str = "model_training"
+    rounds: int = 8
+    local_epochs: int = 2
+    learning_rate: float = 0.01
+    batch_size: int = 64
+    cutoff: str = "2026-06-01"
+    horizon_days: int = 90
+    seed: int = 7
+
+    def __post_init__(self) -> None:
+        if not self.brands:
+            raise ValueError("at least one brand is needed")
+        if self.rounds < 1 or self.local_epochs < 1 or self.batch_size < 1:
+            raise ValueError("rounds, local_epochs and batch_size must be >= 1")
+        if not 0 < self.learning_rate < 10:
+            raise ValueError("learning_rate must be in (0, 10)")
+        datetime.fromisoformat(self.consent_as_of)
+        date.fromisoformat(self.cutoff)
+
+    @property
+    def as_of(self) -> datetime:
+        return datetime.fromisoformat(self.consent_as_of).astimezone(UTC)
+
+    def to_record(self) -> ConfigRecord:
+        d: dict[str, Any] = asdict(self)
+        d["brands"] = ",".join(self.brands)
+        return ConfigRecord({k.replace("_", "-"): v for k, v in d.items()})
+
+    @classmethod
+    def from_mapping(cls, m: Any) -> RunSettings:
+        names = {f.name for f in fields(cls)}
+        d = {k.replace("-", "_"): v for k, v in dict(m).items() if k.replace("-", "_") in names}
+        if isinstance(d.get("brands"), str):
+            d["brands"] = tuple(b for b in d["brands"].split(",") if b)
+        return cls(**d)

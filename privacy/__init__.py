@@ -1,0 +1,1 @@
+"""PII handling, pseudonyms and differential privacy."""
