@@ -71,6 +71,19 @@ def demo(
                   f"{result.report['audit']['verified']}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8080,
+) -> None:
+    """Serve the API on the embedded default (or COMITY_DATABASE_URL)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Recompute the hash chain; exit 1 and name the first bad event if it is broken."""

@@ -1,0 +1,14 @@
+# One image for the API, the Flower SuperLink (which runs our ServerApp) and the SuperNodes
+# (which run our ClientApp). CPU-only torch, pinned before the project so no resolver pulls CUDA.
+FROM python:3.11-slim
+WORKDIR /app
+RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+COPY pyproject.toml README.md alembic.ini ./
+COPY federation federation
+COPY privacy privacy
+COPY compliance compliance
+COPY api api
+COPY migrations migrations
+COPY policies policies
+RUN pip install --no-cache-dir -e .
+ENV COMITY_POLICY_DIR=/app/policies

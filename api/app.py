@@ -1,0 +1,27 @@
+"""FastAPI application factory. Routers stay thin; services do the work."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from compliance.database import Database
+from compliance.errors import ComityError
+
+
+def create_app(db: Database | None = None) -> FastAPI:
+    app = FastAPI(title="comity", version="0.1.0",
+                  description="Privacy-preserving data collaboration and compliance API.")
+    app.state.db = db or Database()
+
+    @app.exception_handler(ComityError)
+    async def _comity_error(_: Request, exc: ComityError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content={"detail": exc.message})
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        with app.state.db.unit_of_work() as session:
+            session.connection().exec_driver_sql("SELECT 1")
+        return {"status": "ok"}
+
+    return app

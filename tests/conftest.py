@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from compliance.database import Database
+
+
+@pytest.fixture(autouse=True)
+def _isolated_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own key directory; nothing touches the developer's keys."""
+    monkeypatch.setenv("COMITY_KEY_DIR", str(tmp_path / "keys"))
+    monkeypatch.delenv("COMITY_MASTER_KEY", raising=False)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'comity.db'}"
+
+
+@pytest.fixture
+def db(sqlite_url: str) -> Iterator[Database]:
+    database = Database(sqlite_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the PostgreSQL server named by COMITY_TEST_POSTGRES_URL."""
+    base = os.environ.get("COMITY_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("COMITY_TEST_POSTGRES_URL not set (CI starts PostgreSQL and sets it)")
+    name = f"comity_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
