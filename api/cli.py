@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -110,9 +109,5 @@ def db_upgrade() -> None:
     print("schema at head")
 
 
-def main() -> None:  # pragma: no cover
-    app(prog_name="comity")
-
-
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    app(prog_name="comity")

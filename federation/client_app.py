@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
+import numpy as np
 import torch
-from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
 from compliance.consent.service import ConsentService
@@ -20,6 +22,7 @@ from compliance.database import Database
 from compliance.policy.engine import PolicyEngine
 from compliance.policy.loader import load_policies
 from federation.brand import PreparedChurn, prepare_churn
+from federation.gate_report import GateReport
 from federation.settings import RunSettings
 from federation.silo import load_silo
 from federation.task import build_model, evaluate, get_weights, set_weights, train_local
@@ -52,29 +55,18 @@ def prepared(settings: RunSettings, brand_id: str) -> PreparedChurn:
 
 
 def _settings(msg: Message) -> RunSettings:
-    return RunSettings.from_mapping(msg.content["config"])
+    return RunSettings.from_mapping(msg.content.config_records["config"])
+
+
+def _weights(msg: Message) -> list[np.ndarray]:
+    return msg.content.array_records["arrays"].to_numpy_ndarrays()
 
 
 @app.query()
 def gate_report(msg: Message, context: Context) -> Message:
     settings = _settings(msg)
-    p = prepared(settings, brand_of(context, settings))
-    info = ConfigRecord({
-        "brand-id": p.brand_id,
-        "consent-snapshot-sha256": p.snapshot_sha256,
-        "excluded-digest": p.gate.excluded_digest,
-        "categories": ",".join(p.categories),
-        "dropped-columns": [f"{c}: {r}" for c, r in sorted(p.gate.dropped_columns.items())],
-        "excluded-rules": [f"{r}={n}" for r, n in sorted(p.gate.excluded_by_rule.items())],
-    })
-    counts = MetricRecord({
-        "records-used": p.gate.records_used,
-        "excluded-no-consent": p.gate.excluded_no_consent,
-        "excluded-minor": p.gate.excluded_minor,
-        "train-examples": len(p.x_train),
-        "test-examples": len(p.x_test),
-    })
-    return Message(RecordDict({"gate": info, "counts": counts}), reply_to=msg)
+    return Message(GateReport.of(prepared(settings, brand_of(context, settings))).to_records(),
+                   reply_to=msg)
 
 
 @app.train()
@@ -82,8 +74,8 @@ def train(msg: Message, context: Context) -> Message:
     settings = _settings(msg)
     p = prepared(settings, brand_of(context, settings))
     model = build_model(p.x_train.shape[1], settings.model_kind)
-    set_weights(model, msg.content["arrays"].to_numpy_ndarrays())
-    server_round = int(msg.content["config"].get("server-round", 0))
+    set_weights(model, _weights(msg))
+    server_round = int(cast(int, msg.content.config_records["config"].get("server-round", 0)))
     loss = train_local(model, p.x_train, p.y_train, epochs=settings.local_epochs,
                        lr=settings.learning_rate, batch_size=settings.batch_size,
                        seed=settings.seed * 1000 + server_round)
@@ -97,7 +89,7 @@ def evaluate_handler(msg: Message, context: Context) -> Message:
     settings = _settings(msg)
     p = prepared(settings, brand_of(context, settings))
     model = build_model(p.x_test.shape[1], settings.model_kind)
-    set_weights(model, msg.content["arrays"].to_numpy_ndarrays())
+    set_weights(model, _weights(msg))
     m = evaluate(model, p.x_test, p.y_test)
     metrics = MetricRecord({"eval-loss": m["loss"], "accuracy": m["accuracy"], "auc": m["auc"],
                             "num-examples": len(p.x_test)})

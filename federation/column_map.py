@@ -9,8 +9,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from compliance.policy.loader import PolicySet, parse_policy_text
 from compliance.errors import InputError
+from compliance.policy.loader import PolicySet, parse_policy_text
 
 
 class TableMap(BaseModel):

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from flwr.app import ArrayRecord, Message, RecordDict
@@ -29,7 +29,8 @@ from compliance.policy.loader import load_policies
 from compliance.policy.schemas import DecisionRequest, SubjectFacts
 from compliance.subjects.models import Brand
 from federation.features import CHURN_FEATURES
-from federation.lineage.service import COORDINATOR, BrandLineage, LineageService
+from federation.gate_report import GateReport
+from federation.lineage.service import BrandLineage, LineageService
 from federation.settings import RunSettings
 from federation.strategy import make_strategy
 from federation.task import build_model, get_weights
@@ -64,16 +65,16 @@ def wait_for_nodes(grid: Grid, n: int, timeout: float = 120.0) -> list[int]:
 
 
 def collect_gate_reports(grid: Grid, settings: RunSettings, nodes: list[int]
-                         ) -> dict[str, RecordDict]:
+                         ) -> dict[str, GateReport]:
     msgs = [Message(RecordDict({"config": settings.to_record()}), dst_node_id=n,
                     message_type=MessageType.QUERY) for n in nodes]
-    reports: dict[str, RecordDict] = {}
+    reports: dict[str, GateReport] = {}
     for reply in grid.send_and_receive(msgs, timeout=600):
         if reply.has_error():
             raise FederationError(f"brand node {reply.metadata.src_node_id} failed the gate: "
                                   f"{reply.error.reason}")
-        brand = str(reply.content["gate"]["brand-id"])
-        reports[brand] = reply.content
+        report = GateReport.from_records(reply.content)
+        reports[report.brand_id] = report
     missing = sorted(set(settings.brands) - set(reports))
     if missing:
         raise FederationError(f"no gate report from brands: {', '.join(missing)}")
@@ -81,23 +82,23 @@ def collect_gate_reports(grid: Grid, settings: RunSettings, nodes: list[int]
 
 
 def verify_and_audit_gate(db: Database, settings: RunSettings, engine: PolicyEngine,
-                          reports: dict[str, RecordDict]) -> list[BrandLineage]:
+                          reports: dict[str, GateReport]) -> list[BrandLineage]:
     """Recompute every brand's snapshot and decisions here; audit one event per subject."""
     lineage: list[BrandLineage] = []
     with db.unit_of_work() as session:
         audit = AuditLog(session)
         consent = ConsentService(session)
         for brand_id in settings.brands:
-            info, counts = reports[brand_id]["gate"], reports[brand_id]["counts"]
+            rep = reports[brand_id]
             brand = session.get(Brand, brand_id)
             if brand is None:
                 raise FederationError(f"brand '{brand_id}' is not registered")
             snapshot = consent.snapshot(brand_id, settings.purpose, settings.as_of)
             digest = snapshot_digest(snapshot)
-            if digest != info["consent-snapshot-sha256"]:
+            if digest != rep.consent_snapshot_sha256:
                 raise FederationError(f"brand '{brand_id}' gated on a different consent "
                                       "snapshot than the compliance records")
-            categories = frozenset(c for c in str(info["categories"]).split(",") if c)
+            categories = frozenset(rep.categories)
             items: list[tuple[str, dict[str, Any], str | None, str | None]] = []
             allowed = 0
             for key, s in sorted(snapshot.items()):
@@ -110,20 +111,17 @@ def verify_and_audit_gate(db: Database, settings: RunSettings, engine: PolicyEng
                                                 "purpose": settings.purpose,
                                                 "allowed": d.allowed}, brand_id, d.rule_id))
             audit.record_many(items, actor=f"brand:{brand_id}")
-            used = int(counts["records-used"])
-            if used > allowed:
-                raise FederationError(f"brand '{brand_id}' reports {used} records used but "
-                                      f"only {allowed} subjects are allowed")
-            dropped = dict(s.split(": ", 1) for s in info["dropped-columns"])
+            if rep.records_used > allowed:
+                raise FederationError(f"brand '{brand_id}' reports {rep.records_used} records "
+                                      f"used but only {allowed} subjects are allowed")
             audit.record("gate.summary", actor=f"brand:{brand_id}", brand_id=brand_id, data={
-                "run_id": settings.run_id, "records_used": used,
-                "excluded_no_consent": int(counts["excluded-no-consent"]),
-                "excluded_minor": int(counts["excluded-minor"]),
-                "excluded_by_rule": list(info["excluded-rules"]),
-                "excluded_digest": str(info["excluded-digest"]),
-                "consent_snapshot_sha256": digest, "dropped_columns": dropped})
-            lineage.append(BrandLineage(brand_id, used, int(counts["excluded-no-consent"]),
-                                        int(counts["excluded-minor"]), digest, dropped))
+                "run_id": settings.run_id, "records_used": rep.records_used,
+                "excluded_no_consent": rep.excluded_no_consent,
+                "excluded_minor": rep.excluded_minor, "excluded_by_rule": rep.excluded_by_rule,
+                "excluded_digest": rep.excluded_digest, "consent_snapshot_sha256": digest,
+                "dropped_columns": rep.dropped_columns})
+            lineage.append(BrandLineage(brand_id, rep.records_used, rep.excluded_no_consent,
+                                        rep.excluded_minor, digest, rep.dropped_columns))
     return lineage
 
 
@@ -153,7 +151,7 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
                              evaluate_config=settings.to_record(),
                              evaluate_fn=lambda r, a: on_round(r, a))
         for rnd, m in result.evaluate_metrics_clientapp.items():
-            rounds[int(rnd)] = {k: float(v) for k, v in m.items()}
+            rounds[int(rnd)] = {k: float(cast(float, v)) for k, v in m.items()}
         final = rounds[max(rounds)] if rounds else {}
         weights = result.arrays.to_numpy_ndarrays()
         with db.unit_of_work() as session:

@@ -37,7 +37,8 @@ def churn_table(orders: pd.DataFrame, customers: pd.DataFrame, *, cutoff: date,
     g = before.groupby("customer_id")
     first, last = g["ordered_at"].min(), g["ordered_at"].max()
     n = g.size()
-    recent = before[before["ordered_at"] > cut - pd.Timedelta(days=90)].groupby("customer_id").size()
+    recent_mask = before["ordered_at"] > cut - pd.Timedelta(days=90)
+    recent = before[recent_mask].groupby("customer_id").size()
     prev_mask = (before["ordered_at"] > cut - pd.Timedelta(days=180)) & (
         before["ordered_at"] <= cut - pd.Timedelta(days=90))
     prev = before[prev_mask].groupby("customer_id").size()

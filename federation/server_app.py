@@ -10,8 +10,7 @@ from collections.abc import Callable
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
-from compliance.database import Database
-from compliance.database import utcnow
+from compliance.database import Database, utcnow
 from federation.coordinator import ProgressFn, RunOutcome, run_federated
 from federation.settings import RunSettings
 

@@ -9,12 +9,13 @@ STRATEGIES = ("fedavg", "trimmed-mean", "median")
 
 def make_strategy(name: str, n_brands: int) -> FedAvg:
     """Every brand trains and evaluates each round (cross-silo, few clients)."""
-    common = dict(fraction_train=1.0, fraction_evaluate=1.0, min_train_nodes=n_brands,
-                  min_evaluate_nodes=n_brands, min_available_nodes=n_brands)
     if name == "fedavg":
-        return FedAvg(**common)
+        return FedAvg(min_train_nodes=n_brands, min_evaluate_nodes=n_brands,
+                      min_available_nodes=n_brands)
     if name == "trimmed-mean":
-        return FedTrimmedAvg(beta=0.2, **common)
+        return FedTrimmedAvg(beta=0.2, min_train_nodes=n_brands, min_evaluate_nodes=n_brands,
+                             min_available_nodes=n_brands)
     if name == "median":
-        return FedMedian(**common)
+        return FedMedian(min_train_nodes=n_brands, min_evaluate_nodes=n_brands,
+                         min_available_nodes=n_brands)
     raise ValueError(f"unknown strategy '{name}' (choose from {', '.join(STRATEGIES)})")

@@ -150,7 +150,9 @@ def generate_brand(spec: BrandSpec, seed: int) -> BrandSilo:
     n = spec.customers
     obs_end = AS_OF.date()
     span = (obs_end - OBS_START).days
-    customers, orders, consents = [], [], []
+    customers: list[dict[str, object]] = []
+    orders: list[dict[str, object]] = []
+    consents: list[tuple[object, ...]] = []
     guardians: set[str] = set()
     for i in range(n):
         cid = f"{spec.brand_id[:2].upper()}{i:06d}"

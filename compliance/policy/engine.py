@@ -58,7 +58,8 @@ class PolicyEngine:
         for rule in self._ordered[req.jurisdiction]:
             if not _holds(rule.match, req, purpose.lawful_basis, sensitive):
                 continue
-            if rule.unless is not None and _holds(rule.unless, req, purpose.lawful_basis, sensitive):
+            unless = rule.unless
+            if unless is not None and _holds(unless, req, purpose.lawful_basis, sensitive):
                 continue
             return Decision(
                 allowed=rule.decision == "allow",

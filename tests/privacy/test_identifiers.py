@@ -28,7 +28,7 @@ def test_synthetic_identifiers_are_valid() -> None:
 
 def test_pii_masks_itself_everywhere() -> None:
     p = Pii("13812345678")
-    for shown in (str(p), repr(p), f"{p}", "%s" % p):
+    for shown in (str(p), repr(p), f"{p}", "%s" % (p,)):  # noqa: UP031 logging's style
         assert "13812345678" not in shown and "2345" not in shown
     assert p.reveal() == "13812345678"
 
