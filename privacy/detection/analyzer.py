@@ -1,0 +1,121 @@
+"""The analyzer: our finders run directly (fast path) or as Presidio recognizers.
+
+`PiiScanner` is what the CLI, the API and the table scanner use. `presidio_engine()`
+registers the very same finders with Presidio's AnalyzerEngine (NoOpNlpEngine: nothing to
+download) for callers that want Presidio's interfaces; it returns the same findings before
+overlap resolution, which the scanner adds.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from privacy.detection.addresses import ChineseAddressFinder, EnglishAddressFinder
+from privacy.detection.bank_card import BankCardFinder
+from privacy.detection.contact import EmailFinder, IpFinder, PhoneFinder
+from privacy.detection.entities import ALL_TYPES, Finder, Finding, resolve_overlaps
+from privacy.detection.identifiers import LicensePlateFinder, PassportFinder, ResidentIdFinder
+from privacy.detection.names import ChineseNameFinder, EnglishNameFinder
+from privacy.detection.offline import make_tldextract_offline
+
+DEFAULT_THRESHOLD = 0.5
+SEPARATOR = "\x00" * 24
+
+
+def default_finders() -> list[Finder]:
+    return [ResidentIdFinder(), PassportFinder(), LicensePlateFinder(), BankCardFinder(),
+            PhoneFinder(), EmailFinder(), IpFinder(), ChineseNameFinder(), EnglishNameFinder(),
+            ChineseAddressFinder(), EnglishAddressFinder()]
+
+
+class PiiScanner:
+    def __init__(self, finders: Sequence[Finder] | None = None,
+                 threshold: float = DEFAULT_THRESHOLD) -> None:
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError("threshold must be within [0, 1]")
+        self.finders = list(finders) if finders is not None else default_finders()
+        self.threshold = threshold
+
+    def scan(self, text: str, entities: Iterable[str] | None = None) -> list[Finding]:
+        return resolve_overlaps(self._raw(text, entities), self.threshold)
+
+    def _raw(self, text: str, entities: Iterable[str] | None) -> list[Finding]:
+        wanted = set(entities) if entities is not None else set(ALL_TYPES)
+        unknown = wanted - set(ALL_TYPES)
+        if unknown:
+            raise ValueError(f"unknown entity types: {', '.join(sorted(unknown))}")
+        found: list[Finding] = []
+        for f in self.finders:
+            if wanted.intersection(f.entities):
+                found.extend(x for x in f.find(text) if x.type in wanted and x.score > 0)
+        return found
+
+    def scan_many(self, texts: Sequence[str], entities: Iterable[str] | None = None,
+                  batch_chars: int = 200_000) -> list[list[Finding]]:
+        """Scan many texts at once: they are joined with a separator no pattern can cross
+        (NUL runs longer than any context window), scanned together and split back, so the
+        per-call cost of each pattern is paid once per batch instead of once per text."""
+        out: list[list[Finding]] = [[] for _ in texts]
+        batch: list[int] = []
+        size = 0
+        for i, t in enumerate(texts):
+            if SEPARATOR[0] in t:
+                out[i] = self.scan(t, entities)
+                continue
+            batch.append(i)
+            size += len(t) + len(SEPARATOR)
+            if size >= batch_chars:
+                self._scan_batch(texts, batch, out, entities)
+                batch, size = [], 0
+        if batch:
+            self._scan_batch(texts, batch, out, entities)
+        return out
+
+    def _scan_batch(self, texts: Sequence[str], idx: list[int], out: list[list[Finding]],
+                    entities: Iterable[str] | None) -> None:
+        joined = SEPARATOR.join(texts[i] for i in idx)
+        starts = []
+        pos = 0
+        for i in idx:
+            starts.append(pos)
+            pos += len(texts[i]) + len(SEPARATOR)
+        raw: list[list[Finding]] = [[] for _ in idx]
+        for f in self._raw(joined, entities):
+            k = bisect_right(starts, f.start) - 1
+            base = starts[k]
+            if f.end - base <= len(texts[idx[k]]):
+                raw[k].append(Finding(f.start - base, f.end - base, f.type, f.score,
+                                      f.recognizer))
+        for k, i in enumerate(idx):
+            out[i] = resolve_overlaps(raw[k], self.threshold)
+
+
+def presidio_engine(finders: Sequence[Finder] | None = None, language: str = "en") -> Any:
+    """A Presidio AnalyzerEngine holding only our finders."""
+    from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
+    from presidio_analyzer.nlp_engine import NoOpNlpEngine
+    from presidio_analyzer.recognizer_registry import RecognizerRegistry
+
+    make_tldextract_offline()
+
+    class FinderRecognizer(EntityRecognizer):  # type: ignore[misc]
+        def __init__(self, finder: Finder) -> None:
+            self.finder = finder
+            super().__init__(supported_entities=list(finder.entities), name=finder.name,
+                             supported_language=language)
+
+        def load(self) -> None:
+            return None
+
+        def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None
+                    ) -> list[RecognizerResult]:
+            return [RecognizerResult(f.type, f.start, f.end, f.score)
+                    for f in self.finder.find(text) if f.type in entities]
+
+    registry = RecognizerRegistry(supported_languages=[language])
+    for f in finders if finders is not None else default_finders():
+        registry.add_recognizer(FinderRecognizer(f))
+    nlp = NoOpNlpEngine(models=[{"lang_code": language, "model_name": "noop"}])
+    return AnalyzerEngine(registry=registry, nlp_engine=nlp, supported_languages=[language])

@@ -1,0 +1,150 @@
+"""Phones, e-mails and IP addresses.
+
+Phones: mainland mobiles by MIIT number-segment allocation (13x-19x), with +86/0086 and
+spaces or dashes; landlines with an area code (010, 02x, 0xxx); other countries through
+Google's libphonenumber port (`phonenumbers`). E-mails: RFC 5322 local part with an
+offline public-suffix check. IPs: parsed by `ipaddress`, never after "v"/"version".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from functools import lru_cache
+
+import phonenumbers
+
+from privacy.detection.context import adjust, has_any
+from privacy.detection.entities import (
+    EMAIL_ADDRESS,
+    IP_ADDRESS,
+    NA,
+    NB,
+    PHONE_NUMBER,
+    Finding,
+    windows,
+)
+from privacy.detection.identifiers import ORDER_CONTEXT
+from privacy.detection.offline import OFFLINE_EXTRACT
+
+PHONE_CONTEXT = ("电话", "手机", "联系", "致电", "来电", "号码", "tel", "phone", "mobile", "call",
+                 "cell", "contact", "fax", "传真", "whatsapp", "微信")
+NOT_GROUPED = r"(?<!\d[\s-])"  # not the middle of a longer grouped number (a card)
+MOBILE_SEGMENTS = re.compile(r"1(?:3\d|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8\d|9[0-35-9])")
+
+
+class PhoneFinder:
+    name = "phone"
+    entities = (PHONE_NUMBER,)
+    _mobile = re.compile(r"(?=[+0(1])" + NB + NOT_GROUPED + r"(?:(?:\+|00)\s?86[\s-]?|\(\+?86\)\s?)?(1\d{2})[\s-]?(\d{4})"
+                         r"[\s-]?(\d{4})" + NA)
+    _landline = re.compile(r"(?=[+(0])" + NB + NOT_GROUPED + r"(?:(?:\+|00)\s?86[\s-]?\(?0?(\d{2,3})\)?|\(0(\d{2,3})\)|0(\d{2,3}))"
+                           r"[\s-]?(\d{3,4})[\s-]?(\d{4})(?:-\d{1,5})?" + NA)
+    _intl = re.compile(r"(?=[+0])(?<![\w+])(?:\+|00)[1-9][\d\s().-]{6,18}\d" + NA)
+    _nanp = re.compile(r"(?=[+(1-9])" + NB + NOT_GROUPED + r"(?<!\+86\s)(?<!\+86-)(?:\+?1[\s.-]?)?"
+                       r"(?:\([2-9]\d{2}\)\s?|[2-9]\d{2}[\s.-])[2-9]\d{2}[\s.-]\d{4}" + NA)
+
+    _digits = re.compile(r"\d[\d\s().-]{5,}\d")
+
+    def find(self, text: str) -> list[Finding]:
+        out: list[Finding] = []
+        for lo, hi in windows(text, self._digits, 8, 1):
+            out.extend(self._find_in(text, lo, hi))
+        return out
+
+    def _find_in(self, text: str, lo: int, hi: int) -> list[Finding]:
+        out: list[Finding] = []
+        for m in self._mobile.finditer(text, lo, hi):
+            if not MOBILE_SEGMENTS.fullmatch(m.group(1)):
+                continue
+            s = adjust(0.8, text, m.start(), m.end(), positive=PHONE_CONTEXT,
+                       negative=ORDER_CONTEXT, boost=0.2)
+            out.append(Finding(m.start(), m.end(), PHONE_NUMBER, s, self.name))
+        for m in self._landline.finditer(text, lo, hi):
+            area = next(g for g in m.groups()[:3] if g is not None)
+            if area.startswith("1") and len(area) != 2:  # 010 is Beijing; 01x otherwise unused
+                continue
+            if len(m.group(4)) + len(m.group(5)) not in (7, 8):
+                continue
+            separated = bool(re.search(r"[\s()+-]", m.group()))
+            base = 0.7 if separated else 0.4
+            s = adjust(base, text, m.start(), m.end(), positive=PHONE_CONTEXT,
+                       negative=ORDER_CONTEXT, boost=0.3)
+            out.append(Finding(m.start(), m.end(), PHONE_NUMBER, s, self.name))
+        for rx, region in ((self._intl, None), (self._nanp, "US")):
+            for m in rx.finditer(text, lo, hi):
+                raw = m.group()
+                try:
+                    num = phonenumbers.parse(raw, region)
+                except phonenumbers.NumberParseException:
+                    continue
+                if num.country_code == 86 or not phonenumbers.is_possible_number(num):
+                    continue
+                separated = bool(re.search(r"[\s().+-]", raw))
+                base = 0.75 if separated else 0.3
+                s = adjust(base, text, m.start(), m.end(), positive=PHONE_CONTEXT,
+                           negative=ORDER_CONTEXT, boost=0.3)
+                out.append(Finding(m.start(), m.end(), PHONE_NUMBER, s, self.name))
+        return out
+
+
+@lru_cache(maxsize=65536)
+def _has_public_suffix(domain: str) -> bool:
+    return bool(OFFLINE_EXTRACT(domain).suffix)
+
+
+class EmailFinder:
+    """Anchored on '@' so that ordinary words are never tried as local parts."""
+
+    name = "email"
+    entities = (EMAIL_ADDRESS,)
+    _local = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,62}[A-Za-z0-9_+-])?$")
+    _domain = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}"
+                         r"(?![A-Za-z0-9-])")
+    _local_char = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+
+    def find(self, text: str) -> list[Finding]:
+        out = []
+        at = text.find("@")
+        while at > 0:
+            local = self._local.search(text, max(0, at - 64), at)
+            dom = self._domain.match(text, at + 1)
+            if local and dom:
+                start = local.start()
+                if start > 0 and text[start - 1] in self._local_char:
+                    start = -1  # local part longer than 64 characters
+                value = text[start:dom.end()] if start >= 0 else ""
+                if value and ".." not in value and _has_public_suffix(dom.group()):
+                    out.append(Finding(start, dom.end(), EMAIL_ADDRESS, 0.95, self.name))
+            at = text.find("@", at + 1)
+        return out
+
+
+class IpFinder:
+    name = "ip"
+    entities = (IP_ADDRESS,)
+    _v4 = re.compile(r"(?=\d)(?<![0-9A-Za-z.])(?:\d{1,3}\.){3}\d{1,3}(?![0-9A-Za-z]|\.\d)")
+    _v6 = re.compile(r"(?<![0-9A-Za-z:])(?=[0-9A-Fa-f:]{2,39}(?![0-9A-Za-z:]))"
+                     r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Za-z:])")
+    _colon = re.compile(r":[0-9A-Fa-f]{0,4}:")
+    VERSION_CONTEXT = ("version", "ver", "v", "版本", "release", "build", "固件", "firmware")
+    CONTEXT = ("ip", "地址", "address", "登录", "login", "host", "server", "访问")
+
+    def find(self, text: str) -> list[Finding]:
+        out = []
+        spans = [(0, len(text))] if "." in text else []
+        v6 = windows(text, self._colon, 40, 40)
+        for rx, where in ((self._v4, spans), (self._v6, v6)):
+            for m in (m for lo, hi in where for m in rx.finditer(text, lo, hi)):
+                try:
+                    ip = ipaddress.ip_address(m.group())
+                except ValueError:
+                    continue
+                if ip.version == 6 and m.group().count(":") < 3:
+                    continue
+                pre = text[max(0, m.start() - 10):m.start()].lower().rstrip(" :：")
+                if pre.endswith(self.VERSION_CONTEXT) or has_any(pre, ("版本", "version")):
+                    continue
+                s = adjust(0.75, text, m.start(), m.end(), positive=self.CONTEXT, boost=0.2)
+                out.append(Finding(m.start(), m.end(), IP_ADDRESS, s, self.name))
+        return out

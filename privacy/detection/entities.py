@@ -1,0 +1,73 @@
+"""Entity types, the Finding value and overlap resolution."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import NamedTuple, Protocol
+
+PERSON = "PERSON"
+CN_RESIDENT_ID = "CN_RESIDENT_ID"
+PHONE_NUMBER = "PHONE_NUMBER"
+EMAIL_ADDRESS = "EMAIL_ADDRESS"
+BANK_CARD = "BANK_CARD"
+ADDRESS = "ADDRESS"
+PASSPORT = "PASSPORT"
+LICENSE_PLATE = "LICENSE_PLATE"
+IP_ADDRESS = "IP_ADDRESS"
+
+ALL_TYPES = (PERSON, CN_RESIDENT_ID, PHONE_NUMBER, EMAIL_ADDRESS, BANK_CARD, ADDRESS, PASSPORT,
+             LICENSE_PLATE, IP_ADDRESS)
+
+# Digit/letter lookarounds: Python's \b treats CJK as word characters, so \b\d{18}\b never
+# matches inside 身份证号110101...; these do.
+NB = r"(?<![0-9A-Za-z])"
+NA = r"(?![0-9A-Za-z])"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def windows(text: str, anchor: re.Pattern[str], back: int, ahead: int,
+            merge_gap: int = 64) -> list[tuple[int, int]]:
+    """Merged stretches around the anchor's matches: expensive patterns run only there.
+    Stretches closer than `merge_gap` are joined, trading a little scanning for calls."""
+    spans: list[tuple[int, int]] = []
+    for a in anchor.finditer(text):
+        lo, hi = max(0, a.start() - back), min(len(text), a.end() + ahead)
+        if spans and lo <= spans[-1][1] + merge_gap:
+            spans[-1] = (spans[-1][0], hi)
+        else:
+            spans.append((lo, hi))
+    return spans
+
+
+class Finding(NamedTuple):
+    """A detected span; a tuple so that millions are cheap to build and sort."""
+
+    start: int
+    end: int
+    type: str
+    score: float
+    recognizer: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {"type": self.type, "start": self.start, "end": self.end,
+                "score": round(self.score, 3)}
+
+
+class Finder(Protocol):
+    name: str
+    entities: tuple[str, ...]
+
+    def find(self, text: str) -> list[Finding]: ...
+
+
+def resolve_overlaps(findings: Iterable[Finding], threshold: float) -> list[Finding]:
+    """Keep findings above the threshold; where spans overlap keep the higher score, then
+    the longer span (an address containing a road number beats a bare number)."""
+    ranked = sorted((f for f in findings if f.score >= threshold),
+                    key=lambda f: (-f.score, -(f.end - f.start), f.start))
+    kept: list[Finding] = []
+    for f in ranked:
+        if all(f.end <= k.start or f.start >= k.end for k in kept):
+            kept.append(f)
+    return sorted(kept)
