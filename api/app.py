@@ -5,14 +5,18 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api.routers import pii
 from compliance.database import Database
 from compliance.errors import ComityError
+from privacy.detection.analyzer import PiiScanner
 
 
 def create_app(db: Database | None = None) -> FastAPI:
     app = FastAPI(title="comity", version="0.1.0",
                   description="Privacy-preserving data collaboration and compliance API.")
     app.state.db = db or Database()
+    app.state.pii_scanner = PiiScanner()
+    app.include_router(pii.router)
 
     @app.exception_handler(ComityError)
     async def _comity_error(_: Request, exc: ComityError) -> JSONResponse:

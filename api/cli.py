@@ -18,7 +18,9 @@ app = typer.Typer(help="comity: federated models across brands, with privacy and
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+pii_app = typer.Typer(help="PII detection and anonymization.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(pii_app, name="pii")
 err = Console(stderr=True)
 
 
@@ -95,6 +97,90 @@ def audit_verify() -> None:
                       "first_bad_seq": res.first_bad_seq, "problem": res.problem}))
     if not res.verified:
         raise typer.Exit(code=1)
+
+
+def _count_lines(path: Path) -> int | None:
+    try:
+        with path.open("rb") as fh:
+            return sum(1 for _ in fh)
+    except OSError:
+        return None
+
+
+def _with_progress(label: str, total: int | None, run):  # type: ignore[no-untyped-def]
+    with Progress(TextColumn(f"[bold]{label}"), BarColumn(), TextColumn("{task.completed}"),
+                  TimeElapsedColumn(), console=err) as bar:
+        task = bar.add_task(label, total=total)
+        return run(lambda n: bar.advance(task, n))
+
+
+@pii_app.command("scan")
+def pii_scan(
+    input: Annotated[Path, typer.Option("--input", help="JSONL lines {id, text}")],
+    output: Annotated[Path, typer.Option("--output", help="JSONL lines {id, entities}")],
+    threshold: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.5,
+) -> None:
+    """Detect PII in free text; offsets are Python string indices."""
+    from privacy.detection.analyzer import PiiScanner
+    from privacy.detection.service import scan_jsonl
+
+    try:
+        scanner = PiiScanner(threshold=threshold)
+        n = _with_progress("pii scan", _count_lines(input),
+                           lambda p: scan_jsonl(input, output, scanner, p))
+    except ComityError as exc:
+        _fail(exc)
+        return
+    err.print(f"scanned {n} records -> {output}")
+
+
+@pii_app.command("redact")
+def pii_redact(
+    input: Annotated[Path, typer.Option("--input", help="JSONL lines {id, text}")],
+    output: Annotated[Path, typer.Option("--output", help="JSONL lines {id, text, entities}")],
+    operator: Annotated[str, typer.Option(help="mask | redact | pseudonym | encrypt")] = "mask",
+    brand: Annotated[str, typer.Option(help="Brand whose key pseudonymizes/encrypts")] =
+    "default",
+) -> None:
+    """Replace detected PII with masks, type tags, keyed pseudonyms or AES-GCM tokens."""
+    from privacy.anonymize import make_operator
+    from privacy.detection.analyzer import PiiScanner
+    from privacy.detection.service import redact_jsonl
+
+    try:
+        op = make_operator(operator, brand_id=brand)
+    except ValueError as exc:
+        _fail(ComityError(str(exc)))
+        return
+    try:
+        n = _with_progress("pii redact", _count_lines(input),
+                           lambda p: redact_jsonl(input, output, PiiScanner(), op, p))
+    except ComityError as exc:
+        _fail(exc)
+        return
+    err.print(f"redacted {n} records -> {output}")
+
+
+@pii_app.command("scan-table")
+def pii_scan_table(
+    input: Annotated[Path | None, typer.Option("--input", help="CSV or Parquet file")] = None,
+    url: Annotated[str | None, typer.Option(help="SQLAlchemy URL of a database")] = None,
+    table: Annotated[str | None, typer.Option(help="Table name, with --url")] = None,
+    sample: Annotated[int, typer.Option(min=1, max=100_000)] = 200,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Classify each column of a table by PII type, with confidence and sample counts."""
+    from privacy.detection.analyzer import PiiScanner
+    from privacy.detection.table import classify_columns, read_table
+
+    try:
+        frame = read_table(input, url=url, table=table)
+    except ComityError as exc:
+        _fail(exc)
+        return
+    found = classify_columns(frame, PiiScanner(), sample=sample, seed=seed)
+    print(json.dumps({"rows": len(frame), "columns": [c.as_dict() for c in found]},
+                     ensure_ascii=False, indent=2))
 
 
 @db_app.command("upgrade")

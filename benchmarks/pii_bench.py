@@ -15,7 +15,7 @@ import os
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from privacy.detection.analyzer import PiiScanner
 from privacy.detection.offline import make_tldextract_offline
@@ -117,7 +117,8 @@ def main() -> None:
     text = json.dumps(result, indent=2, ensure_ascii=False)
     if args.json:
         args.json.write_text(text, encoding="utf-8")
-    c, s = result["comity"], result["stock_presidio_pattern_only"]
+    c = cast(dict[str, Any], result["comity"])
+    s = cast(dict[str, Any], result["stock_presidio_pattern_only"])
     print(f"comity: micro-F1 {c['micro']['f1']:.4f}, {c['records_per_s']:.0f} rec/s batched "
           f"({c['records_per_s_one_at_a_time']:.0f} one at a time), "
           f"hard negatives flagged {len(c['hard_negatives_flagged'])}/"

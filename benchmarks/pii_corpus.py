@@ -92,11 +92,11 @@ def passport() -> str:
 
 
 def plate() -> str:
-    p, l = R.choice(PROV), R.choice(PLATE_L)
+    p, letter = R.choice(PROV), R.choice(PLATE_L)
     tail = R.choice([f"{R.choice(PLATE_L)}{R.randint(1000, 9999)}", f"{R.randint(10000, 99999)}",
                      f"D{R.choice(PLATE_L)}{R.randint(1000, 9999)}", f"{R.randint(10000, 99999)}F",
                      f"{R.randint(100, 999)}{R.choice(PLATE_L)}{R.randint(0, 9)}"])
-    return f"{p}{l}{R.choice(['', '·', ''])}{tail}"
+    return f"{p}{letter}{R.choice(['', '·', ''])}{tail}"
 
 
 def ip() -> str:

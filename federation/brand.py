@@ -13,6 +13,8 @@ from compliance.policy.engine import PolicyEngine
 from federation.features import churn_table, feature_matrix
 from federation.gate import GateResult, apply_gate, select_columns
 from federation.silo import SiloData
+from privacy.detection.analyzer import PiiScanner
+from privacy.detection.table import classify_columns
 from privacy.pseudonym import Pseudonymizer
 
 
@@ -34,9 +36,13 @@ def prepare_churn(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
                   master_key: bytes | None = None) -> PreparedChurn:
     cmap = silo.column_map
     pseudo = Pseudonymizer.for_brand(cmap.brand_id, master_key)
+    candidates = [c for c in cmap.customers.columns if c != cmap.customers.key
+                  and not engine.policies.categories[cmap.customers.columns[c]].identifying]
+    detected = {c.column: c.pii_type for c in classify_columns(
+        silo.customers[candidates], PiiScanner(), sample=100, seed=seed) if c.pii_type}
     gate = apply_gate(silo.customers, cmap.customers, snapshot=snapshot, pseudonym=pseudo,
                       engine=engine, brand_id=cmap.brand_id, purpose=purpose,
-                      jurisdiction=cmap.jurisdiction)
+                      jurisdiction=cmap.jurisdiction, detected=detected)
     order_cols, order_dropped = select_columns(cmap.orders, engine, purpose)
     orders = silo.orders.assign(**{cmap.orders.key: silo.orders[cmap.orders.key].map(pseudo)})
     orders = orders.loc[orders[cmap.orders.key].isin(gate.kept_keys), order_cols]

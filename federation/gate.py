@@ -36,16 +36,19 @@ class GateResult:
         return len(self.kept_keys)
 
 
-def select_columns(table: TableMap, engine: PolicyEngine, purpose: str) -> tuple[
-        list[str], dict[str, str]]:
+def select_columns(table: TableMap, engine: PolicyEngine, purpose: str,
+                   detected: Mapping[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
     """Keep the key plus columns whose category the purpose allows and that do not
-    identify a person; return (kept, dropped-with-reason)."""
+    identify a person; a column the PII scanner found personal data in is dropped even if
+    the column map calls it harmless. Returns (kept, dropped-with-reason)."""
     allowed = engine.policies.purpose(purpose).allowed_categories
     kept, dropped = [table.key], {}
     for col, cat in table.columns.items():
         if col == table.key:
             continue
-        if engine.policies.categories[cat].identifying:
+        if detected and col in detected:
+            dropped[col] = f"PII detected ({detected[col]})"
+        elif engine.policies.categories[cat].identifying:
             dropped[col] = f"identifying ({cat})"
         elif cat not in allowed:
             dropped[col] = f"not needed for {purpose} ({cat})"
@@ -56,11 +59,12 @@ def select_columns(table: TableMap, engine: PolicyEngine, purpose: str) -> tuple
 
 def apply_gate(frame: pd.DataFrame, table: TableMap, *, snapshot: Mapping[str, SubjectConsent],
                pseudonym: Callable[[str], str], engine: PolicyEngine, brand_id: str,
-               purpose: str, jurisdiction: str) -> GateResult:
+               purpose: str, jurisdiction: str,
+               detected: Mapping[str, str] | None = None) -> GateResult:
     missing = [c for c in table.columns if c not in frame.columns]
     if missing:
         raise ValueError(f"columns in the column map but not in the data: {missing}")
-    columns, dropped = select_columns(table, engine, purpose)
+    columns, dropped = select_columns(table, engine, purpose, detected)
     categories = frozenset(table.columns[c] for c in columns if c != table.key)
     keys = frame[table.key].astype(str).map(pseudonym)
     decisions: dict[str, bool] = {}

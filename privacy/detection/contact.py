@@ -36,9 +36,11 @@ MOBILE_SEGMENTS = re.compile(r"1(?:3\d|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8\d|9[0-3
 class PhoneFinder:
     name = "phone"
     entities = (PHONE_NUMBER,)
-    _mobile = re.compile(r"(?=[+0(1])" + NB + NOT_GROUPED + r"(?:(?:\+|00)\s?86[\s-]?|\(\+?86\)\s?)?(1\d{2})[\s-]?(\d{4})"
+    _mobile = re.compile(r"(?=[+0(1])" + NB + NOT_GROUPED
+                         + r"(?:(?:\+|00)\s?86[\s-]?|\(\+?86\)\s?)?(1\d{2})[\s-]?(\d{4})"
                          r"[\s-]?(\d{4})" + NA)
-    _landline = re.compile(r"(?=[+(0])" + NB + NOT_GROUPED + r"(?:(?:\+|00)\s?86[\s-]?\(?0?(\d{2,3})\)?|\(0(\d{2,3})\)|0(\d{2,3}))"
+    _landline = re.compile(r"(?=[+(0])" + NB + NOT_GROUPED
+                           + r"(?:(?:\+|00)\s?86[\s-]?\(?0?(\d{2,3})\)?|\(0(\d{2,3})\)|0(\d{2,3}))"
                            r"[\s-]?(\d{3,4})[\s-]?(\d{4})(?:-\d{1,5})?" + NA)
     _intl = re.compile(r"(?=[+0])(?<![\w+])(?:\+|00)[1-9][\d\s().-]{6,18}\d" + NA)
     _nanp = re.compile(r"(?=[+(1-9])" + NB + NOT_GROUPED + r"(?<!\+86\s)(?<!\+86-)(?:\+?1[\s.-]?)?"

@@ -55,8 +55,11 @@ class Finding(NamedTuple):
 
 
 class Finder(Protocol):
-    name: str
-    entities: tuple[str, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def entities(self) -> tuple[str, ...]: ...
 
     def find(self, text: str) -> list[Finding]: ...
 

@@ -50,7 +50,8 @@ LABEL_FILLER = ":：是为叫 \t"
 def _labelled(text: str, i: int) -> bool:
     """A label word (客户, 收件人…) right before position i, fillers (：是叫) allowed."""
     return text[max(0, i - 8):i].rstrip(LABEL_FILLER).endswith(LABELS)
-FUNCTION_CHARS = frozenset("的是在和说了你我他她们来去到给把被与及等已也都就还又很要会能将从对于向跟请")
+FUNCTION_CHARS = frozenset("的是在和说了你我他她们来去到给把被与及等已也都就还又很要会能将从对于"
+                           "向跟请")
 PLACE_NEXT = frozenset("路街道巷大区县市")
 NON_NAME_CHARS = frozenset("卡行品店司号码费单价货物款券包装车机网站台证件户账额量率期间")
 
@@ -156,9 +157,29 @@ class ChineseNameFinder:
         return None
 
 
-EN_FIRST_NAMES = frozenset(["james", "mary", "robert", "patricia", "john", "jennifer", "michael", "linda", "david", "elizabeth", "william", "barbara", "richard", "susan", "joseph", "jessica", "thomas", "sarah", "charles", "karen", "christopher", "lisa", "daniel", "nancy", "matthew", "betty", "anthony", "sandra", "mark", "margaret", "donald", "ashley", "steven", "kimberly", "andrew", "emily", "paul", "donna", "joshua", "michelle", "kenneth", "carol", "kevin", "amanda", "brian", "melissa", "george", "deborah", "timothy", "stephanie", "ronald", "rebecca", "jason", "sharon", "edward", "laura", "jeffrey", "cynthia", "ryan", "dorothy", "jacob", "amy", "gary", "kathleen", "nicholas", "angela", "eric", "shirley", "jonathan", "emma", "stephen", "brenda", "larry", "pamela", "justin", "nicole", "scott", "anna", "brandon", "samantha", "benjamin", "katherine", "samuel", "christine", "gregory", "debra", "alexander", "rachel", "patrick", "carolyn", "frank", "janet", "raymond", "maria", "jack", "olivia", "dennis", "heather", "jerry", "helen", "tyler", "catherine", "aaron", "diane", "jose", "julie", "adam", "victoria", "henry", "joyce", "nathan", "lauren", "douglas", "kelly", "zachary", "christina", "peter", "ruth", "kyle", "joan", "noah", "virginia", "ethan", "judith", "jeremy", "evelyn", "walter", "hannah", "christian", "andrea", "keith", "megan", "roger", "cheryl", "terry", "jacqueline", "austin", "madison", "sean", "teresa", "gerald", "abigail", "carl", "sophia", "harold", "martha", "dylan", "sara", "arthur", "gloria", "lawrence", "janice", "jordan", "kathryn", "jesse", "ann", "bryan", "isabella", "billy", "judy", "bruce", "charlotte", "gabriel", "julia", "joe", "grace", "logan", "amber", "alan", "alice", "juan", "jean", "albert", "denise", "willie", "frances", "elijah", "danielle", "wayne", "marilyn", "randy", "natalie", "mason", "diana", "vincent", "beverly", "liam", "brittany", "roy", "theresa", "bobby", "kayla", "caleb", "alexis", "bradley", "doris", "russell", "lori", "lucas", "tiffany", "oliver", "ava", "mia", "chloe", "ella", "lily", "zoe", "leo", "max", "owen", "wei", "li", "ming", "jun", "hui", "lei", "yan", "xin", "chen", "tom", "tim", "kate", "jane", "amelia", "harper", "aria", "luna", "nora", "riley", "layla", "zoey", "mila", "aubrey", "hazel", "violet", "aurora", "savannah", "james", "liu", "wang", "zhang", "yang", "huang", "zhao", "wu", "zhou", "xu", "sun", "ma", "zhu", "hu", "guo", "lin", "luo"])
+EN_FIRST_NAMES = frozenset("""
+james mary robert patricia john jennifer michael linda david elizabeth william barbara richard
+susan joseph jessica thomas sarah charles karen christopher lisa daniel nancy matthew betty
+anthony sandra mark margaret donald ashley steven kimberly andrew emily paul donna joshua
+michelle kenneth carol kevin amanda brian melissa george deborah timothy stephanie ronald
+rebecca jason sharon edward laura jeffrey cynthia ryan dorothy jacob amy gary kathleen nicholas
+angela eric shirley jonathan emma stephen brenda larry pamela justin nicole scott anna brandon
+samantha benjamin katherine samuel christine gregory debra alexander rachel patrick carolyn
+frank janet raymond maria jack olivia dennis heather jerry helen tyler catherine aaron diane
+jose julie adam victoria henry joyce nathan lauren douglas kelly zachary christina peter ruth
+kyle joan noah virginia ethan judith jeremy evelyn walter hannah christian andrea keith megan
+roger cheryl terry jacqueline austin madison sean teresa gerald abigail carl sophia harold
+martha dylan sara arthur gloria lawrence janice jordan kathryn jesse ann bryan isabella billy
+judy bruce charlotte gabriel julia joe grace logan amber alan alice juan jean albert denise
+willie frances elijah danielle wayne marilyn randy natalie mason diana vincent beverly liam
+brittany roy theresa bobby kayla caleb alexis bradley doris russell lori lucas tiffany oliver
+ava mia chloe ella lily zoe leo max owen wei li ming jun hui lei yan xin chen tom tim kate jane
+amelia harper aria luna nora riley layla zoey mila aubrey hazel violet aurora savannah liu wang
+zhang yang huang zhao wu zhou xu sun ma zhu hu guo lin luo
+""".split())  # noqa: SIM905
 TITLES = r"(?:Mr|Mrs|Ms|Miss|Dr|Prof|Sir|Madam)\.?"
-LABELS_EN = r"(?:[Nn]ame|[Cc]ustomer|[Cc]lient|[Rr]ecipient|[Cc]ontact|[Dd]ear|[Hh]older|[Ss]igned|[Bb]y|[Aa]ttn\.?)"
+LABELS_EN = (r"(?:[Nn]ame|[Cc]ustomer|[Cc]lient|[Rr]ecipient|[Cc]ontact|[Dd]ear|[Hh]older|"
+             r"[Ss]igned|[Bb]y|[Aa]ttn\.?)")
 CAP = r"[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?"
 
 
@@ -167,7 +188,8 @@ class EnglishNameFinder:
     entities = (PERSON,)
     _full = re.compile(rf"(?=[A-Z])(?<![A-Za-z])({CAP})(?:\s+[A-Z]\.)?\s+({CAP})(?![A-Za-z])")
     _titled = re.compile(rf"(?=[MDPS])(?<![A-Za-z]){TITLES}\s+((?:{CAP}\s+)?{CAP})(?![A-Za-z])")
-    _labelled = re.compile(rf"(?=[NnCcRrDdHhSsBbAa])(?<![A-Za-z]){LABELS_EN}\s*[:：,]?\s+({CAP}(?:\s+{CAP}){{1,2}})(?![A-Za-z])")
+    _labelled = re.compile(rf"(?=[NnCcRrDdHhSsBbAa])(?<![A-Za-z]){LABELS_EN}\s*[:：,]?\s+"
+                           rf"({CAP}(?:\s+{CAP}){{1,2}})(?![A-Za-z])")
     STOP = frozenset({"street", "avenue", "road", "drive", "lane", "the", "and", "order",
                       "customer", "service", "thank", "thanks", "please", "dear", "team"})
 

@@ -12,4 +12,4 @@ OFFLINE_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 def make_tldextract_offline() -> None:
     """Replace the module-level extractor (used by `tldextract.extract`) process-wide."""
     _tld.TLD_EXTRACTOR = OFFLINE_EXTRACT
-    tldextract.extract = OFFLINE_EXTRACT
+    tldextract.extract = OFFLINE_EXTRACT  # type: ignore[assignment]

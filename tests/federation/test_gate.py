@@ -87,3 +87,16 @@ def test_gate_rejects_column_map_mismatch(tmp_path: Path) -> None:
     (tmp_path / "b" / "customers.csv").write_text("customer_id,name\nA,x\n")
     with pytest.raises(InputError, match=r"customers\.csv:1: columns named in the column map"):
         load_silo(tmp_path / "b", load_policies())
+
+
+@pytest.mark.unit
+def test_detected_pii_column_is_dropped_even_if_mapped_harmless() -> None:
+    from federation.column_map import TableMap
+    from federation.gate import select_columns
+
+    engine = PolicyEngine(load_policies())
+    table = TableMap(file="c.csv", key="customer_id",
+                     columns={"customer_id": "customer_id", "city": "city", "note": "city"})
+    kept, dropped = select_columns(table, engine, "model_training", {"note": "PHONE_NUMBER"})
+    assert kept == ["customer_id", "city"]
+    assert dropped == {"note": "PII detected (PHONE_NUMBER)"}
