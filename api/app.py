@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.routers import pii
+from api.routers import audit, consents, pii, requests, retention
 from compliance.database import Database
 from compliance.errors import ComityError
+from compliance.policy.loader import load_policies
 from privacy.detection.analyzer import PiiScanner
 
 
@@ -15,8 +16,10 @@ def create_app(db: Database | None = None) -> FastAPI:
     app = FastAPI(title="comity", version="0.1.0",
                   description="Privacy-preserving data collaboration and compliance API.")
     app.state.db = db or Database()
+    app.state.policies = load_policies()
     app.state.pii_scanner = PiiScanner()
-    app.include_router(pii.router)
+    for r in (consents.router, requests.router, audit.router, retention.router, pii.router):
+        app.include_router(r)
 
     @app.exception_handler(ComityError)
     async def _comity_error(_: Request, exc: ComityError) -> JSONResponse:

@@ -19,6 +19,12 @@ audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 pii_app = typer.Typer(help="PII detection and anonymization.", no_args_is_help=True)
+token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
+retention_app = typer.Typer(help="Retention sweeps.", no_args_is_help=True)
+keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(retention_app, name="retention")
+app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(pii_app, name="pii")
 err = Console(stderr=True)
@@ -181,6 +187,89 @@ def pii_scan_table(
     found = classify_columns(frame, PiiScanner(), sample=sample, seed=seed)
     print(json.dumps({"rows": len(frame), "columns": [c.as_dict() for c in found]},
                      ensure_ascii=False, indent=2))
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="dpo | admin | brand:<id> | service:<name>")],
+    label: Annotated[str, typer.Option(help="Who holds it")] = "",
+) -> None:
+    """Create a token; prints it alone on stdout (only its hash is stored)."""
+    from compliance.database import Database
+    from compliance.tokens.service import TokenService
+
+    try:
+        with Database().unit_of_work() as session:
+            token = TokenService(session).create(role, label)
+    except ComityError as exc:
+        _fail(exc)
+        return
+    print(token)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the Merkle root of all events since the last checkpoint (Ed25519)."""
+    from compliance.audit.service import AuditLog
+    from compliance.database import Database
+
+    with Database().unit_of_work() as session:
+        cp = AuditLog(session).checkpoint()
+        out = None if cp is None else {"first_seq": cp.first_seq, "last_seq": cp.last_seq,
+                                       "merkle_root": cp.merkle_root}
+    print(json.dumps({"checkpoint": out}))
+
+
+@audit_app.command("proof")
+def audit_proof(seq: Annotated[int, typer.Argument(min=1, help="Event sequence number")],
+                out: Annotated[Path | None, typer.Option(help="Write the proof here")] = None
+                ) -> None:
+    """Export an inclusion proof for one event (verifiable offline)."""
+    from compliance.audit.service import AuditLog
+    from compliance.database import Database
+
+    try:
+        with Database().unit_of_work() as session:
+            proof = AuditLog(session).proof(seq)
+    except ComityError as exc:
+        _fail(exc)
+        return
+    text = json.dumps(proof, ensure_ascii=False, indent=2)
+    if out:
+        out.write_text(text, encoding="utf-8")
+    else:
+        print(text)
+
+
+@retention_app.command("sweep")
+def retention_sweep(
+    batch: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+) -> None:
+    """Apply policies/retention.yaml now; safe to interrupt and re-run."""
+    from compliance.database import Database
+    from compliance.policy.loader import load_policies
+    from compliance.retention.service import RetentionService
+
+    svc = RetentionService(Database(), load_policies(), actor="cli")
+    with Progress(TextColumn("[bold]{task.description}"), TextColumn("{task.completed}"),
+                  TimeElapsedColumn(), console=err) as bar:
+        task = bar.add_task("retention sweep", total=None)
+        report = svc.sweep(batch=batch, progress=lambda _k, n: bar.advance(task, n))
+    print(json.dumps({"actions": report.actions, "batches": report.batches,
+                      "still_overdue": svc.overdue()}))
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Create a new master key version and re-wrap every subject data key under it."""
+    from compliance.database import Database
+    from privacy.keys import new_master_version
+    from privacy.vault.service import Vault
+
+    version = new_master_version()
+    with Database().unit_of_work() as session:
+        n = Vault(session).rotate()
+    print(json.dumps({"master_version": version, "rewrapped": n}))
 
 
 @db_app.command("upgrade")

@@ -1,18 +1,27 @@
 """Every ORM model, imported so that Alembic's metadata sees the whole schema."""
 
+from compliance.audit.checkpoint_models import AuditCheckpoint
 from compliance.audit.models import AuditEvent
 from compliance.consent.models import ConsentEvent
 from compliance.database import Base
+from compliance.requests.models import SubjectRequest
 from compliance.subjects.models import Brand, Subject
+from compliance.tokens.models import ApiToken
 from federation.lineage.models import ModelVersion, TrainingRun, TrainingRunBrand
+from privacy.vault.models import SubjectKey, SubjectPii
 
 __all__ = [
+    "ApiToken",
+    "AuditCheckpoint",
     "AuditEvent",
     "Base",
     "Brand",
     "ConsentEvent",
     "ModelVersion",
     "Subject",
+    "SubjectKey",
+    "SubjectPii",
+    "SubjectRequest",
     "TrainingRun",
     "TrainingRunBrand",
 ]

@@ -43,6 +43,32 @@ def master_key() -> bytes:
     return key
 
 
+def master_versions() -> dict[int, bytes]:
+    """All master keys by version: `master.key` is version 1, `master-v<N>.key` later ones
+    (made by rotation). `COMITY_MASTER_KEY` stands in for version 1."""
+    out = {1: master_key()}
+    for path in sorted(key_dir().glob("master-v*.key")):
+        try:
+            version = int(path.stem.removeprefix("master-v"))
+        except ValueError:
+            continue
+        key = bytes.fromhex(path.read_text().strip())
+        if len(key) != 32:
+            raise ComityError(f"key file {path} does not hold a 32-byte hex key")
+        out[version] = key
+    return out
+
+
+def new_master_version() -> int:
+    """Create the next master key version (for rotation) and return its number."""
+    version = max(master_versions()) + 1
+    path = key_dir() / f"master-v{version}.key"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32))
+    return version
+
+
 def derive_key(purpose: str, context: str = "", master: bytes | None = None) -> bytes:
     """A 32-byte key for one purpose (and e.g. one brand), via HKDF-SHA256 (RFC 5869)."""
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from api.deps import PrincipalDep
 from privacy.detection.analyzer import PiiScanner
 from privacy.detection.schemas import EntityOut, ScanRequest, ScanResponse, ScanResult
 
@@ -11,7 +12,7 @@ router = APIRouter(prefix="/v1/pii", tags=["pii"])
 
 
 @router.post("/scan", response_model=ScanResponse)
-def scan(body: ScanRequest, request: Request) -> ScanResponse:
+def scan(body: ScanRequest, request: Request, principal: PrincipalDep) -> ScanResponse:
     base: PiiScanner = request.app.state.pii_scanner
     scanner = base if body.threshold == base.threshold else PiiScanner(base.finders,
                                                                        body.threshold)

@@ -72,3 +72,23 @@ def verify_chain(events: Iterable[ChainedEvent]) -> VerifyResult:
                                 f"event {ev.seq} was modified (hash mismatch)")
         prev, expected_seq, count = ev.hash, expected_seq + 1, count + 1
     return VerifyResult(True, count, prev)
+
+
+def verify_proof(proof: dict[str, Any]) -> bool:
+    """Check an exported inclusion proof offline: the event's own hash, its place under the
+    signed Merkle root, and the Ed25519 signature over that root."""
+    from datetime import datetime as _dt
+
+    from compliance.audit import merkle
+    from compliance.audit.signing import checkpoint_message, verify_signature
+
+    ev, cp = proof["event"], proof["checkpoint"]
+    h = event_hash(ev["prev_hash"], ev["seq"], _dt.fromisoformat(ev["occurred_at"]), ev["actor"],
+                   ev["action"], ev["brand_id"], ev["rule_id"], ev["data"])
+    if h != ev["hash"]:
+        return False
+    if not merkle.verify_path(bytes.fromhex(h), proof["leaf_index"], proof["tree_size"],
+                              proof["audit_path"], bytes.fromhex(cp["merkle_root"])):
+        return False
+    msg = checkpoint_message(cp["first_seq"], cp["last_seq"], cp["head_hash"], cp["merkle_root"])
+    return verify_signature(cp["public_key"], cp["signature"], msg)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from compliance.audit import merkle
 from compliance.audit.chain import (
     GENESIS_HASH,
     ChainedEvent,
@@ -15,8 +16,11 @@ from compliance.audit.chain import (
     event_hash,
     verify_chain,
 )
+from compliance.audit.checkpoint_models import AuditCheckpoint
 from compliance.audit.models import AuditEvent
+from compliance.audit.signing import checkpoint_message, signing_key, verify_signature
 from compliance.database import utcnow
+from compliance.errors import NotFoundError
 
 _PG_AUDIT_LOCK = 0x636F6D69  # advisory lock id: one appender at a time on PostgreSQL
 
@@ -57,24 +61,91 @@ class AuditLog:
         return out
 
     def verify(self, batch: int = 50_000) -> VerifyResult:
+        """The hash chain, then every signed checkpoint (signature and Merkle root)."""
+        cols = (AuditEvent.seq, AuditEvent.occurred_at, AuditEvent.actor, AuditEvent.action,
+                AuditEvent.brand_id, AuditEvent.rule_id, AuditEvent.data, AuditEvent.prev_hash,
+                AuditEvent.hash)
+
         def stream() -> Any:
             last = 0
             while True:
                 rows = self.session.execute(
-                    select(AuditEvent).where(AuditEvent.seq > last)
-                    .order_by(AuditEvent.seq).limit(batch)
-                ).scalars().all()
+                    select(*cols).where(AuditEvent.seq > last).order_by(AuditEvent.seq)
+                    .limit(batch)).all()
                 if not rows:
                     return
                 for r in rows:
-                    yield ChainedEvent(r.seq, r.occurred_at, r.actor, r.action, r.brand_id,
-                                       r.rule_id, r.data, r.prev_hash, r.hash)
-                last = rows[-1].seq
-                self.session.expunge_all()
+                    yield ChainedEvent(*r)
+                last = rows[-1][0]
 
-        return verify_chain(stream())
+        result = verify_chain(stream())
+        if not result.verified:
+            return result
+        for cp in self.session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.last_seq)):
+            problem = self._check_checkpoint(cp)
+            if problem:
+                return VerifyResult(False, result.events, result.head_hash, cp.first_seq,
+                                    problem)
+        return result
+
+    def _range_hashes(self, first: int, last: int) -> list[bytes]:
+        return [bytes.fromhex(h) for h in self.session.scalars(
+            select(AuditEvent.hash).where(AuditEvent.seq.between(first, last))
+            .order_by(AuditEvent.seq))]
+
+    def _check_checkpoint(self, cp: AuditCheckpoint) -> str | None:
+        msg = checkpoint_message(cp.first_seq, cp.last_seq, cp.head_hash, cp.merkle_root)
+        if not verify_signature(cp.public_key, cp.signature, msg):
+            return f"checkpoint at event {cp.last_seq} has an invalid signature"
+        hashes = self._range_hashes(cp.first_seq, cp.last_seq)
+        if len(hashes) != cp.last_seq - cp.first_seq + 1 or \
+                merkle.root(hashes).hex() != cp.merkle_root:
+            return f"events {cp.first_seq}-{cp.last_seq} differ from their signed checkpoint"
+        return None
+
+    def checkpoint(self, actor: str = "system") -> AuditCheckpoint | None:
+        """Sign the Merkle root of every event since the previous checkpoint."""
+        prev = self.session.scalar(select(func.max(AuditCheckpoint.last_seq))) or 0
+        head, head_hash = self._head()
+        if head <= prev:
+            return None
+        root = merkle.root(self._range_hashes(prev + 1, head)).hex()
+        key = signing_key()
+        sig = key.sign(checkpoint_message(prev + 1, head, head_hash, root)).hex()
+        from cryptography.hazmat.primitives import serialization
+
+        pub = key.public_key().public_bytes(serialization.Encoding.Raw,
+                                            serialization.PublicFormat.Raw).hex()
+        cp = AuditCheckpoint(first_seq=prev + 1, last_seq=head, head_hash=head_hash,
+                             merkle_root=root, signature=sig, public_key=pub)
+        self.session.add(cp)
+        self.session.flush()
+        return cp
+
+    def proof(self, seq: int) -> dict[str, Any]:
+        """Inclusion proof for one event, for a regulator: the event, its hash, the audit
+        path to a signed Merkle root, the signature and the public key."""
+        ev = self.session.get(AuditEvent, seq)
+        if ev is None:
+            raise NotFoundError(f"audit event {seq} not found")
+        cp = self.session.scalar(select(AuditCheckpoint).where(
+            AuditCheckpoint.first_seq <= seq, AuditCheckpoint.last_seq >= seq))
+        if cp is None:
+            raise NotFoundError(f"event {seq} is not covered by a signed checkpoint yet "
+                                "(run `comity audit checkpoint`)")
+        hashes = self._range_hashes(cp.first_seq, cp.last_seq)
+        return {
+            "format": "comity-audit-proof/1",
+            "event": {"seq": ev.seq, "occurred_at": ev.occurred_at.isoformat(),
+                      "actor": ev.actor, "action": ev.action, "brand_id": ev.brand_id,
+                      "rule_id": ev.rule_id, "data": ev.data, "prev_hash": ev.prev_hash,
+                      "hash": ev.hash},
+            "checkpoint": {"first_seq": cp.first_seq, "last_seq": cp.last_seq,
+                           "head_hash": cp.head_hash, "merkle_root": cp.merkle_root,
+                           "signature": cp.signature, "public_key": cp.public_key},
+            "leaf_index": seq - cp.first_seq, "tree_size": len(hashes),
+            "audit_path": merkle.audit_path(seq - cp.first_seq, hashes),
+        }
 
     def count(self) -> int:
-        from sqlalchemy import func
-
         return int(self.session.scalar(select(func.count()).select_from(AuditEvent)) or 0)

@@ -2,19 +2,145 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from datetime import datetime
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from compliance.audit.service import AuditLog
+from compliance.consent.models import ConsentEvent
 from compliance.consent.repository import ConsentRepository
+from compliance.consent.schemas import ConsentIn, ConsentOut
 from compliance.consent.state import ConsentAction, ConsentFact, SubjectConsent, derive_state
+from compliance.database import utcnow
+from compliance.errors import ComityError, InputError, NotFoundError
+from compliance.policy.loader import PolicySet
 from compliance.policy.schemas import ConsentState
+from compliance.subjects.models import Brand, Subject
+
+
+class ConflictError(ComityError):
+    status_code = 409
+
+
+def to_out(ev: ConsentEvent, subject_key: str) -> ConsentOut:
+    return ConsentOut(id=ev.id, brand_id=ev.brand_id, subject=subject_key, purpose=ev.purpose,
+                      action=ev.action, separate=ev.separate, by_guardian=ev.by_guardian,
+                      notice_version=ev.notice_version, channel=ev.channel,
+                      lawful_basis=ev.lawful_basis, actor=ev.actor, occurred_at=ev.occurred_at,
+                      recorded_at=ev.recorded_at)
+
+
+def _fingerprint(body: ConsentIn) -> str:
+    return hashlib.sha256(body.model_dump_json(exclude={"occurred_at"}).encode()).hexdigest()
 
 
 class ConsentService:
     def __init__(self, session: Session) -> None:
+        self.session = session
         self.repo = ConsentRepository(session)
+
+    def subject(self, brand_id: str, key: str, *, create: bool = False,
+                is_minor: bool | None = None, guardian: bool = False) -> Subject:
+        subj = self.session.scalar(select(Subject).where(Subject.brand_id == brand_id,
+                                                         Subject.subject_key == key))
+        if subj is None:
+            if not create:
+                raise NotFoundError(f"subject {key[:8]}… not found for brand '{brand_id}'")
+            brand = self.session.get(Brand, brand_id)
+            if brand is None:
+                raise NotFoundError(f"brand '{brand_id}' is not registered")
+            subj = Subject(brand_id=brand_id, subject_key=key, jurisdiction=brand.jurisdiction,
+                           is_minor=bool(is_minor), guardian_consent=guardian)
+            self.session.add(subj)
+            self.session.flush()
+        return subj
+
+    def record(self, body: ConsentIn, *, actor: str, policies: PolicySet,
+               idempotency_key: str | None = None) -> tuple[ConsentOut, bool]:
+        """Append one consent event; returns (event, created). A retried request with the
+        same Idempotency-Key returns the first event; a different body under it is a 409."""
+        if idempotency_key:
+            prior = self.session.scalar(select(ConsentEvent).where(
+                ConsentEvent.idempotency_key == idempotency_key))
+            if prior is not None:
+                return self._replay(prior, body, idempotency_key)
+        purpose = policies.purpose(body.purpose)
+        subj = self.subject(body.brand_id, body.subject, create=True, is_minor=body.is_minor)
+        rules = policies.jurisdictions[subj.jurisdiction]
+        if body.action == "grant":
+            if purpose.key in rules.separate_consent_purposes and not body.separate:
+                raise InputError(f"purpose '{purpose.key}' needs separate consent under "
+                                 f"{subj.jurisdiction.upper()} ({rules.title}): set "
+                                 "`separate: true` with its own notice", column="separate")
+            if subj.is_minor and not body.by_guardian:
+                raise InputError(f"subject is a minor under {subj.jurisdiction.upper()}: "
+                                 "consent must come from a parent or guardian "
+                                 "(`by_guardian: true`)", column="by_guardian")
+            if subj.is_minor and body.by_guardian:
+                subj.guardian_consent = True
+        ev = ConsentEvent(
+            brand_id=body.brand_id, subject_id=subj.id, purpose=purpose.key,
+            action=body.action, separate=body.separate, by_guardian=body.by_guardian,
+            notice_version=body.notice_version, channel=body.channel,
+            lawful_basis=body.lawful_basis, actor=actor,
+            occurred_at=body.occurred_at or utcnow(), idempotency_key=idempotency_key)
+        try:
+            with self.session.begin_nested():
+                self.session.add(ev)
+                self.session.flush()
+        except IntegrityError:
+            prior = self.session.scalar(select(ConsentEvent).where(
+                ConsentEvent.idempotency_key == idempotency_key))
+            if prior is None or idempotency_key is None:
+                raise
+            return self._replay(prior, body, idempotency_key)
+        subj.last_activity_at = utcnow()
+        AuditLog(self.session).record(
+            f"consent.{body.action}", actor=actor, brand_id=body.brand_id,
+            data={"event_id": ev.id, "subject": body.subject, "purpose": purpose.key,
+                  "separate": body.separate, "by_guardian": body.by_guardian,
+                  "notice_version": body.notice_version, "request": _fingerprint(body)})
+        return to_out(ev, body.subject), True
+
+    def _replay(self, prior: ConsentEvent, body: ConsentIn, key: str
+                ) -> tuple[ConsentOut, bool]:
+        subj = self.session.get(Subject, prior.subject_id)
+        assert subj is not None
+        same = (prior.brand_id, subj.subject_key, prior.purpose, prior.action,
+                prior.separate) == (body.brand_id, body.subject, body.purpose, body.action,
+                                    body.separate)
+        if not same:
+            raise ConflictError(f"Idempotency-Key '{key[:40]}' was already used for a "
+                                "different consent event")
+        return to_out(prior, subj.subject_key), False
+
+    def list_events(self, *, brand_id: str | None, subject: str | None, purpose: str | None,
+             after_id: int, limit: int) -> list[ConsentOut]:
+        q = (select(ConsentEvent, Subject.subject_key)
+             .join(Subject, Subject.id == ConsentEvent.subject_id)
+             .where(ConsentEvent.id > after_id).order_by(ConsentEvent.id).limit(limit))
+        if brand_id:
+            q = q.where(ConsentEvent.brand_id == brand_id)
+        if subject:
+            q = q.where(Subject.subject_key == subject)
+        if purpose:
+            q = q.where(ConsentEvent.purpose == purpose)
+        return [to_out(ev, key) for ev, key in self.session.execute(q).all()]
+
+    def states(self, brand_id: str, subject_key: str, as_of: datetime | None = None
+               ) -> dict[str, str]:
+        subj = self.subject(brand_id, subject_key)
+        facts: dict[str, list[ConsentFact]] = defaultdict(list)
+        for ev in self.session.scalars(select(ConsentEvent).where(
+                ConsentEvent.subject_id == subj.id)):
+            if as_of is None or ev.occurred_at <= as_of:
+                facts[ev.purpose].append(ConsentFact(ev.occurred_at, ev.id,
+                                                     ConsentAction(ev.action), ev.separate))
+        return {p: derive_state(fs).value for p, fs in sorted(facts.items())}
 
     def snapshot(self, brand_id: str, purpose: str, as_of: datetime) -> dict[str, SubjectConsent]:
         """Consent state of every subject of a brand for one purpose at `as_of`."""

@@ -15,14 +15,19 @@ from compliance.errors import InputError
 from compliance.policy.schemas import (
     CategoriesFile,
     DataCategory,
+    Deadline,
     Jurisdiction,
     Purpose,
     PurposesFile,
+    RequestsFile,
+    RetentionFile,
+    RetentionRule,
 )
 
 M = TypeVar("M", bound=BaseModel)
 
-NON_JURISDICTION_FILES = {"purposes.yaml", "data_categories.yaml"}
+NON_JURISDICTION_FILES = {"purposes.yaml", "data_categories.yaml", "requests.yaml",
+                          "retention.yaml"}
 
 
 def policy_dir() -> Path:
@@ -80,6 +85,8 @@ class PolicySet:
     purposes: dict[str, Purpose]
     categories: dict[str, DataCategory]
     jurisdictions: dict[str, Jurisdiction]
+    deadlines: dict[str, Deadline]
+    retention: tuple[RetentionRule, ...]
 
     def purpose(self, key: str) -> Purpose:
         try:
@@ -121,4 +128,15 @@ def load_policies(directory: Path | None = None) -> PolicySet:
                             f"rule '{rule.key}' names unknown purpose '{key}'", file=str(path)
                         )
         jurisdictions[j.jurisdiction] = j
-    return PolicySet(purposes=purposes, categories=categories, jurisdictions=jurisdictions)
+    deadlines = {d.jurisdiction: d for d in _load(root / "requests.yaml", RequestsFile).deadlines}
+    for key in jurisdictions:
+        if key not in deadlines:
+            raise InputError(f"no request deadline for jurisdiction '{key}'",
+                             file=str(root / "requests.yaml"))
+    retention = _load(root / "retention.yaml", RetentionFile).rules
+    for r in retention:
+        if r.purpose not in purposes or r.category not in categories:
+            raise InputError(f"retention rule '{r.key}' names an unknown purpose or category",
+                             file=str(root / "retention.yaml"))
+    return PolicySet(purposes=purposes, categories=categories, jurisdictions=jurisdictions,
+                     deadlines=deadlines, retention=retention)

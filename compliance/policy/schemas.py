@@ -80,6 +80,37 @@ class Jurisdiction(_Frozen):
         return self
 
 
+class Deadline(_Frozen):
+    jurisdiction: str
+    days: int = Field(ge=1, le=366)
+    source: str = Field(min_length=1)
+
+
+class RequestsFile(_Frozen):
+    deadlines: tuple[Deadline, ...]
+
+
+class RetentionRule(_Frozen):
+    key: str = Field(pattern=r"^[a-z0-9_.\-]+$")
+    scope: Literal["subject", "field"]
+    category: str
+    purpose: str
+    field: str | None = None
+    after_days: int = Field(ge=1)
+    action: Literal["erase", "delete"]
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _field_scope(self) -> RetentionRule:
+        if self.scope == "field" and not self.field:
+            raise ValueError("a field-scoped rule needs `field`")
+        return self
+
+
+class RetentionFile(_Frozen):
+    rules: tuple[RetentionRule, ...]
+
+
 class PurposesFile(_Frozen):
     purposes: tuple[Purpose, ...]
 

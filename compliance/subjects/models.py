@@ -31,3 +31,5 @@ class Subject(Base):
     is_minor: Mapped[bool] = mapped_column(default=False)
     guardian_consent: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    erased_at: Mapped[datetime | None] = mapped_column()

@@ -1,21 +1,20 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from compliance.database import Database
-
-
-@pytest.fixture
-def client(db: Database) -> TestClient:
-    return TestClient(create_app(db))
+Auth = Callable[[str], dict[str, str]]
 
 
 @pytest.mark.integration
-def test_scan_returns_offsets(client: TestClient) -> None:
+def test_scan_returns_offsets(client: TestClient, auth: Auth) -> None:
+    h = auth("service:crm")
     text = "收件人张伟，手机+86 138 1234 5678，邮箱zhang.wei@163.com"
-    r = client.post("/v1/pii/scan", json={"items": [{"id": "x1", "text": text}]})
+    assert client.post("/v1/pii/scan", json={"items": [{"id": 1, "text": text}]}
+                       ).status_code == 401
+    r = client.post("/v1/pii/scan", json={"items": [{"id": "x1", "text": text}]}, headers=h)
     assert r.status_code == 200
     (res,) = r.json()["results"]
     got = {(e["type"], text[e["start"]:e["end"]]) for e in res["entities"]}
@@ -24,9 +23,10 @@ def test_scan_returns_offsets(client: TestClient) -> None:
 
 
 @pytest.mark.integration
-def test_scan_rejects_bad_input_naming_the_field(client: TestClient) -> None:
+def test_scan_rejects_bad_input_naming_the_field(client: TestClient, auth: Auth) -> None:
+    h = auth("dpo")
     r = client.post("/v1/pii/scan", json={"items": [{"id": 1, "text": "x"}],
-                                          "entities": ["DNA"]})
+                                          "entities": ["DNA"]}, headers=h)
     assert r.status_code == 422 and "DNA" in r.text
-    r = client.post("/v1/pii/scan", json={"items": []})
+    r = client.post("/v1/pii/scan", json={"items": []}, headers=h)
     assert r.status_code == 422 and "items" in r.text

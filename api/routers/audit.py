@@ -1,0 +1,26 @@
+"""/v1/audit: chain verification and inclusion proofs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import PrincipalDep, SessionDep
+from compliance.audit.service import AuditLog
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+@router.get("/verify")
+def verify(session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+    principal.require("dpo", "admin")
+    res = AuditLog(session).verify()
+    return {"verified": res.verified, "events": res.events, "head": res.head_hash,
+            "first_bad_seq": res.first_bad_seq, "problem": res.problem}
+
+
+@router.get("/proof/{seq}")
+def proof(seq: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+    principal.require("dpo", "admin")
+    return AuditLog(session).proof(seq)

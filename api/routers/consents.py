@@ -1,0 +1,48 @@
+"""/v1/consents: append-only consent events, with Idempotency-Key retries."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+
+from api.deps import PoliciesDep, PrincipalDep, SessionDep, brand_scope
+from compliance.consent.schemas import ConsentIn, ConsentOut, ConsentStateOut
+from compliance.consent.service import ConsentService
+
+router = APIRouter(prefix="/v1/consents", tags=["consent"])
+
+
+@router.post("", response_model=ConsentOut, status_code=201)
+def record_consent(body: ConsentIn, session: SessionDep, principal: PrincipalDep,
+                   policies: PoliciesDep, response: Response,
+                   idempotency_key: Annotated[str | None, Header(max_length=128)] = None
+                   ) -> ConsentOut:
+    principal.require("brand", "admin")
+    brand_scope(principal, body.brand_id)
+    out, created = ConsentService(session).record(body, actor=principal.actor,
+                                                  policies=policies,
+                                                  idempotency_key=idempotency_key)
+    if not created:
+        response.status_code = 200
+    return out
+
+
+@router.get("", response_model=list[ConsentOut])
+def list_consents(session: SessionDep, principal: PrincipalDep,
+                  brand_id: str | None = None, subject: str | None = None,
+                  purpose: str | None = None, after_id: Annotated[int, Query(ge=0)] = 0,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[ConsentOut]:
+    principal.require("brand", "dpo", "admin")
+    return ConsentService(session).list_events(
+        brand_id=brand_scope(principal, brand_id), subject=subject, purpose=purpose,
+        after_id=after_id, limit=limit)
+
+
+@router.get("/state", response_model=ConsentStateOut)
+def consent_state(brand_id: str, subject: str, session: SessionDep,
+                  principal: PrincipalDep) -> ConsentStateOut:
+    principal.require("brand", "dpo", "admin")
+    brand_scope(principal, brand_id)
+    return ConsentStateOut(brand_id=brand_id, subject=subject,
+                           states=ConsentService(session).states(brand_id, subject))

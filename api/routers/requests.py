@@ -1,0 +1,72 @@
+"""/v1/requests: data-subject requests with deadlines and two-person execution."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response
+
+from api.deps import PoliciesDep, PrincipalDep, SessionDep, brand_scope
+from compliance.requests.schemas import RequestIn, RequestOut, RequestPatch
+from compliance.requests.service import RequestService
+from compliance.tokens.service import Principal
+from privacy.vault.service import Vault
+
+router = APIRouter(prefix="/v1/requests", tags=["requests"])
+
+
+def _load(svc: RequestService, request_id: str, principal: Principal) -> Any:
+    req = svc.get(request_id)
+    brand_scope(principal, req.brand_id)
+    return req
+
+
+@router.post("", response_model=RequestOut, status_code=201)
+def open_request(body: RequestIn, session: SessionDep, principal: PrincipalDep,
+                 policies: PoliciesDep, response: Response,
+                 idempotency_key: Annotated[str | None, Header(max_length=128)] = None
+                 ) -> RequestOut:
+    principal.require("brand", "dpo", "admin")
+    brand_scope(principal, body.brand_id)
+    out, created = RequestService(session, policies).open(
+        body, actor=principal.actor, idempotency_key=idempotency_key)
+    if not created:
+        response.status_code = 200
+    return out
+
+
+@router.get("", response_model=list[RequestOut])
+def list_requests(session: SessionDep, principal: PrincipalDep, policies: PoliciesDep,
+                  brand_id: str | None = None, status: str | None = None,
+                  overdue: bool | None = None,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[RequestOut]:
+    principal.require("brand", "dpo", "admin")
+    return RequestService(session, policies).list_requests(
+        brand_id=brand_scope(principal, brand_id), status=status, overdue=overdue,
+        limit=limit)
+
+
+@router.patch("/{request_id}", response_model=RequestOut)
+def update_request(request_id: str, patch: RequestPatch, session: SessionDep,
+                   principal: PrincipalDep, policies: PoliciesDep) -> RequestOut:
+    principal.require("dpo", "admin")
+    svc = RequestService(session, policies)
+    return svc.update(_load(svc, request_id, principal), patch, actor=principal.actor)
+
+
+@router.post("/{request_id}/approve", response_model=RequestOut)
+def approve_request(request_id: str, session: SessionDep, principal: PrincipalDep,
+                    policies: PoliciesDep) -> RequestOut:
+    principal.require("dpo", "admin")
+    svc = RequestService(session, policies)
+    return svc.approve(_load(svc, request_id, principal), actor=principal.actor)
+
+
+@router.post("/{request_id}/execute")
+def execute_request(request_id: str, session: SessionDep, principal: PrincipalDep,
+                    policies: PoliciesDep) -> dict[str, Any]:
+    principal.require("brand", "dpo", "admin")
+    svc = RequestService(session, policies)
+    out, export = svc.execute(_load(svc, request_id, principal), actor=principal.actor,
+                              vault=Vault(session))
+    return {"request": out.model_dump(mode="json"), "export": export}

@@ -1,0 +1,1 @@
+"""Data-subject requests with per-jurisdiction deadlines."""

@@ -1,0 +1,195 @@
+"""Data-subject requests: intake with a jurisdiction's deadline, tracking, execution.
+
+Deadlines come from policies/requests.yaml. Execution does what the law asks: an export
+(PIPL Art. 45, GDPR Art. 15/20, CCPA 1798.110), correction (Art. 46 / GDPR 16), deletion
+by crypto-shredding (Art. 47 / GDPR 17 / CCPA 1798.105), withdrawal (Art. 15), and refusing
+personalization or automated decisions (Art. 24 / GDPR 21-22).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from compliance.audit.service import AuditLog
+from compliance.consent.schemas import ConsentIn
+from compliance.consent.service import ConflictError, ConsentService
+from compliance.database import utcnow
+from compliance.errors import InputError, NotFoundError
+from compliance.policy.loader import PolicySet
+from compliance.requests.models import SubjectRequest
+from compliance.requests.schemas import RequestIn, RequestOut, RequestPatch
+from compliance.subjects.models import Subject
+from privacy.vault.service import Vault
+
+CLOSED = ("completed", "rejected")
+NEEDS_SECOND_PERSON = ("access", "portability", "deletion")
+
+
+class ApprovalError(ConflictError):
+    status_code = 409
+
+
+class RequestService:
+    def __init__(self, session: Session, policies: PolicySet) -> None:
+        self.session = session
+        self.policies = policies
+        self.audit = AuditLog(session)
+
+    def _out(self, r: SubjectRequest, key: str | None = None) -> RequestOut:
+        if key is None:
+            subj = self.session.get(Subject, r.subject_id)
+            key = subj.subject_key if subj else "?"
+        now = utcnow()
+        return RequestOut(
+            id=r.id, brand_id=r.brand_id, subject=key, type=r.type, jurisdiction=r.jurisdiction,
+            status=r.status, assignee=r.assignee, received_at=r.received_at, due_at=r.due_at,
+            closed_at=r.closed_at, overdue=r.status not in CLOSED and r.due_at < now,
+            deadline_source=self.policies.deadlines[r.jurisdiction].source, result=r.result)
+
+    def open(self, body: RequestIn, *, actor: str, idempotency_key: str | None = None
+             ) -> tuple[RequestOut, bool]:
+        if idempotency_key:
+            prior = self.session.scalar(select(SubjectRequest).where(
+                SubjectRequest.idempotency_key == idempotency_key))
+            if prior is not None:
+                if (prior.brand_id, prior.type) != (body.brand_id, body.type):
+                    raise ConflictError("Idempotency-Key already used for another request")
+                return self._out(prior), False
+        subj = ConsentService(self.session).subject(body.brand_id, body.subject)
+        deadline = self.policies.deadlines[subj.jurisdiction]
+        now = utcnow()
+        req = SubjectRequest(id=str(uuid.uuid4()), brand_id=body.brand_id, subject_id=subj.id,
+                             type=body.type, jurisdiction=subj.jurisdiction, status="open",
+                             received_at=now, due_at=now + timedelta(days=deadline.days),
+                             details=body.details, result={}, idempotency_key=idempotency_key)
+        self.session.add(req)
+        self.session.flush()
+        self.audit.record("request.opened", actor=actor, brand_id=body.brand_id, data={
+            "request_id": req.id, "subject": body.subject, "type": body.type,
+            "due_at": req.due_at.isoformat(), "deadline_rule": deadline.source})
+        return self._out(req, body.subject), True
+
+    def get(self, request_id: str) -> SubjectRequest:
+        req = self.session.get(SubjectRequest, request_id)
+        if req is None:
+            raise NotFoundError(f"request {request_id} not found")
+        return req
+
+    def out(self, req: SubjectRequest) -> RequestOut:
+        return self._out(req)
+
+    def list_requests(self, *, brand_id: str | None, status: str | None,
+                      overdue: bool | None, limit: int) -> list[RequestOut]:
+        q = select(SubjectRequest).order_by(SubjectRequest.due_at).limit(limit)
+        if brand_id:
+            q = q.where(SubjectRequest.brand_id == brand_id)
+        if status:
+            q = q.where(SubjectRequest.status == status)
+        if overdue is not None:
+            cond = (SubjectRequest.due_at < utcnow()) & SubjectRequest.status.not_in(CLOSED)
+            q = q.where(cond if overdue else ~cond)
+        return [self._out(r) for r in self.session.scalars(q)]
+
+    def update(self, req: SubjectRequest, patch: RequestPatch, *, actor: str) -> RequestOut:
+        if req.status in CLOSED:
+            raise ConflictError(f"request {req.id} is already {req.status}")
+        if patch.assignee is not None:
+            req.assignee = patch.assignee
+        if patch.status is not None:
+            req.status = patch.status
+            if patch.status == "rejected":
+                req.closed_at = utcnow()
+                req.result = {"reason": patch.reason or ""}
+        self.audit.record("request.updated", actor=actor, brand_id=req.brand_id, data={
+            "request_id": req.id, "status": req.status, "assignee": req.assignee})
+        return self._out(req)
+
+    def approve(self, req: SubjectRequest, *, actor: str) -> RequestOut:
+        """The first of two people: an export or erasure runs only after a second person
+        (a different token) confirms it; both steps are audited."""
+        if req.status in CLOSED:
+            raise ConflictError(f"request {req.id} is already {req.status}")
+        req.result = {**req.result, "approved_by": actor, "approved_at": utcnow().isoformat()}
+        self.audit.record("request.approved", actor=actor, brand_id=req.brand_id,
+                          data={"request_id": req.id, "type": req.type})
+        return self._out(req)
+
+    def execute(self, req: SubjectRequest, *, actor: str, vault: Vault
+                ) -> tuple[RequestOut, dict[str, Any] | None]:
+        """Run the request. Returns the export for access/portability: it goes to the
+        requester and is never stored (only its digest is)."""
+        if req.status in CLOSED:
+            return self._out(req), None
+        if req.type in NEEDS_SECOND_PERSON:
+            approver = req.result.get("approved_by")
+            if not approver:
+                raise ApprovalError(f"a {req.type} request needs approval by a second person "
+                                    "first (POST /v1/requests/{id}/approve)")
+            if approver == actor:
+                raise ApprovalError("the approver and the executor must be different people")
+        subj = self.session.get(Subject, req.subject_id)
+        assert subj is not None
+        consent = ConsentService(self.session)
+        result: dict[str, Any] = {}
+        export: dict[str, Any] | None = None
+
+        def consent_event(purpose: str, action: str) -> None:
+            consent.record(ConsentIn.model_validate({
+                "brand_id": req.brand_id, "subject": subj.subject_key, "purpose": purpose,
+                "action": action, "notice_version": "dsr", "channel": "request"}),
+                           actor=actor, policies=self.policies,
+                           idempotency_key=f"dsr:{req.id}:{purpose}:{action}")
+
+        if req.type in ("access", "portability"):
+            try:
+                pii = vault.get(subj.id)
+            except NotFoundError:
+                pii = {}
+            events = consent.list_events(brand_id=req.brand_id, subject=subj.subject_key,
+                                         purpose=None, after_id=0, limit=100_000)
+            export = {"format": "comity-export/1", "subject": subj.subject_key,
+                      "brand_id": req.brand_id, "personal_data": pii,
+                      "consent_events": [e.model_dump(mode="json") for e in events],
+                      "consent_state": consent.states(req.brand_id, subj.subject_key)}
+            blob = json.dumps(export, sort_keys=True, ensure_ascii=False).encode()
+            result = {"export_sha256": hashlib.sha256(blob).hexdigest(),
+                      "fields": sorted(pii), "consent_events": len(events)}
+        elif req.type == "correction":
+            fields = req.details.get("fields")
+            if not isinstance(fields, dict) or not all(isinstance(v, str) for v in
+                                                       fields.values()):
+                raise InputError("correction needs details.fields: {name: value}",
+                                 column="details.fields")
+            vault.put(subj.id, fields)
+            result = {"corrected_fields": sorted(fields)}
+        elif req.type == "deletion":
+            shredded = vault.shred([subj.id])
+            for purpose, state in consent.states(req.brand_id, subj.subject_key).items():
+                if state in ("granted", "separate"):
+                    consent_event(purpose, "withdraw")
+            subj.erased_at = utcnow()
+            result = {"keys_destroyed": shredded, "erased": True}
+        elif req.type == "withdraw_consent":
+            purposes = [req.details["purpose"]] if req.details.get("purpose") else [
+                p for p, s in consent.states(req.brand_id, subj.subject_key).items()
+                if s in ("granted", "separate")]
+            for p in purposes:
+                consent_event(p, "withdraw")
+            result = {"withdrawn": purposes}
+        elif req.type in ("refuse_personalization", "refuse_automated_decision"):
+            consent_event("personalized_recommendation", "refuse")
+            result = {"refused": ["personalized_recommendation"]}
+        req.status, req.closed_at = "completed", utcnow()
+        req.result = {**req.result, **result}
+        self.audit.record("request.completed", actor=actor, brand_id=req.brand_id, data={
+            "request_id": req.id, "type": req.type, "subject": subj.subject_key,
+            "on_time": req.closed_at <= req.due_at,
+            "result_keys": sorted(result)})
+        return self._out(req, subj.subject_key), export

@@ -1,0 +1,1 @@
+"""Retention sweeps driven by policies/retention.yaml."""

@@ -1,0 +1,1 @@
+"""API bearer tokens and roles."""

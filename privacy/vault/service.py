@@ -1,0 +1,83 @@
+"""Stores and reads subjects' PII encrypted; erases a subject by destroying its key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from compliance.database import utcnow
+from compliance.errors import ComityError, NotFoundError
+from privacy.keys import master_versions
+from privacy.vault.envelope import field_aad, new_data_key, open_sealed, seal, unwrap, wrap
+from privacy.vault.models import SubjectKey, SubjectPii
+
+
+class ErasedError(ComityError):
+    status_code = 410
+
+
+class Vault:
+    def __init__(self, session: Session, masters: Mapping[int, bytes] | None = None) -> None:
+        self.session = session
+        self.masters = dict(masters) if masters is not None else master_versions()
+        self.current = max(self.masters)
+
+    def _data_key(self, subject_id: int, create: bool) -> bytes:
+        row = self.session.get(SubjectKey, subject_id)
+        if row is None:
+            if not create:
+                raise ErasedError(f"subject {subject_id} has no data key (erased or never "
+                                  "stored)")
+            dk = new_data_key()
+            self.session.add(SubjectKey(subject_id=subject_id, master_version=self.current,
+                                        wrapped_key=wrap(self.masters[self.current], dk,
+                                                         subject_id)))
+            return dk
+        return unwrap(self.masters[row.master_version], row.wrapped_key, subject_id)
+
+    def put(self, subject_id: int, fields: Mapping[str, str]) -> None:
+        dk = self._data_key(subject_id, create=True)
+        existing = {r.field: r for r in self.session.scalars(
+            select(SubjectPii).where(SubjectPii.subject_id == subject_id))}
+        for name, value in fields.items():
+            ct = seal(dk, value.encode(), field_aad(subject_id, name))
+            if name in existing:
+                existing[name].ciphertext, existing[name].updated_at = ct, utcnow()
+            else:
+                self.session.add(SubjectPii(subject_id=subject_id, field=name, ciphertext=ct))
+        self.session.flush()
+
+    def get(self, subject_id: int) -> dict[str, str]:
+        rows = list(self.session.scalars(select(SubjectPii).where(
+            SubjectPii.subject_id == subject_id)))
+        if not rows:
+            if self.session.get(SubjectKey, subject_id) is None:
+                raise NotFoundError(f"no stored personal data for subject {subject_id}")
+            return {}
+        dk = self._data_key(subject_id, create=False)
+        return {r.field: open_sealed(dk, r.ciphertext, field_aad(subject_id, r.field)).decode()
+                for r in rows}
+
+    def shred(self, subject_ids: Iterable[int]) -> int:
+        """Destroy the data keys (and drop the ciphertexts): every copy, backups included,
+        becomes unreadable. Returns how many keys were destroyed."""
+        ids = list(subject_ids)
+        if not ids:
+            return 0
+        n = self.session.execute(delete(SubjectKey).where(SubjectKey.subject_id.in_(ids)))
+        self.session.execute(delete(SubjectPii).where(SubjectPii.subject_id.in_(ids)))
+        return int(n.rowcount or 0)  # type: ignore[attr-defined]
+
+    def rotate(self, batch: int = 5000) -> int:
+        """Re-wrap every data key under the newest master key; data is not re-encrypted."""
+        done = 0
+        for row in self.session.scalars(select(SubjectKey).where(
+                SubjectKey.master_version != self.current)).yield_per(batch):
+            dk = unwrap(self.masters[row.master_version], row.wrapped_key, row.subject_id)
+            row.wrapped_key = wrap(self.masters[self.current], dk, row.subject_id)
+            row.master_version = self.current
+            done += 1
+        self.session.flush()
+        return done
