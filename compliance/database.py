@@ -68,8 +68,12 @@ def database_url(explicit: str | None = None) -> str:
 
 
 def make_engine(url: str) -> Engine:
+    """JSON is stored as canonical text (sorted keys, compact) so that the audit verifier
+    can hash stored `data` as it is."""
+    from compliance.audit.chain import canonical_json
+
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=canonical_json)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -80,7 +84,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, json_serializer=canonical_json)
 
 
 def ensure_schema(url: str) -> None:

@@ -35,13 +35,28 @@ class ChainedEvent:
     hash: str
 
 
+_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
+def _opt(value: str | None) -> str:
+    return "null" if value is None else _str(value)
+
+
+def hash_parts(prev_hash: str, seq: int, at_iso: str, actor: str, action: str,
+               brand_id: str | None, rule_id: str | None, data_json: str) -> str:
+    """SHA-256 over prev_hash and the canonical JSON of the event, built from parts so the
+    verifier can hash the stored canonical `data` text without parsing it. Identical to
+    canonical_json({"seq", "at", "actor", "action", "brand", "rule", "data"})."""
+    body = (f'{{"action":{_str(action)},"actor":{_str(actor)},"at":{_str(at_iso)},'
+            f'"brand":{_opt(brand_id)},"data":{data_json},"rule":{_opt(rule_id)},'
+            f'"seq":{seq}}}')
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
 def event_hash(prev_hash: str, seq: int, occurred_at: datetime, actor: str, action: str,
                brand_id: str | None, rule_id: str | None, data: dict[str, Any]) -> str:
-    body = canonical_json({
-        "seq": seq, "at": occurred_at.isoformat(), "actor": actor, "action": action,
-        "brand": brand_id, "rule": rule_id, "data": data,
-    })
-    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+    return hash_parts(prev_hash, seq, occurred_at.isoformat(), actor, action, brand_id,
+                      rule_id, canonical_json(data))
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,29 @@ class VerifyResult:
     head_hash: str
     first_bad_seq: int | None = None
     problem: str | None = None
+
+
+def verify_raw(rows: Iterable[tuple[Any, ...]], prev: str = GENESIS_HASH, expected_seq: int = 1,
+               count: int = 0) -> VerifyResult:
+    """The fast path over raw rows as stored: (seq, at_iso, actor, action, brand, rule,
+    data_json, prev_hash, hash), with `data_json` the canonical text written at append."""
+    sha = hashlib.sha256
+    for seq, at_iso, actor, action, brand, rule, data_json, prev_hash, h in rows:
+        if seq != expected_seq:
+            kind = "deleted" if seq > expected_seq else "inserted or reordered"
+            return VerifyResult(False, count, prev, expected_seq,
+                                f"event {expected_seq} {kind}: found seq {seq}")
+        if prev_hash != prev:
+            return VerifyResult(False, count, prev, seq,
+                                f"event {seq} does not link to its predecessor")
+        body = (f'{{"action":{_str(action)},"actor":{_str(actor)},"at":{_str(at_iso)},'
+                f'"brand":{_opt(brand)},"data":{data_json},"rule":{_opt(rule)},'
+                f'"seq":{seq}}}')
+        if sha((prev + body).encode("utf-8")).hexdigest() != h:
+            return VerifyResult(False, count, prev, seq,
+                                f"event {seq} was modified (hash mismatch)")
+        prev, expected_seq, count = h, expected_seq + 1, count + 1
+    return VerifyResult(True, count, prev, None, None)
 
 
 def verify_chain(events: Iterable[ChainedEvent]) -> VerifyResult:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from compliance.audit import merkle
 from compliance.audit.chain import (
     GENESIS_HASH,
-    ChainedEvent,
     VerifyResult,
-    event_hash,
-    verify_chain,
+    canonical_json,
+    hash_parts,
+    verify_raw,
 )
 from compliance.audit.checkpoint_models import AuditCheckpoint
 from compliance.audit.models import AuditEvent
@@ -23,6 +23,17 @@ from compliance.database import utcnow
 from compliance.errors import NotFoundError
 
 _PG_AUDIT_LOCK = 0x636F6D69  # advisory lock id: one appender at a time on PostgreSQL
+
+
+def _iso(value: Any) -> str:
+    """The ISO form hashed at append time, from a raw stored timestamp: SQLite keeps
+    'YYYY-MM-DD HH:MM:SS.ffffff' (UTC), PostgreSQL returns an aware datetime."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    s = str(value).replace(" ", "T")
+    if s.endswith(".000000"):
+        s = s[:-7]
+    return s + "+00:00"
 
 
 class AuditLog:
@@ -39,46 +50,48 @@ class AuditLog:
 
     def record(self, action: str, *, actor: str, data: dict[str, Any] | None = None,
                brand_id: str | None = None, rule_id: str | None = None,
-               occurred_at: datetime | None = None) -> AuditEvent:
+               occurred_at: datetime | None = None) -> tuple[int, str]:
         """Write one event. `data` must hold no raw personal data: pseudonyms, counts, hashes."""
         return self.record_many([(action, data or {}, brand_id, rule_id)], actor=actor,
                                 occurred_at=occurred_at)[0]
 
     def record_many(self, items: list[tuple[str, dict[str, Any], str | None, str | None]], *,
-                    actor: str, occurred_at: datetime | None = None) -> list[AuditEvent]:
+                    actor: str, occurred_at: datetime | None = None) -> list[tuple[int, str]]:
+        """Append events in order; returns their (seq, hash). Core inserts, no ORM objects."""
         seq, prev = self._head()
         at = occurred_at or utcnow()
-        out: list[AuditEvent] = []
+        at_iso = at.isoformat()
+        rows: list[dict[str, Any]] = []
         for action, data, brand_id, rule_id in items:
             seq += 1
-            h = event_hash(prev, seq, at, actor, action, brand_id, rule_id, data)
-            ev = AuditEvent(seq=seq, occurred_at=at, actor=actor, action=action,
-                            brand_id=brand_id, rule_id=rule_id, data=data, prev_hash=prev, hash=h)
-            out.append(ev)
+            h = hash_parts(prev, seq, at_iso, actor, action, brand_id, rule_id,
+                           canonical_json(data))
+            rows.append({"seq": seq, "occurred_at": at, "actor": actor, "action": action,
+                         "brand_id": brand_id, "rule_id": rule_id, "data": data,
+                         "prev_hash": prev, "hash": h})
             prev = h
-        self.session.add_all(out)
-        self.session.flush()
-        return out
+        for i in range(0, len(rows), 10_000):
+            self.session.execute(insert(AuditEvent), rows[i:i + 10_000])
+        return [(r["seq"], r["hash"]) for r in rows]
 
     def verify(self, batch: int = 50_000) -> VerifyResult:
         """The hash chain, then every signed checkpoint (signature and Merkle root)."""
-        cols = (AuditEvent.seq, AuditEvent.occurred_at, AuditEvent.actor, AuditEvent.action,
-                AuditEvent.brand_id, AuditEvent.rule_id, AuditEvent.data, AuditEvent.prev_hash,
-                AuditEvent.hash)
+        raw_sql = text("SELECT seq, occurred_at, actor, action, brand_id, rule_id, data, "
+                       "prev_hash, hash FROM audit_events WHERE seq > :last ORDER BY seq "
+                       "LIMIT :n")
 
         def stream() -> Any:
             last = 0
             while True:
-                rows = self.session.execute(
-                    select(*cols).where(AuditEvent.seq > last).order_by(AuditEvent.seq)
-                    .limit(batch)).all()
+                rows = self.session.execute(raw_sql, {"last": last, "n": batch}).all()
                 if not rows:
                     return
                 for r in rows:
-                    yield ChainedEvent(*r)
+                    yield (r[0], _iso(r[1]), r[2], r[3], r[4], r[5],
+                           r[6] if isinstance(r[6], str) else canonical_json(r[6]), r[7], r[8])
                 last = rows[-1][0]
 
-        result = verify_chain(stream())
+        result = verify_raw(stream())
         if not result.verified:
             return result
         for cp in self.session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.last_seq)):

@@ -69,3 +69,18 @@ def test_recomputed_tail_still_breaks_link(db: Database) -> None:
                              ev.brand_id, ev.rule_id, ev.data)
     res = _verify(db)
     assert not res.verified and res.first_bad_seq == 3
+
+
+@pytest.mark.integration
+@pytest.mark.postgres
+def test_chain_on_postgres(postgres_url: str) -> None:
+    pg = Database(postgres_url)
+    try:
+        _fill(pg)
+        assert _verify(pg).verified
+        with pg.unit_of_work() as s:
+            s.execute(update(AuditEvent).where(AuditEvent.seq == 5).values(actor="mallory"))
+        res = _verify(pg)
+        assert not res.verified and res.first_bad_seq == 5
+    finally:
+        pg.dispose()

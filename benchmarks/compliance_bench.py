@@ -1,0 +1,194 @@
+"""Compliance-core benchmarks against the real server and database, in one run.
+
+    python benchmarks/compliance_bench.py [--rate 200] [--seconds 60] [--json OUT]
+
+1. Consent writes: `comity serve` on loopback (embedded SQLite), an open-loop load of
+   `rate` requests/s for `seconds`, each with its own Idempotency-Key and 10% of them sent
+   twice on purpose; afterwards the events are counted: none lost, none duplicated.
+2. `audit verify` throughput over 200,000 events.
+3. Retention sweep throughput over 100,000 expired subjects with encrypted PII.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, insert, select
+
+from compliance.audit.service import AuditLog
+from compliance.consent.models import ConsentEvent
+from compliance.database import Database, utcnow
+from compliance.policy.loader import load_policies
+from compliance.retention.service import RetentionService
+from compliance.subjects.models import Subject
+from compliance.subjects.service import SubjectService
+from compliance.tokens.service import TokenService
+from privacy.vault.envelope import field_aad, new_data_key, seal, wrap
+from privacy.vault.models import SubjectKey, SubjectPii
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], q: float) -> float:
+    v = sorted(values)
+    return v[min(len(v) - 1, int(q * len(v)))] if v else float("nan")
+
+
+def consent_load(work: Path, rate: int, seconds: int) -> dict[str, Any]:
+    url = f"sqlite:///{work / 'load.db'}"
+    env = {**os.environ, "COMITY_DATABASE_URL": url, "COMITY_KEY_DIR": str(work / "keys")}
+    db = Database(url)
+    with db.unit_of_work() as s:
+        SubjectService(s).register_brand("bench", "Bench", "pipl", actor="bench")
+        token = TokenService(s).create("brand:bench")
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        total = rate * seconds
+        rng = random.Random(1)
+        retried = set(rng.sample(range(total), total // 10))
+        latencies: list[float] = []
+        errors: list[str] = []
+        lock = threading.Lock()
+        client = httpx.Client(base_url=base, timeout=10,
+                              limits=httpx.Limits(max_connections=64),
+                              headers={"Authorization": f"Bearer {token}"})
+
+        def send(i: int) -> None:
+            body = {"brand_id": "bench", "subject": f"subj{i % 5000:012d}",
+                    "purpose": "model_training", "action": "grant" if i % 3 else "withdraw",
+                    "notice_version": "2026-01"}
+            for attempt in range(2 if i in retried else 1):
+                t0 = time.perf_counter()
+                try:
+                    r = client.post("/v1/consents", json=body,
+                                    headers={"Idempotency-Key": f"bench-{i}"})
+                    ok = r.status_code == (201 if attempt == 0 else 200)
+                    msg = "" if ok else f"{r.status_code} {r.text[:80]}"
+                except httpx.HTTPError as exc:
+                    msg = type(exc).__name__
+                dt = time.perf_counter() - t0
+                with lock:
+                    latencies.append(dt)
+                    if msg:
+                        errors.append(msg)
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=48) as pool:
+            for i in range(total):
+                delay = start + i / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                pool.submit(send, i)
+        elapsed = time.perf_counter() - start
+        client.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    with db.unit_of_work() as s:
+        stored = int(s.scalar(select(func.count()).select_from(ConsentEvent)) or 0)
+        keys = int(s.scalar(select(func.count(func.distinct(ConsentEvent.idempotency_key))))
+                   or 0)
+    db.dispose()
+    return {"rate_target": rate, "seconds": seconds, "requests_sent": len(latencies),
+            "achieved_rps": round(len(latencies) / elapsed, 1),
+            "p50_ms": round(pct(latencies, 0.5) * 1000, 2),
+            "p99_ms": round(pct(latencies, 0.99) * 1000, 2),
+            "max_ms": round(max(latencies) * 1000, 2), "errors": len(errors),
+            "error_examples": errors[:3], "distinct_events_expected": total,
+            "events_stored": stored, "distinct_keys_stored": keys,
+            "lost": total - keys, "duplicated": stored - keys}
+
+
+def audit_verify(work: Path, n: int = 200_000) -> dict[str, Any]:
+    db = Database(f"sqlite:///{work / 'audit.db'}")
+    with db.unit_of_work() as s:
+        AuditLog(s).record_many([("consent.grant", {"event_id": i, "subject": f"{i:032x}",
+                                                    "purpose": "model_training"}, "b", None)
+                                 for i in range(n)], actor="bench")
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        with db.unit_of_work() as s:
+            res = AuditLog(s).verify()
+        best = min(best, time.perf_counter() - t0)
+    db.dispose()
+    return {"events": res.events, "verified": res.verified,
+            "events_per_s": round(res.events / best)}
+
+
+def retention(work: Path, n: int = 100_000) -> dict[str, Any]:
+    os.environ["COMITY_KEY_DIR"] = str(work / "keys")
+    db = Database(f"sqlite:///{work / 'retention.db'}")
+    master = bytes(32)
+    old = utcnow() - timedelta(days=4000)
+    with db.unit_of_work() as s:
+        SubjectService(s).register_brand("bench", "Bench", "pipl", actor="bench")
+        s.execute(insert(Subject), [{"brand_id": "bench", "subject_key": f"s{i:015d}",
+                                     "jurisdiction": "pipl", "is_minor": False,
+                                     "guardian_consent": False, "created_at": old,
+                                     "last_activity_at": old} for i in range(n)])
+        ids = list(s.scalars(select(Subject.id)))
+        dk = new_data_key()
+        s.execute(insert(SubjectKey), [{"subject_id": i, "wrapped_key": wrap(master, dk, i),
+                                        "master_version": 1, "created_at": old} for i in ids])
+        s.execute(insert(SubjectPii), [{"subject_id": i, "field": "phone", "updated_at": old,
+                                        "ciphertext": seal(dk, b"13800000000",
+                                                           field_aad(i, "phone"))}
+                                       for i in ids])
+    svc = RetentionService(db, load_policies(), actor="bench")
+    t0 = time.perf_counter()
+    report = svc.sweep(batch=10_000)
+    dt = time.perf_counter() - t0
+    again = svc.sweep()
+    out = {"records": report.total, "seconds": round(dt, 2),
+           "records_per_s": round(report.total / dt), "second_run_actions": again.total,
+           "still_overdue": svc.overdue()}
+    db.dispose()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rate", type=int, default=200)
+    ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        work = Path(d)
+        result = {"consent_writes": consent_load(work, args.rate, args.seconds),
+                  "audit_verify": audit_verify(work), "retention_sweep": retention(work)}
+    text = json.dumps(result, indent=2)
+    if args.json:
+        args.json.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
