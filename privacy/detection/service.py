@@ -16,6 +16,7 @@ from typing import Any
 from compliance.errors import InputError
 from privacy.anonymize import Operator, apply
 from privacy.detection.analyzer import PiiScanner
+from privacy.detection.entities import Finding
 
 ProgressFn = Callable[[int], None]
 BATCH = 512
@@ -72,28 +73,28 @@ def _batches(path: Path) -> Iterator[list[tuple[int, Any, str]]]:
         yield batch
 
 
-def scan_jsonl(inp: Path, out: Path, scanner: PiiScanner,
-               progress: ProgressFn | None = None) -> int:
-    def rows() -> Iterator[dict[str, Any]]:
-        for batch in _batches(inp):
-            found = scanner.scan_many([t for _, _, t in batch])
-            for (_, rid, _), fs in zip(batch, found, strict=True):
-                yield {"id": rid, "entities": [f.as_dict() for f in fs]}
-            if progress:
-                progress(len(batch))
-
-    return _atomic_jsonl(out, rows())
-
-
-def redact_jsonl(inp: Path, out: Path, scanner: PiiScanner, operator: Operator,
-                 progress: ProgressFn | None = None) -> int:
+def _process(inp: Path, out: Path, scanner: PiiScanner,
+             row: Callable[[Any, str, list[Finding]], dict[str, Any]],
+             progress: ProgressFn | None) -> int:
     def rows() -> Iterator[dict[str, Any]]:
         for batch in _batches(inp):
             found = scanner.scan_many([t for _, _, t in batch])
             for (_, rid, text), fs in zip(batch, found, strict=True):
-                yield {"id": rid, "text": apply(text, fs, operator),
-                       "entities": [f.as_dict() for f in fs]}
+                yield row(rid, text, fs)
             if progress:
                 progress(len(batch))
 
     return _atomic_jsonl(out, rows())
+
+
+def scan_jsonl(inp: Path, out: Path, scanner: PiiScanner,
+               progress: ProgressFn | None = None) -> int:
+    return _process(inp, out, scanner, lambda rid, _t, fs: {
+        "id": rid, "entities": [f.as_dict() for f in fs]}, progress)
+
+
+def redact_jsonl(inp: Path, out: Path, scanner: PiiScanner, operator: Operator,
+                 progress: ProgressFn | None = None) -> int:
+    return _process(inp, out, scanner, lambda rid, text, fs: {
+        "id": rid, "text": apply(text, fs, operator),
+        "entities": [f.as_dict() for f in fs]}, progress)
