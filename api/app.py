@@ -27,7 +27,7 @@ def create_app(db: Database | None = None) -> FastAPI:
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
-        with app.state.db.unit_of_work() as session:
+        with app.state.db.reading() as session:
             session.connection().exec_driver_sql("SELECT 1")
         return {"status": "ok"}
 

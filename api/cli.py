@@ -82,13 +82,16 @@ def demo(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes")] = 1,
 ) -> None:
     """Serve the API on the embedded default (or COMITY_DATABASE_URL)."""
     import uvicorn
 
-    from api.app import create_app
+    from compliance.database import Database
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    Database().dispose()  # migrate once, before the workers start
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="warning")
 
 
 @audit_app.command("verify")

@@ -1,4 +1,4 @@
-"""Request-scoped dependencies: one transaction per request, the authenticated principal."""
+"""Request-scoped dependencies: the database, read transactions, the authenticated principal."""
 
 from __future__ import annotations
 
@@ -8,30 +8,46 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
+from compliance.database import Database
 from compliance.policy.loader import PolicySet
 from compliance.tokens.service import AuthError, ForbiddenError, Principal, TokenService
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """Commit when the endpoint returns, roll back if it raises."""
-    with request.app.state.db.unit_of_work() as session:
+async def get_database(request: Request) -> Database:
+    """Write endpoints open `db.unit_of_work()` in their own body, so the transaction starts
+    and commits in one worker thread: a transaction held across thread hops can wait for a
+    worker that is itself waiting for the write lock."""
+    return request.app.state.db  # type: ignore[no-any-return]
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    """For endpoints that only read: no write lock, so they never queue behind writers."""
+    with request.app.state.db.reading() as session:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 
 
-def get_principal(session: SessionDep,
-                  authorization: Annotated[str | None, Header()] = None) -> Principal:
+async def get_principal(request: Request,
+                        authorization: Annotated[str | None, Header()] = None) -> Principal:
+    """Authenticates in its own read-only transaction so that endpoints which run their own
+    units of work (retention sweeps) never hold the write lock while doing so. Inline on the
+    event loop: one indexed lookup costs less than the hop to a worker thread."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise AuthError("missing bearer token (Authorization: Bearer <token>)")
-    return TokenService(session).authenticate(authorization.split(" ", 1)[1].strip())
+    with request.app.state.db.reading() as session:
+        return TokenService(session).authenticate(authorization.split(" ", 1)[1].strip())
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_policies(request: Request) -> PolicySet:
+async def get_policies(request: Request) -> PolicySet:
+    """Async only so that FastAPI does not hop to a worker thread for an attribute."""
     return request.app.state.policies  # type: ignore[no-any-return]
 
 

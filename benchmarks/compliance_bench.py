@@ -52,7 +52,7 @@ def pct(values: list[float], q: float) -> float:
     return v[min(len(v) - 1, int(q * len(v)))] if v else float("nan")
 
 
-def consent_load(work: Path, rate: int, seconds: int) -> dict[str, Any]:
+def consent_load(work: Path, rate: int, seconds: int, workers: int) -> dict[str, Any]:
     url = f"sqlite:///{work / 'load.db'}"
     env = {**os.environ, "COMITY_DATABASE_URL": url, "COMITY_KEY_DIR": str(work / "keys")}
     db = Database(url)
@@ -60,7 +60,8 @@ def consent_load(work: Path, rate: int, seconds: int) -> dict[str, Any]:
         SubjectService(s).register_brand("bench", "Bench", "pipl", actor="bench")
         token = TokenService(s).create("brand:bench")
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port),
+                               "--workers", str(workers)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -99,6 +100,7 @@ def consent_load(work: Path, rate: int, seconds: int) -> dict[str, Any]:
                     if msg:
                         errors.append(msg)
 
+        cpu0 = time.process_time()
         start = time.perf_counter()
         with ThreadPoolExecutor(max_workers=48) as pool:
             for i in range(total):
@@ -107,6 +109,7 @@ def consent_load(work: Path, rate: int, seconds: int) -> dict[str, Any]:
                     time.sleep(delay)
                 pool.submit(send, i)
         elapsed = time.perf_counter() - start
+        client_cpu = time.process_time() - cpu0
         client.close()
     finally:
         server.terminate()
@@ -116,7 +119,8 @@ def consent_load(work: Path, rate: int, seconds: int) -> dict[str, Any]:
         keys = int(s.scalar(select(func.count(func.distinct(ConsentEvent.idempotency_key))))
                    or 0)
     db.dispose()
-    return {"rate_target": rate, "seconds": seconds, "requests_sent": len(latencies),
+    return {"rate_target": rate, "seconds": seconds, "workers": workers,
+            "load_generator_cpu_s": round(client_cpu, 1), "requests_sent": len(latencies),
             "achieved_rps": round(len(latencies) / elapsed, 1),
             "p50_ms": round(pct(latencies, 0.5) * 1000, 2),
             "p99_ms": round(pct(latencies, 0.99) * 1000, 2),
@@ -178,11 +182,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rate", type=int, default=200)
     ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--workers", type=int, default=2, help="API worker processes")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
-        result = {"consent_writes": consent_load(work, args.rate, args.seconds),
+        result = {"consent_writes": consent_load(work, args.rate, args.seconds, args.workers),
                   "audit_verify": audit_verify(work), "retention_sweep": retention(work)}
     text = json.dumps(result, indent=2)
     if args.json:

@@ -6,14 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import PrincipalDep, SessionDep
+from api.deps import PrincipalDep, ReadSessionDep
 from compliance.audit.service import AuditLog
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
 @router.get("/verify")
-def verify(session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def verify(session: ReadSessionDep, principal: PrincipalDep) -> dict[str, Any]:
     principal.require("dpo", "admin")
     res = AuditLog(session).verify()
     return {"verified": res.verified, "events": res.events, "head": res.head_hash,
@@ -21,6 +21,6 @@ def verify(session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
 
 
 @router.get("/proof/{seq}")
-def proof(seq: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def proof(seq: int, session: ReadSessionDep, principal: PrincipalDep) -> dict[str, Any]:
     principal.require("dpo", "admin")
     return AuditLog(session).proof(seq)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 
-from api.deps import PoliciesDep, PrincipalDep, SessionDep, brand_scope
+from api.deps import DatabaseDep, PoliciesDep, PrincipalDep, ReadSessionDep, brand_scope
 from compliance.requests.schemas import RequestIn, RequestOut, RequestPatch
 from compliance.requests.service import RequestService
 from compliance.tokens.service import Principal
@@ -22,21 +22,22 @@ def _load(svc: RequestService, request_id: str, principal: Principal) -> Any:
 
 
 @router.post("", response_model=RequestOut, status_code=201)
-def open_request(body: RequestIn, session: SessionDep, principal: PrincipalDep,
+def open_request(body: RequestIn, db: DatabaseDep, principal: PrincipalDep,
                  policies: PoliciesDep, response: Response,
                  idempotency_key: Annotated[str | None, Header(max_length=128)] = None
                  ) -> RequestOut:
     principal.require("brand", "dpo", "admin")
     brand_scope(principal, body.brand_id)
-    out, created = RequestService(session, policies).open(
-        body, actor=principal.actor, idempotency_key=idempotency_key)
-    if not created:
-        response.status_code = 200
-    return out
+    with db.unit_of_work() as session:
+        out, created = RequestService(session, policies).open(
+            body, actor=principal.actor, idempotency_key=idempotency_key)
+        if not created:
+            response.status_code = 200
+        return out
 
 
 @router.get("", response_model=list[RequestOut])
-def list_requests(session: SessionDep, principal: PrincipalDep, policies: PoliciesDep,
+def list_requests(session: ReadSessionDep, principal: PrincipalDep, policies: PoliciesDep,
                   brand_id: str | None = None, status: str | None = None,
                   overdue: bool | None = None,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[RequestOut]:
@@ -47,26 +48,29 @@ def list_requests(session: SessionDep, principal: PrincipalDep, policies: Polici
 
 
 @router.patch("/{request_id}", response_model=RequestOut)
-def update_request(request_id: str, patch: RequestPatch, session: SessionDep,
+def update_request(request_id: str, patch: RequestPatch, db: DatabaseDep,
                    principal: PrincipalDep, policies: PoliciesDep) -> RequestOut:
     principal.require("dpo", "admin")
-    svc = RequestService(session, policies)
-    return svc.update(_load(svc, request_id, principal), patch, actor=principal.actor)
+    with db.unit_of_work() as session:
+        svc = RequestService(session, policies)
+        return svc.update(_load(svc, request_id, principal), patch, actor=principal.actor)
 
 
 @router.post("/{request_id}/approve", response_model=RequestOut)
-def approve_request(request_id: str, session: SessionDep, principal: PrincipalDep,
+def approve_request(request_id: str, db: DatabaseDep, principal: PrincipalDep,
                     policies: PoliciesDep) -> RequestOut:
     principal.require("dpo", "admin")
-    svc = RequestService(session, policies)
-    return svc.approve(_load(svc, request_id, principal), actor=principal.actor)
+    with db.unit_of_work() as session:
+        svc = RequestService(session, policies)
+        return svc.approve(_load(svc, request_id, principal), actor=principal.actor)
 
 
 @router.post("/{request_id}/execute")
-def execute_request(request_id: str, session: SessionDep, principal: PrincipalDep,
+def execute_request(request_id: str, db: DatabaseDep, principal: PrincipalDep,
                     policies: PoliciesDep) -> dict[str, Any]:
     principal.require("brand", "dpo", "admin")
-    svc = RequestService(session, policies)
-    out, export = svc.execute(_load(svc, request_id, principal), actor=principal.actor,
-                              vault=Vault(session))
-    return {"request": out.model_dump(mode="json"), "export": export}
+    with db.unit_of_work() as session:
+        svc = RequestService(session, policies)
+        out, export = svc.execute(_load(svc, request_id, principal), actor=principal.actor,
+                                  vault=Vault(session))
+        return {"request": out.model_dump(mode="json"), "export": export}

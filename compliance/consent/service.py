@@ -6,7 +6,7 @@ import hashlib
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -62,52 +62,69 @@ class ConsentService:
     def record(self, body: ConsentIn, *, actor: str, policies: PolicySet,
                idempotency_key: str | None = None) -> tuple[ConsentOut, bool]:
         """Append one consent event; returns (event, created). A retried request with the
-        same Idempotency-Key returns the first event; a different body under it is a 409."""
+        same Idempotency-Key returns the first event; a different body under it is a 409.
+
+        The hot path of the consent API: Core statements, one flush, no ORM unit of work."""
         if idempotency_key:
-            prior = self.session.scalar(select(ConsentEvent).where(
+            prior_id = self.session.scalar(select(ConsentEvent.id).where(
                 ConsentEvent.idempotency_key == idempotency_key))
-            if prior is not None:
-                return self._replay(prior, body, idempotency_key)
+            if prior_id is not None:
+                return self._replay(prior_id, body, idempotency_key)
         purpose = policies.purpose(body.purpose)
-        subj = self.subject(body.brand_id, body.subject, create=True, is_minor=body.is_minor)
-        rules = policies.jurisdictions[subj.jurisdiction]
+        row = self.session.execute(select(
+            Subject.id, Subject.jurisdiction, Subject.is_minor).where(
+            Subject.brand_id == body.brand_id, Subject.subject_key == body.subject)).first()
+        if row is None:
+            subj = self.subject(body.brand_id, body.subject, create=True,
+                                is_minor=body.is_minor)
+            subject_id, jurisdiction, is_minor = subj.id, subj.jurisdiction, subj.is_minor
+        else:
+            subject_id, jurisdiction, is_minor = row
+        rules = policies.jurisdictions[jurisdiction]
+        now = utcnow()
+        subject_values: dict[str, object] = {"last_activity_at": now}
         if body.action == "grant":
             if purpose.key in rules.separate_consent_purposes and not body.separate:
                 raise InputError(f"purpose '{purpose.key}' needs separate consent under "
-                                 f"{subj.jurisdiction.upper()} ({rules.title}): set "
+                                 f"{jurisdiction.upper()} ({rules.title}): set "
                                  "`separate: true` with its own notice", column="separate")
-            if subj.is_minor and not body.by_guardian:
-                raise InputError(f"subject is a minor under {subj.jurisdiction.upper()}: "
+            if is_minor and not body.by_guardian:
+                raise InputError(f"subject is a minor under {jurisdiction.upper()}: "
                                  "consent must come from a parent or guardian "
                                  "(`by_guardian: true`)", column="by_guardian")
-            if subj.is_minor and body.by_guardian:
-                subj.guardian_consent = True
-        ev = ConsentEvent(
-            brand_id=body.brand_id, subject_id=subj.id, purpose=purpose.key,
-            action=body.action, separate=body.separate, by_guardian=body.by_guardian,
-            notice_version=body.notice_version, channel=body.channel,
-            lawful_basis=body.lawful_basis, actor=actor,
-            occurred_at=body.occurred_at or utcnow(), idempotency_key=idempotency_key)
+            if is_minor and body.by_guardian:
+                subject_values["guardian_consent"] = True
+        values = {"brand_id": body.brand_id, "subject_id": subject_id, "purpose": purpose.key,
+                  "action": body.action, "separate": body.separate,
+                  "by_guardian": body.by_guardian, "notice_version": body.notice_version,
+                  "channel": body.channel, "lawful_basis": body.lawful_basis, "actor": actor,
+                  "occurred_at": body.occurred_at or now, "recorded_at": now,
+                  "idempotency_key": idempotency_key}
         try:
             with self.session.begin_nested():
-                self.session.add(ev)
-                self.session.flush()
+                event_id = self.session.execute(
+                    insert(ConsentEvent).values(**values).returning(ConsentEvent.id)
+                ).scalar_one()
         except IntegrityError:
-            prior = self.session.scalar(select(ConsentEvent).where(
+            prior_id = self.session.scalar(select(ConsentEvent.id).where(
                 ConsentEvent.idempotency_key == idempotency_key))
-            if prior is None or idempotency_key is None:
+            if prior_id is None or idempotency_key is None:
                 raise
-            return self._replay(prior, body, idempotency_key)
-        subj.last_activity_at = utcnow()
+            return self._replay(prior_id, body, idempotency_key)
+        self.session.execute(update(Subject).where(Subject.id == subject_id)
+                             .values(**subject_values))
         AuditLog(self.session).record(
             f"consent.{body.action}", actor=actor, brand_id=body.brand_id,
-            data={"event_id": ev.id, "subject": body.subject, "purpose": purpose.key,
+            data={"event_id": event_id, "subject": body.subject, "purpose": purpose.key,
                   "separate": body.separate, "by_guardian": body.by_guardian,
                   "notice_version": body.notice_version, "request": _fingerprint(body)})
-        return to_out(ev, body.subject), True
+        values.pop("subject_id")
+        values.pop("idempotency_key")
+        return ConsentOut(id=event_id, subject=body.subject, **values), True  # type: ignore[arg-type]
 
-    def _replay(self, prior: ConsentEvent, body: ConsentIn, key: str
+    def _replay(self, prior_id: int, body: ConsentIn, key: str
                 ) -> tuple[ConsentOut, bool]:
+        prior = self.session.get_one(ConsentEvent, prior_id)
         subj = self.session.get(Subject, prior.subject_id)
         assert subj is not None
         same = (prior.brand_id, subj.subject_key, prior.purpose, prior.action,
