@@ -36,6 +36,63 @@ def _fail(exc: ComityError) -> None:
 
 
 @app.command()
+def bench(
+    task: Annotated[str, typer.Argument(help="churn or recommend")],
+    data: Annotated[str, typer.Option(help="telco, movielens, or a CSV/Parquet path or "
+                                           "'<sqlalchemy-url>#<table>'")],
+    json_out: Annotated[Path, typer.Option("--json", help="Write the results here")],
+    brands: Annotated[int, typer.Option(min=2, max=50)] = 5,
+    seed: Annotated[int, typer.Option()] = 0,
+    alpha: Annotated[float, typer.Option(min=0.01, help="Dirichlet non-IID skew")] = 0.5,
+    rounds: Annotated[int | None, typer.Option(min=1, help="Federated rounds")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Centralized/local epochs")] = None,
+    model: Annotated[str, typer.Option(help="churn: logistic or mlp")] = "logistic",
+    strategy: Annotated[str, typer.Option(help="fedavg, fedprox, trimmed-mean, median")
+                        ] = "fedavg",
+    epsilon: Annotated[float | None, typer.Option(min=0.01, help="DP target epsilon")] = None,
+    delta: Annotated[float, typer.Option(help="DP delta")] = 1e-5,
+    id_col: Annotated[str | None, typer.Option()] = None,
+    label_col: Annotated[str | None, typer.Option()] = None,
+    positive: Annotated[str | None, typer.Option(help="Label value meaning positive")] = None,
+    customer_col: Annotated[str | None, typer.Option()] = None,
+    time_col: Annotated[str | None, typer.Option()] = None,
+    item_col: Annotated[str | None, typer.Option()] = None,
+    amount_col: Annotated[str | None, typer.Option()] = None,
+    time_format: Annotated[str | None, typer.Option(help="strftime pattern or 'unix'")] = None,
+    cutoff: Annotated[str | None, typer.Option(help="Churn cutoff date (YYYY-MM-DD)")] = None,
+    horizon_days: Annotated[int, typer.Option(min=1)] = 90,
+) -> None:
+    """Centralized, local-only, federated and federated-with-DP on one seeded split."""
+    from federation.harness import BenchOptions, bench_churn, bench_recommend
+
+    if task not in ("churn", "recommend"):
+        _fail(ComityError(f"unknown bench '{task}' (churn or recommend)"))
+        return
+    defaults = ({"rounds": 30, "epochs": 30, "epsilon": 3.0, "lr": 0.01} if task == "churn"
+                else {"rounds": 20, "epochs": 20, "epsilon": 8.0, "lr": 0.01})
+    opts = BenchOptions(
+        data=data, brands=brands, seed=seed, alpha=alpha,
+        rounds=rounds or int(defaults["rounds"]), epochs=epochs or int(defaults["epochs"]),
+        model=model, strategy=strategy, epsilon=epsilon or float(defaults["epsilon"]),
+        delta=delta, lr=float(defaults["lr"]), id_col=id_col, label_col=label_col,
+        positive=positive, customer_col=customer_col, time_col=time_col, item_col=item_col,
+        amount_col=amount_col, time_format=time_format, cutoff=cutoff,
+        horizon_days=horizon_days)
+    console = Console(stderr=True)
+    try:
+        run = bench_churn if task == "churn" else bench_recommend
+        result = run(opts, progress=lambda m: console.print(f"[dim]bench {task}:[/] {m}"))
+    except (ComityError, ValueError) as exc:
+        _fail(exc if isinstance(exc, ComityError) else ComityError(str(exc)))
+        return
+    json_out.write_text(json.dumps(result, indent=2))
+    metric = "auc" if task == "churn" else "hr10"
+    for name in ("centralized", "local_only", "popularity", "federated", "federated_dp"):
+        if name in result:
+            console.print(f"{name:>13}: {metric} {result[name]['metrics'][metric]:.4f}")
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Directory for report.json/.html")],
     seed: Annotated[int, typer.Option(help="Seed for the synthetic data and training")] = 7,

@@ -75,10 +75,12 @@ def train(msg: Message, context: Context) -> Message:
     p = prepared(settings, brand_of(context, settings))
     model = build_model(p.x_train.shape[1], settings.model_kind)
     set_weights(model, _weights(msg))
-    server_round = int(cast(int, msg.content.config_records["config"].get("server-round", 0)))
+    config = msg.content.config_records["config"]
+    server_round = int(cast(int, config.get("server-round", 0)))
     loss = train_local(model, p.x_train, p.y_train, epochs=settings.local_epochs,
                        lr=settings.learning_rate, batch_size=settings.batch_size,
-                       seed=settings.seed * 1000 + server_round)
+                       seed=settings.seed * 1000 + server_round,
+                       proximal_mu=float(cast(float, config.get("proximal-mu", 0.0))))
     metrics = MetricRecord({"train-loss": loss, "num-examples": len(p.x_train)})
     return Message(RecordDict({"arrays": ArrayRecord(get_weights(model)), "metrics": metrics}),
                    reply_to=msg)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from flwr.serverapp.strategy import FedAvg, FedMedian, FedTrimmedAvg
+from flwr.serverapp.strategy import FedAvg, FedMedian, FedProx, FedTrimmedAvg
 
-STRATEGIES = ("fedavg", "trimmed-mean", "median")
+STRATEGIES = ("fedavg", "fedprox", "trimmed-mean", "median")
 
 
-def make_strategy(name: str, n_brands: int) -> FedAvg:
-    """Every brand trains and evaluates each round (cross-silo, few clients)."""
+def make_strategy(name: str, n_brands: int, *, proximal_mu: float = 0.01) -> FedAvg:
+    """Every brand trains and evaluates each round (cross-silo, few clients). FedProx sends
+    `proximal-mu` in the train config; our clients add the proximal term."""
     if name == "fedavg":
         return FedAvg(min_train_nodes=n_brands, min_evaluate_nodes=n_brands,
                       min_available_nodes=n_brands)
+    if name == "fedprox":
+        return FedProx(min_train_nodes=n_brands, min_evaluate_nodes=n_brands,
+                       min_available_nodes=n_brands, proximal_mu=proximal_mu)
     if name == "trimmed-mean":
         return FedTrimmedAvg(beta=0.2, min_train_nodes=n_brands, min_evaluate_nodes=n_brands,
                              min_available_nodes=n_brands)

@@ -35,10 +35,13 @@ def set_weights(model: nn.Module, weights: Sequence[np.ndarray]) -> None:
 
 
 def train_local(model: nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: int, lr: float,
-                batch_size: int, seed: int) -> float:
-    """Local epochs of Adam on binary cross-entropy; returns the mean loss of the last epoch."""
+                batch_size: int, seed: int, proximal_mu: float = 0.0) -> float:
+    """Local epochs of Adam on binary cross-entropy; returns the mean loss of the last epoch.
+    `proximal_mu` > 0 adds FedProx's proximal term (Li et al., 2020) towards the weights the
+    round started from, which keeps brands with skewed data from drifting apart."""
     if len(x) == 0:
         return float("nan")
+    anchor = [p.detach().clone() for p in model.parameters()]
     gen = torch.Generator().manual_seed(seed)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.float32))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -52,6 +55,10 @@ def train_local(model: nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: int, 
             idx = perm[i:i + batch_size]
             opt.zero_grad()
             loss = loss_fn(model(xt[idx]).squeeze(-1), yt[idx])
+            if proximal_mu > 0:
+                loss = loss + proximal_mu / 2 * sum(
+                    ((p - a) ** 2).sum() for p, a in zip(model.parameters(), anchor,
+                                                         strict=True))
             loss.backward()
             opt.step()
             total += loss.item() * len(idx)

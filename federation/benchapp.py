@@ -1,0 +1,126 @@
+"""Flower apps for the benchmark harness: each virtual SuperNode is one brand holding its
+own partition (written by the harness to `data-dir/brand-<i>.npz`), and trains and evaluates
+the same PyTorch code as the product path. Only weights, counts and metrics come back.
+
+Tasks: `churn` (tabular features, binary label) and `recommend` (implicit feedback; item
+embeddings are federated, each brand's user embeddings stay in its node state).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import torch
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+
+from federation.dpsgd import DpPlan, train_dp
+from federation.recommend import (
+    RecData,
+    bpr_loss_fn,
+    build_recommender,
+    evaluate_ranking,
+    train_recommender,
+)
+from federation.task import build_model, evaluate, get_weights, set_weights, train_local
+
+app = ClientApp()
+torch.set_num_threads(1)
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _data(cfg: ConfigRecord, context: Context) -> dict[str, np.ndarray]:
+    pid = int(cast(int, context.node_config["partition-id"]))
+    return _load(str(Path(str(cfg["data-dir"])) / f"brand-{pid}.npz"))
+
+
+def _plan(cfg: ConfigRecord) -> DpPlan | None:
+    if not bool(cfg.get("dp", False)):
+        return None
+    return DpPlan(float(cast(float, cfg["noise-multiplier"])), float(cast(float, cfg["clip"])),
+                  float(cast(float, cfg["sample-rate"])), int(cast(int, cfg["steps-per-round"])),
+                  int(cast(int, cfg["rounds"])), float(cast(float, cfg["delta"])))
+
+
+def _reply(msg: Message, arrays: list[np.ndarray] | None, metrics: dict[str, Any]) -> Message:
+    content = RecordDict({"metrics": MetricRecord(metrics)})
+    if arrays is not None:
+        content["arrays"] = ArrayRecord(arrays)
+    return Message(content, reply_to=msg)
+
+
+def _cfg(msg: Message) -> ConfigRecord:
+    return msg.content.config_records["config"]
+
+
+@app.train()
+def train(msg: Message, context: Context) -> Message:
+    cfg = _cfg(msg)
+    d = _data(cfg, context)
+    weights = msg.content.array_records["arrays"].to_numpy_ndarrays()
+    rnd = int(cast(int, cfg.get("server-round", 0)))
+    seed = int(cast(int, cfg["seed"])) * 1000 + rnd
+    lr = float(cast(float, cfg["lr"]))
+    plan = _plan(cfg)
+    if str(cfg["task"]) == "churn":
+        model = build_model(d["x_train"].shape[1], str(cfg["model"]))
+        set_weights(model, weights)
+        if plan is None:
+            loss = train_local(model, d["x_train"], d["y_train"],
+                               epochs=int(cast(int, cfg["local-epochs"])), lr=lr,
+                               batch_size=int(cast(int, cfg["batch-size"])), seed=seed,
+                               proximal_mu=float(cast(float, cfg.get("proximal-mu", 0.0))))
+        else:
+            xt, yt = torch.from_numpy(d["x_train"]), torch.from_numpy(d["y_train"])
+            loss = train_dp(model, (xt, yt), _bce, plan=plan, lr=lr, seed=seed)
+        return _reply(msg, get_weights(model),
+                      {"train-loss": loss, "num-examples": len(d["x_train"])})
+    rec = RecData.from_arrays(d)
+    model = build_recommender(rec.n_users, rec.n_items, int(cast(int, cfg["dim"])))
+    user_state = context.state.array_records.get("users")
+    if user_state is not None:
+        model.users.weight.data = torch.from_numpy(user_state.to_numpy_ndarrays()[0].copy())
+    model.set_item_weights(weights)
+    loss = train_recommender(model, rec, epochs=int(cast(int, cfg["local-epochs"])), lr=lr,
+                             seed=seed, plan=plan)
+    context.state["users"] = ArrayRecord([model.users.weight.detach().numpy().copy()])
+    return _reply(msg, model.item_weights(), {"train-loss": loss,
+                                              "num-examples": rec.n_train})
+
+
+def _bce(model: torch.nn.Module, batch: Any) -> torch.Tensor:
+    x, y = batch
+    return torch.nn.functional.binary_cross_entropy_with_logits(model(x).squeeze(-1), y)
+
+
+@app.evaluate()
+def evaluate_handler(msg: Message, context: Context) -> Message:
+    cfg = _cfg(msg)
+    d = _data(cfg, context)
+    weights = msg.content.array_records["arrays"].to_numpy_ndarrays()
+    if str(cfg["task"]) == "churn":
+        model = build_model(d["x_test"].shape[1], str(cfg["model"]))
+        set_weights(model, weights)
+        m = evaluate(model, d["x_test"], d["y_test"])
+        return _reply(msg, None, {"eval-loss": m["loss"], "auc": m["auc"],
+                                  "accuracy": m["accuracy"], "num-examples": len(d["x_test"])})
+    rec = RecData.from_arrays(d)
+    model = build_recommender(rec.n_users, rec.n_items, int(cast(int, cfg["dim"])))
+    user_state = context.state.array_records.get("users")
+    if user_state is not None:
+        model.users.weight.data = torch.from_numpy(user_state.to_numpy_ndarrays()[0].copy())
+    model.set_item_weights(weights)
+    m = evaluate_ranking(model, rec, k=10)
+    return _reply(msg, None, {"hr10": m["hr10"], "ndcg10": m["ndcg10"],
+                              "num-examples": rec.n_users})
+
+
+__all__ = ["app", "bpr_loss_fn"]

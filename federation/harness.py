@@ -1,0 +1,368 @@
+"""`comity bench churn|recommend`: one seeded, non-IID split into brands, and the same model
+trained centralized (pooled upper bound), local-only per brand, federated through Flower,
+and federated with DP-SGD, all reported in one JSON.
+
+The federated runs go through real Flower ServerApp/ClientApp code in the simulation
+runtime (one Ray start for both). Test sets are scored here, from the final weights, so
+that every setting is measured on exactly the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from flwr.app import ArrayRecord, ConfigRecord, Context
+from flwr.serverapp import Grid, ServerApp
+from flwr.simulation import run_simulation
+
+from federation.benchapp import app as bench_client
+from federation.connectors import LoadReport, load_customers, load_transactions
+from federation.dpsgd import DpPlan, plan_dp
+from federation.features import churn_table
+from federation.partition import dirichlet_split, stratified_split
+from federation.recommend import (
+    build_recommender,
+    evaluate_ranking,
+    leave_last_out,
+    popularity_scores,
+    rank_metrics,
+    train_recommender,
+)
+from federation.strategy import make_strategy
+from federation.tabular import TableSummary, TabularEncoder, summarize
+from federation.task import build_model, evaluate, get_weights, set_weights, train_local
+
+ProgressFn = Callable[[str], None]
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+NAMED = {
+    "telco": dict(source=SHARED / "telco-churn" / "WA_Fn-UseC_-Telco-Customer-Churn.csv",
+                  id_col="customerID", label_col="Churn", positive="Yes"),
+    "movielens": dict(source=SHARED / "movielens-small" / "ratings.csv",
+                      customer_col="userId", time_col="timestamp", item_col="movieId",
+                      time_format="unix"),
+}
+
+
+@dataclass
+class BenchOptions:
+    data: str
+    brands: int = 5
+    seed: int = 0
+    alpha: float = 0.5
+    rounds: int = 30
+    local_epochs: int = 1
+    epochs: int = 30
+    lr: float = 0.01
+    batch_size: int = 64
+    model: str = "logistic"
+    strategy: str = "fedavg"
+    epsilon: float = 3.0
+    delta: float = 1e-5
+    clip: float = 1.0
+    dp_lr: float = 0.5
+    dp_batch_size: int = 256
+    dim: int = 32
+    test_share: float = 0.2
+    id_col: str | None = None
+    label_col: str | None = None
+    positive: str | None = None
+    customer_col: str | None = None
+    time_col: str | None = None
+    item_col: str | None = None
+    amount_col: str | None = None
+    time_format: str | None = None
+    cutoff: str | None = None
+    horizon_days: int = 90
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _resolve(opts: BenchOptions) -> tuple[str, dict[str, Any]]:
+    """A dataset name fills in its column options; explicit options win."""
+    named = NAMED.get(opts.data, {})
+    cols = {k: getattr(opts, k) or named.get(k) for k in (
+        "id_col", "label_col", "positive", "customer_col", "time_col", "item_col",
+        "amount_col", "time_format")}
+    return str(named.get("source", opts.data)), cols
+
+
+def _save(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    np.savez(str(path), **arrays)  # type: ignore[arg-type]
+
+
+def _timed(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    out = fn()
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    return out
+
+
+def _dp_config(plan: DpPlan) -> dict[str, Any]:
+    """Every brand samples at the smallest brand's rate for the same number of steps, so
+    every brand's accountant reaches the same epsilon: the run's epsilon, one customer
+    being the privacy unit (brands hold disjoint customers: parallel composition)."""
+    return {"dp": True, "delta": plan.delta, "clip": plan.clip,
+            "noise-multiplier": plan.noise_multiplier, "rounds": plan.rounds,
+            "sample-rate": plan.sample_rate, "steps-per-round": plan.steps_per_round}
+
+
+def _dp_report(plan: DpPlan) -> dict[str, Any]:
+    return {"epsilon": round(plan.epsilon(), 4), "delta": plan.delta,
+            "noise_multiplier": round(plan.noise_multiplier, 4), "clip": plan.clip,
+            "sample_rate": round(plan.sample_rate, 4), "steps": plan.total_steps,
+            "privacy_unit": "customer", "accountant": "opacus.rdp"}
+
+
+# ---------------------------------------------------------------- federated runtime
+
+def run_federated_pair(data_dir: Path, n_brands: int, initial: list[np.ndarray],
+                       configs: dict[str, dict[str, Any]], *, rounds: int, strategy: str
+                       ) -> dict[str, tuple[list[np.ndarray], float]]:
+    """Train each named config in turn through one Flower simulation; returns final weights
+    and seconds per config."""
+    results: dict[str, tuple[list[np.ndarray], float]] = {}
+    server = ServerApp()
+
+    @server.main()
+    def _main(grid: Grid, context: Context) -> None:
+        for name, cfg in configs.items():
+            t0 = time.perf_counter()
+            strat = make_strategy(strategy, n_brands)
+            record = ConfigRecord({"data-dir": str(data_dir), **cfg})
+            res = strat.start(grid=grid, initial_arrays=ArrayRecord(initial),
+                              num_rounds=rounds, train_config=record, evaluate_config=record)
+            results[name] = (res.arrays.to_numpy_ndarrays(), time.perf_counter() - t0)
+
+    for name in ("flwr", "ray"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
+    run_simulation(server_app=server, client_app=bench_client, num_supernodes=n_brands,
+                   backend_config={
+                       "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
+                       "init_args": {"num_cpus": min(n_brands, os.cpu_count() or 1),
+                                     "num_gpus": 0, "include_dashboard": False,
+                                     "logging_level": "error", "log_to_driver": False,
+                                     "object_store_memory": 256 * 1024 * 1024}})
+    missing = set(configs) - set(results)
+    if missing:
+        raise RuntimeError(f"federated training did not finish: {', '.join(sorted(missing))}")
+    return results
+
+
+# ---------------------------------------------------------------- churn
+
+@dataclass
+class ChurnBrand:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def _churn_frame(opts: BenchOptions, source: str, cols: dict[str, Any]
+                 ) -> tuple[pd.DataFrame, list[str], LoadReport]:
+    if cols["customer_col"]:
+        log, report = load_transactions(source, customer_col=cols["customer_col"],
+                                        time_col=cols["time_col"], item_col=cols["item_col"],
+                                        amount_col=cols["amount_col"],
+                                        time_format=cols["time_format"])
+        if log.empty:
+            raise ValueError(f"{source}: no usable transactions")
+        naive = log.assign(ordered_at=log["ordered_at"].dt.tz_localize(None))
+        cutoff = (date.fromisoformat(opts.cutoff) if opts.cutoff else
+                  (naive["ordered_at"].max() - pd.Timedelta(days=opts.horizon_days)).date())
+        table = churn_table(naive, pd.DataFrame({"customer_id": []}), cutoff=cutoff,
+                            horizon_days=opts.horizon_days).drop(columns=["age_years"])
+        table = table.rename(columns={"churned": "label"})
+        return table, [c for c in table.columns if c not in ("customer_id", "label")], report
+    if not (cols["id_col"] and cols["label_col"]):
+        raise ValueError("a customer table needs --id-col and --label-col "
+                         "(or give --customer-col --time-col --item-col for a transaction log)")
+    table, report = load_customers(source, id_col=cols["id_col"],
+                                   label_col=cols["label_col"], positive=cols["positive"])
+    return table, [c for c in table.columns if c not in ("customer_id", "label")], report
+
+
+def bench_churn(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[str, Any]:
+    say = progress or (lambda _m: None)
+    source, cols = _resolve(opts)
+    table, features, report = _churn_frame(opts, source, cols)
+    y = table["label"].to_numpy(dtype=np.float32)
+    parts = dirichlet_split(y.astype(int), opts.brands, alpha=opts.alpha, seed=opts.seed,
+                            min_size=max(20, int(2 / opts.test_share)))
+    splits = []
+    for k, idx in enumerate(parts):
+        tr, te = stratified_split(y[idx].astype(int), opts.test_share, seed=opts.seed + k)
+        splits.append((idx[tr], idx[te]))
+    summary = TableSummary()
+    for tr, _ in splits:  # federated fit: each brand shares only its column summary
+        summary = summary.merge(summarize(table.iloc[tr], features))
+    enc = TabularEncoder.fit(summary)
+    x = enc.encode(table)
+    brands = [ChurnBrand(x[tr], y[tr], x[te], y[te]) for tr, te in splits]
+    x_test = np.concatenate([b.x_test for b in brands])
+    y_test = np.concatenate([b.y_test for b in brands])
+    x_train = np.concatenate([b.x_train for b in brands])
+    y_train = np.concatenate([b.y_train for b in brands])
+
+    def fresh() -> torch.nn.Module:
+        torch.manual_seed(opts.seed)
+        return build_model(enc.width, opts.model)
+
+    def central() -> dict[str, Any]:
+        say("centralized")
+        m = fresh()
+        train_local(m, x_train, y_train, epochs=opts.epochs, lr=opts.lr,
+                    batch_size=opts.batch_size, seed=opts.seed)
+        return {"metrics": evaluate(m, x_test, y_test), "train_rows": len(x_train)}
+
+    def local() -> dict[str, Any]:
+        per: list[dict[str, Any]] = []
+        for i, b in enumerate(brands):
+            say(f"local-only brand {i + 1}/{len(brands)}")
+            m = fresh()
+            train_local(m, b.x_train, b.y_train, epochs=opts.epochs, lr=opts.lr,
+                        batch_size=opts.batch_size, seed=opts.seed)
+            per.append({"brand": i, "train_rows": len(b.x_train),
+                        "positive_share": round(float(b.y_train.mean()), 3),
+                        "pooled_test": evaluate(m, x_test, y_test),
+                        "own_test": evaluate(m, b.x_test, b.y_test)})
+        return {"metrics": {"auc": float(np.mean([p["pooled_test"]["auc"] for p in per]))},
+                "brands": per}
+
+    central_out = _timed(central)
+    local_out = _timed(local)
+    smallest = min(len(b.x_train) for b in brands)
+    plan = plan_dp(n_examples=smallest, batch_size=min(opts.dp_batch_size, smallest // 4),
+                   local_epochs=opts.local_epochs, rounds=opts.rounds,
+                   target_epsilon=opts.epsilon, delta=opts.delta,
+                   clip=opts.clip)
+    base = {"task": "churn", "model": opts.model, "seed": opts.seed, "lr": opts.lr,
+            "local-epochs": opts.local_epochs, "batch-size": opts.batch_size}
+    dp_cfg = {**base, "lr": opts.dp_lr, **_dp_config(plan)}
+    with tempfile.TemporaryDirectory(prefix="comity-bench-") as d:
+        for i, b in enumerate(brands):
+            _save(Path(d) / f"brand-{i}.npz", asdict(b))
+        say(f"federated and federated with DP: {opts.rounds} rounds each, "
+            f"{opts.brands} brands")
+        fed = run_federated_pair(Path(d), len(brands), get_weights(fresh()),
+                                 {"federated": base, "federated_dp": dp_cfg},
+                                 rounds=opts.rounds, strategy=opts.strategy)
+
+    def scored(name: str) -> dict[str, Any]:
+        m = fresh()
+        set_weights(m, fed[name][0])
+        return {"metrics": evaluate(m, x_test, y_test), "seconds": round(fed[name][1], 2)}
+
+    dp_out = {**scored("federated_dp"), **_dp_report(plan)}
+    return {"task": "churn", "data": opts.data, "load": report.as_dict(),
+            "brands": opts.brands, "seed": opts.seed, "alpha": opts.alpha,
+            "model": opts.model, "strategy": opts.strategy, "rounds": opts.rounds,
+            "features": enc.width, "test_rows": len(x_test),
+            "centralized": central_out, "local_only": local_out,
+            "federated": scored("federated"), "federated_dp": dp_out}
+
+
+# ---------------------------------------------------------------- recommendation
+
+def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[str, Any]:
+    say = progress or (lambda _m: None)
+    source, cols = _resolve(opts)
+    if not (cols["customer_col"] and cols["time_col"] and cols["item_col"]):
+        raise ValueError("recommendation needs a transaction log: --customer-col "
+                         "--time-col --item-col")
+    log, report = load_transactions(source, customer_col=cols["customer_col"],
+                                    time_col=cols["time_col"], item_col=cols["item_col"],
+                                    amount_col=cols["amount_col"],
+                                    time_format=cols["time_format"])
+    items = {it: k for k, it in enumerate(sorted(log["item_id"].unique()))}
+    users = np.asarray(sorted(log["customer_id"].unique()))
+    # Non-IID: users grouped by the popularity band of their typical item.
+    pop = log.groupby("item_id").size()
+    typical = log.assign(p=log["item_id"].map(pop)).groupby("customer_id")["p"].median()
+    bands = pd.qcut(typical.reindex(users).rank(method="first"), 4, labels=False)
+    parts = dirichlet_split(np.asarray(bands), opts.brands, alpha=opts.alpha, seed=opts.seed)
+    brand_logs = [log[log["customer_id"].isin(set(users[p]))] for p in parts]
+    brands = [leave_last_out(bl, items) for bl in brand_logs]
+    pooled = leave_last_out(log, items)
+    counts = np.bincount(np.concatenate([b.train_i for b in brands]), minlength=len(items))
+
+    def fresh(n_users: int) -> Any:
+        torch.manual_seed(opts.seed)
+        return build_recommender(n_users, len(items), opts.dim)
+
+    def central() -> dict[str, Any]:
+        say("centralized")
+        m = fresh(pooled.n_users)
+        train_recommender(m, pooled, epochs=opts.epochs, lr=opts.lr, seed=opts.seed)
+        return {"metrics": evaluate_ranking(m, pooled), "users": pooled.n_users}
+
+    def local() -> dict[str, Any]:
+        per = []
+        for i, b in enumerate(brands):
+            say(f"local-only brand {i + 1}/{len(brands)}")
+            m = fresh(b.n_users)
+            train_recommender(m, b, epochs=opts.epochs, lr=opts.lr, seed=opts.seed)
+            per.append({"brand": i, "users": b.n_users, **evaluate_ranking(m, b)})
+        w = np.asarray([p["users"] for p in per], dtype=np.float64)
+        return {"metrics": {k: float(np.average([p[k] for p in per], weights=w))
+                            for k in ("hr10", "ndcg10")}, "brands": per}
+
+    def popularity() -> dict[str, Any]:
+        per = [rank_metrics(popularity_scores(b, counts), b) for b in brands]
+        w = np.asarray([b.n_users for b in brands], dtype=np.float64)
+        return {"metrics": {k: float(np.average([p[k] for p in per], weights=w))
+                            for k in ("hr10", "ndcg10")}}
+
+    central_out = _timed(central)
+    local_out = _timed(local)
+    pop_out = _timed(popularity)
+    smallest = min(b.n_users for b in brands)
+    plan = plan_dp(n_examples=smallest, batch_size=min(opts.dp_batch_size, smallest // 2),
+                   local_epochs=opts.local_epochs, rounds=opts.rounds,
+                   target_epsilon=opts.epsilon, delta=opts.delta, clip=opts.clip)
+    base = {"task": "recommend", "seed": opts.seed, "lr": opts.lr, "dim": opts.dim,
+            "local-epochs": opts.local_epochs}
+    dp_cfg = {**base, "lr": opts.dp_lr, **_dp_config(plan)}
+    initial = fresh(1).item_weights()
+    with tempfile.TemporaryDirectory(prefix="comity-bench-") as d:
+        for i, b in enumerate(brands):
+            _save(Path(d) / f"brand-{i}.npz", b.to_arrays())
+        say(f"federated and federated with DP: {opts.rounds} rounds each")
+        fed = run_federated_pair(Path(d), len(brands), initial,
+                                 {"federated": base, "federated_dp": dp_cfg},
+                                 rounds=opts.rounds, strategy=opts.strategy)
+        # User embeddings stayed at the brands; score each brand with a local fine-tune of
+        # its own user vectors against the final shared items (what serving does).
+        def scored(name: str) -> dict[str, Any]:
+            per = []
+            for b in brands:
+                m = fresh(b.n_users)
+                m.set_item_weights(fed[name][0])
+                m.items.weight.requires_grad_(False)
+                m.item_bias.weight.requires_grad_(False)
+                train_recommender(m, b, epochs=5, lr=opts.lr, seed=opts.seed)
+                per.append(evaluate_ranking(m, b))
+            w = np.asarray([b.n_users for b in brands], dtype=np.float64)
+            return {"metrics": {k: float(np.average([p[k] for p in per], weights=w))
+                                for k in ("hr10", "ndcg10")},
+                    "seconds": round(fed[name][1], 2)}
+
+        fed_out = scored("federated")
+        dp_out = {**scored("federated_dp"), **_dp_report(plan)}
+    return {"task": "recommend", "data": opts.data, "load": report.as_dict(),
+            "brands": opts.brands, "seed": opts.seed, "alpha": opts.alpha,
+            "rounds": opts.rounds, "items": len(items), "users": pooled.n_users,
+            "centralized": central_out, "local_only": local_out, "popularity": pop_out,
+            "federated": fed_out, "federated_dp": dp_out}
