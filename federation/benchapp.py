@@ -19,6 +19,7 @@ from flwr.clientapp import ClientApp
 
 from federation.dpsgd import DpPlan, train_dp
 from federation.recommend import (
+    MatrixFactorization,
     RecData,
     bpr_loss_fn,
     build_recommender,
@@ -84,16 +85,23 @@ def train(msg: Message, context: Context) -> Message:
         return _reply(msg, get_weights(model),
                       {"train-loss": loss, "num-examples": len(d["x_train"])})
     rec = RecData.from_arrays(d)
-    model = build_recommender(rec.n_users, rec.n_items, int(cast(int, cfg["dim"])))
-    user_state = context.state.array_records.get("users")
-    if user_state is not None:
-        model.users.weight.data = torch.from_numpy(user_state.to_numpy_ndarrays()[0].copy())
-    model.set_item_weights(weights)
+    model = _recommender(cfg, context, rec, weights)
     loss = train_recommender(model, rec, epochs=int(cast(int, cfg["local-epochs"])), lr=lr,
                              seed=seed, plan=plan)
     context.state["users"] = ArrayRecord([model.users.weight.detach().numpy().copy()])
     return _reply(msg, model.item_weights(), {"train-loss": loss,
                                               "num-examples": rec.n_train})
+
+
+def _recommender(cfg: ConfigRecord, context: Context, rec: RecData,
+                 items: list[np.ndarray]) -> MatrixFactorization:
+    """The shared items from the server, this brand's own users from its node state."""
+    model = build_recommender(rec.n_users, rec.n_items, int(cast(int, cfg["dim"])))
+    user_state = context.state.array_records.get("users")
+    if user_state is not None:
+        model.users.weight.data = torch.from_numpy(user_state.to_numpy_ndarrays()[0].copy())
+    model.set_item_weights(items)
+    return model
 
 
 def _bce(model: torch.nn.Module, batch: Any) -> torch.Tensor:
@@ -113,11 +121,7 @@ def evaluate_handler(msg: Message, context: Context) -> Message:
         return _reply(msg, None, {"eval-loss": m["loss"], "auc": m["auc"],
                                   "accuracy": m["accuracy"], "num-examples": len(d["x_test"])})
     rec = RecData.from_arrays(d)
-    model = build_recommender(rec.n_users, rec.n_items, int(cast(int, cfg["dim"])))
-    user_state = context.state.array_records.get("users")
-    if user_state is not None:
-        model.users.weight.data = torch.from_numpy(user_state.to_numpy_ndarrays()[0].copy())
-    model.set_item_weights(weights)
+    model = _recommender(cfg, context, rec, weights)
     m = evaluate_ranking(model, rec, k=10)
     return _reply(msg, None, {"hr10": m["hr10"], "ndcg10": m["ndcg10"],
                               "num-examples": rec.n_users})
