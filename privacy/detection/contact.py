@@ -76,12 +76,15 @@ class PhoneFinder:
         for rx, region in ((self._intl, None), (self._nanp, "US")):
             for m in rx.finditer(text, lo, hi):
                 raw = m.group()
-                try:
-                    num = phonenumbers.parse(raw, region)
-                except phonenumbers.NumberParseException:
-                    continue
-                if num.country_code == 86 or not phonenumbers.is_possible_number(num):
-                    continue
+                # The NANP pattern already fixes country 1 and a valid 3-3-4 shape (area
+                # and exchange codes start 2-9), which is all libphonenumber would check.
+                if region is None:
+                    try:
+                        num = phonenumbers.parse(raw, region)
+                    except phonenumbers.NumberParseException:
+                        continue
+                    if num.country_code == 86 or not phonenumbers.is_possible_number(num):
+                        continue
                 separated = bool(re.search(r"[\s().+-]", raw))
                 base = 0.75 if separated else 0.3
                 s = adjust(base, text, m.start(), m.end(), positive=PHONE_CONTEXT,

@@ -67,8 +67,10 @@ class Finder(Protocol):
 def resolve_overlaps(findings: Iterable[Finding], threshold: float) -> list[Finding]:
     """Keep findings above the threshold; where spans overlap keep the higher score, then
     the longer span (an address containing a road number beats a bare number)."""
-    ranked = sorted((f for f in findings if f.score >= threshold),
-                    key=lambda f: (-f.score, -(f.end - f.start), f.start))
+    ranked = [f for f in findings if f.score >= threshold]
+    if len(ranked) < 2:
+        return ranked
+    ranked.sort(key=lambda f: (-f.score, -(f.end - f.start), f.start))
     kept: list[Finding] = []
     for f in ranked:
         if all(f.end <= k.start or f.start >= k.end for k in kept):
