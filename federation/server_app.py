@@ -20,8 +20,10 @@ app = ServerApp()
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     cfg = dict(context.run_config)
-    cfg.setdefault("run-id", str(uuid.uuid4()))
-    cfg.setdefault("consent-as-of", utcnow().isoformat())
+    if not cfg.get("run-id"):
+        cfg["run-id"] = str(uuid.uuid4())
+    if not cfg.get("consent-as-of"):
+        cfg["consent-as-of"] = utcnow().isoformat()
     settings = RunSettings.from_mapping({k: v for k, v in cfg.items() if v != ""})
     run_federated(grid, settings, Database(settings.database_url),
                   strategy=str(cfg.get("strategy", "fedavg")))
