@@ -7,10 +7,11 @@ snapshot digest (no identifiers); `train` and `evaluate` run plain PyTorch from
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -23,11 +24,12 @@ from compliance.policy.engine import PolicyEngine
 from compliance.policy.loader import load_policies
 from federation.brand import PreparedChurn, prepare_churn
 from federation.gate_report import GateReport
+from federation.secagg import is_legacy, legacy_evaluate, legacy_train, secagg_when_asked
 from federation.settings import RunSettings
 from federation.silo import load_silo
 from federation.task import build_model, evaluate, get_weights, set_weights, train_local
 
-app = ClientApp()
+app = ClientApp(mods=[secagg_when_asked])
 torch.set_num_threads(1)
 
 
@@ -69,30 +71,45 @@ def gate_report(msg: Message, context: Context) -> Message:
                    reply_to=msg)
 
 
-@app.train()
-def train(msg: Message, context: Context) -> Message:
-    settings = _settings(msg)
+def _train(settings: RunSettings, context: Context, weights: list[np.ndarray],
+           config: Mapping[str, Any]) -> tuple[list[np.ndarray], int, dict[str, float]]:
     p = prepared(settings, brand_of(context, settings))
     model = build_model(p.x_train.shape[1], settings.model_kind)
-    set_weights(model, _weights(msg))
-    config = msg.content.config_records["config"]
+    set_weights(model, weights)
     server_round = int(cast(int, config.get("server-round", 0)))
     loss = train_local(model, p.x_train, p.y_train, epochs=settings.local_epochs,
                        lr=settings.learning_rate, batch_size=settings.batch_size,
                        seed=settings.seed * 1000 + server_round,
                        proximal_mu=float(cast(float, config.get("proximal-mu", 0.0))))
-    metrics = MetricRecord({"train-loss": loss, "num-examples": len(p.x_train)})
-    return Message(RecordDict({"arrays": ArrayRecord(get_weights(model)), "metrics": metrics}),
+    return get_weights(model), len(p.x_train), {"train-loss": loss}
+
+
+def _evaluate(settings: RunSettings, context: Context, weights: list[np.ndarray]
+              ) -> tuple[float, int, dict[str, float]]:
+    p = prepared(settings, brand_of(context, settings))
+    model = build_model(p.x_test.shape[1], settings.model_kind)
+    set_weights(model, weights)
+    m = evaluate(model, p.x_test, p.y_test)
+    return m["loss"], len(p.x_test), {"accuracy": m["accuracy"], "auc": m["auc"]}
+
+
+@app.train()
+def train(msg: Message, context: Context) -> Message:
+    if is_legacy(msg.content):  # a SecAgg+ round: legacy FitIns in, FitRes out
+        return legacy_train(msg, lambda cfg, w: _train(RunSettings.from_mapping(cfg), context,
+                                                       w, cfg))
+    config = msg.content.config_records["config"]
+    weights, n, metrics = _train(_settings(msg), context, _weights(msg), config)
+    return Message(RecordDict({"arrays": ArrayRecord(weights),
+                               "metrics": MetricRecord({**metrics, "num-examples": n})}),
                    reply_to=msg)
 
 
 @app.evaluate()
 def evaluate_handler(msg: Message, context: Context) -> Message:
-    settings = _settings(msg)
-    p = prepared(settings, brand_of(context, settings))
-    model = build_model(p.x_test.shape[1], settings.model_kind)
-    set_weights(model, _weights(msg))
-    m = evaluate(model, p.x_test, p.y_test)
-    metrics = MetricRecord({"eval-loss": m["loss"], "accuracy": m["accuracy"], "auc": m["auc"],
-                            "num-examples": len(p.x_test)})
-    return Message(RecordDict({"metrics": metrics}), reply_to=msg)
+    if is_legacy(msg.content):
+        return legacy_evaluate(msg, lambda cfg, w: _evaluate(RunSettings.from_mapping(cfg),
+                                                             context, w))
+    loss, n, metrics = _evaluate(_settings(msg), context, _weights(msg))
+    return Message(RecordDict({"metrics": MetricRecord({"eval-loss": loss, **metrics,
+                                                        "num-examples": n})}), reply_to=msg)

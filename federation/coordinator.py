@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import torch
-from flwr.app import ArrayRecord, Message, RecordDict
+from flwr.app import ArrayRecord, Context, Message, RecordDict
 from flwr.app.message_type import MessageType
 from flwr.serverapp import Grid
 
@@ -31,6 +31,7 @@ from compliance.subjects.models import Brand
 from federation.features import CHURN_FEATURES
 from federation.gate_report import GateReport
 from federation.lineage.service import BrandLineage, LineageService
+from federation.secagg import MIN_BRANDS, run_secagg
 from federation.settings import RunSettings
 from federation.strategy import make_strategy
 from federation.task import build_model, get_weights
@@ -125,8 +126,29 @@ def verify_and_audit_gate(db: Database, settings: RunSettings, engine: PolicyEng
     return lineage
 
 
+def _plain_rounds(grid: Grid, settings: RunSettings, initial: list[Any], strategy: str,
+                  progress: ProgressFn | None) -> tuple[list[Any], dict[int, dict[str, float]]]:
+    strat = make_strategy(strategy, len(settings.brands))
+
+    def on_round(server_round: int, _arrays: ArrayRecord) -> None:
+        if progress and server_round > 0:
+            progress("round", server_round, settings.rounds)
+
+    result = strat.start(grid=grid, initial_arrays=ArrayRecord(initial),
+                         num_rounds=settings.rounds, train_config=settings.to_record(),
+                         evaluate_config=settings.to_record(),
+                         evaluate_fn=lambda r, a: on_round(r, a))
+    rounds = {int(rnd): {k: float(cast(float, v)) for k, v in m.items()}
+              for rnd, m in result.evaluate_metrics_clientapp.items()}
+    return result.arrays.to_numpy_ndarrays(), rounds
+
+
 def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: str = "fedavg",
-                  progress: ProgressFn | None = None) -> RunOutcome:
+                  progress: ProgressFn | None = None,
+                  context: Context | None = None) -> RunOutcome:
+    """Secure aggregation (SecAgg+) is on by default whenever there are enough brands;
+    robust strategies (trimmed mean, median) need the individual updates, so choosing one
+    turns it off."""
     t0 = time.perf_counter()
     engine = PolicyEngine(load_policies())
     nodes = wait_for_nodes(grid, len(settings.brands))
@@ -138,26 +160,26 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
         with db.unit_of_work() as session:
             LineageService(session).record_brands(settings.run_id, lineage)
         torch.manual_seed(settings.seed)
-        initial = ArrayRecord(get_weights(build_model(len(CHURN_FEATURES), settings.model_kind)))
-        strat = make_strategy(strategy, len(settings.brands))
-        rounds: dict[int, dict[str, float]] = {}
-
-        def on_round(server_round: int, _arrays: ArrayRecord) -> None:
-            if progress and server_round > 0:
-                progress("round", server_round, settings.rounds)
-
-        result = strat.start(grid=grid, initial_arrays=initial, num_rounds=settings.rounds,
-                             train_config=settings.to_record(),
-                             evaluate_config=settings.to_record(),
-                             evaluate_fn=lambda r, a: on_round(r, a))
-        for rnd, m in result.evaluate_metrics_clientapp.items():
-            rounds[int(rnd)] = {k: float(cast(float, v)) for k, v in m.items()}
+        initial = get_weights(build_model(len(CHURN_FEATURES), settings.model_kind))
+        secure = (settings.secure_aggregation and strategy == "fedavg"
+                  and len(settings.brands) >= MIN_BRANDS)
+        if settings.secure_aggregation and not secure:
+            log.warning("secure aggregation off: strategy %s over %d brands", strategy,
+                        len(settings.brands))
+        if secure:
+            if context is None:
+                raise FederationError("SecAgg+ needs the ServerApp context")
+            weights, rounds = run_secagg(grid, context, initial=initial,
+                                         n_brands=len(settings.brands),
+                                         rounds=settings.rounds,
+                                         config=dict(settings.to_record()))
+        else:
+            weights, rounds = _plain_rounds(grid, settings, initial, strategy, progress)
         final = rounds[max(rounds)] if rounds else {}
-        weights = result.arrays.to_numpy_ndarrays()
         with db.unit_of_work() as session:
             mv = LineageService(session).complete(
                 settings.run_id, {"rounds": {str(k): v for k, v in rounds.items()},
-                                  "final": final}, weights)
+                                  "final": final, "secure_aggregation": secure}, weights)
         return RunOutcome(settings.run_id, lineage, rounds, final, mv.version,
                           time.perf_counter() - t0)
     except BaseException as exc:

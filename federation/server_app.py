@@ -26,7 +26,7 @@ def main(grid: Grid, context: Context) -> None:
         cfg["consent-as-of"] = utcnow().isoformat()
     settings = RunSettings.from_mapping({k: v for k, v in cfg.items() if v != ""})
     run_federated(grid, settings, Database(settings.database_url),
-                  strategy=str(cfg.get("strategy", "fedavg")))
+                  strategy=str(cfg.get("strategy", "fedavg")), context=context)
 
 
 def make_server_app(settings: RunSettings, db: Database, *, strategy: str = "fedavg",
@@ -36,7 +36,8 @@ def make_server_app(settings: RunSettings, db: Database, *, strategy: str = "fed
 
     @sim_app.main()
     def _main(grid: Grid, context: Context) -> None:
-        outcome = run_federated(grid, settings, db, strategy=strategy, progress=progress)
+        outcome = run_federated(grid, settings, db, strategy=strategy, progress=progress,
+                                context=context)
         if on_done:
             on_done(outcome)
 

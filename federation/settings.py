@@ -26,6 +26,7 @@ class RunSettings:
     cutoff: str = "2026-06-01"
     horizon_days: int = 90
     seed: int = 7
+    secure_aggregation: bool = True
 
     def __post_init__(self) -> None:
         if not self.brands:

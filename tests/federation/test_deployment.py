@@ -1,5 +1,6 @@
 """The real deployment path: a SuperLink and three SuperNodes as processes on loopback,
-with TLS and SuperNode authentication, running our ServerApp and ClientApp via `flwr run`."""
+with TLS and SuperNode authentication, running our ServerApp and ClientApp via `flwr run`,
+the training sums through SecAgg+."""
 
 from __future__ import annotations
 
@@ -35,10 +36,13 @@ def test_round_through_superlink_and_three_supernodes(tmp_path: Path,
                               "run-id": settings.run_id,
                               "consent-as-of": settings.consent_as_of}, timeout=420)
         out = proc.stdout + proc.stderr
-        assert "Received 3 results and 0 failures" in out, out[-5000:]
+        assert "Secure aggregation completed." in out, out[-5000:]
+        assert "Secure aggregation halted." not in out
         assert "TLS disabled" not in dep.log("superlink")
     with db.reading() as s:
         run = s.get(TrainingRun, settings.run_id)
         assert run is not None and run.status == "completed"
+        assert run.metrics["secure_aggregation"] is True
+        assert 0.5 < run.metrics["final"]["auc"] <= 1.0
         assert s.scalar(select(ModelVersion).where(ModelVersion.run_id == settings.run_id))
         assert AuditLog(s).verify().verified

@@ -1,0 +1,109 @@
+"""Secure aggregation with Flower's SecAgg+ (Bell et al., 2020): the coordinator learns only
+the weighted sum of the brands' updates, never one brand's weights.
+
+Flower 1.41 offers SecAgg+ only as a workflow of its legacy strategy API
+(`SecAggPlusWorkflow` needs a `LegacyContext`) with `secaggplus_mod` on the client, and
+that mod speaks the legacy FitIns/FitRes record format. So the SecAgg+ rounds run through
+the legacy `DefaultWorkflow`, and our ClientApp answers both formats with the same
+training code; everything before and after (gate checks, lineage, audit) is shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import numpy as np
+from flwr.app import Context, Message, RecordDict
+from flwr.app.message_type import MessageType
+from flwr.clientapp.typing import ClientAppCallable
+from flwr.common import (
+    Code,
+    EvaluateRes,
+    FitRes,
+    Status,
+    ndarrays_to_parameters,
+    parameters_to_ndarrays,
+)
+from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS
+from flwr.compat.common import recorddict_compat as compat
+from flwr.server import LegacyContext, ServerConfig
+from flwr.server.strategy import FedAvg as LegacyFedAvg
+from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
+from flwr.serverapp import Grid
+
+MIN_BRANDS = 3  # below this the sum of two updates reveals each to the other's holder
+
+TrainFn = Callable[[dict[str, Any], list[np.ndarray]], tuple[list[np.ndarray], int,
+                                                                dict[str, float]]]
+EvalFn = Callable[[dict[str, Any], list[np.ndarray]], tuple[float, int, dict[str, float]]]
+
+
+def secagg_when_asked(msg: Message, ctxt: Context, call_next: ClientAppCallable) -> Message:
+    """`secaggplus_mod` for SecAgg+ rounds only; plain train messages pass straight on."""
+    from flwr.client.mod import secaggplus_mod
+
+    if msg.metadata.message_type == MessageType.TRAIN and \
+            RECORD_KEY_CONFIGS in msg.content.config_records:
+        return secaggplus_mod(msg, ctxt, call_next)
+    return call_next(msg, ctxt)
+
+
+def is_legacy(content: RecordDict) -> bool:
+    return any(k.startswith(("fitins.", "evaluateins.")) for k in content.array_records)
+
+
+def legacy_train(msg: Message, train: TrainFn) -> Message:
+    ins = compat.recorddict_to_fitins(msg.content, keep_input=True)
+    weights, n, metrics = train(dict(ins.config), parameters_to_ndarrays(ins.parameters))
+    res = FitRes(Status(Code.OK, ""), ndarrays_to_parameters(weights), n, dict(metrics))
+    return Message(compat.fitres_to_recorddict(res, keep_input=True), reply_to=msg)
+
+
+def legacy_evaluate(msg: Message, evaluate: EvalFn) -> Message:
+    ins = compat.recorddict_to_evaluateins(msg.content, keep_input=True)
+    loss, n, metrics = evaluate(dict(ins.config), parameters_to_ndarrays(ins.parameters))
+    res = EvaluateRes(Status(Code.OK, ""), loss, n, dict(metrics))
+    return Message(compat.evaluateres_to_recorddict(res), reply_to=msg)
+
+
+def _weighted(results: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+    total = sum(n for n, _ in results) or 1
+    keys = {k for _, m in results for k in m}
+    return {k: sum(n * float(m.get(k, 0.0)) for n, m in results) / total for k in keys}
+
+
+def run_secagg(grid: Grid, context: Context, *, initial: list[np.ndarray], n_brands: int,
+               rounds: int, config: dict[str, Any]
+               ) -> tuple[list[np.ndarray], dict[int, dict[str, float]]]:
+    """FedAvg rounds whose training sums go through SecAgg+; evaluation is plain federated
+    evaluation (metrics only). Returns the final weights and per-round evaluate metrics."""
+    if n_brands < MIN_BRANDS:
+        raise ValueError(f"SecAgg+ needs at least {MIN_BRANDS} brands, got {n_brands}")
+
+    def round_config(rnd: int) -> dict[str, Any]:
+        return {**config, "server-round": rnd}
+
+    strategy = LegacyFedAvg(
+        fraction_fit=1.0, fraction_evaluate=1.0, min_fit_clients=n_brands,
+        min_evaluate_clients=n_brands, min_available_clients=n_brands,
+        initial_parameters=ndarrays_to_parameters(initial), on_fit_config_fn=round_config,
+        on_evaluate_config_fn=round_config, fit_metrics_aggregation_fn=_weighted,
+        evaluate_metrics_aggregation_fn=_weighted)
+    legacy = LegacyContext(context=context, config=ServerConfig(num_rounds=rounds),
+                           strategy=strategy)
+    # Every brand holds a share of every other's mask: any one brand may drop out and the
+    # sum is still recovered, while no brand's update is ever revealed alone.
+    workflow = DefaultWorkflow(fit_workflow=SecAggPlusWorkflow(
+        num_shares=n_brands, reconstruction_threshold=n_brands - 1))
+    workflow(grid, legacy)
+    from flwr.server.workflow.constant import MAIN_PARAMS_RECORD
+
+    weights = legacy.state.array_records[MAIN_PARAMS_RECORD].to_numpy_ndarrays()
+    per_round: dict[int, dict[str, float]] = {}
+    for name, series in legacy.history.metrics_distributed.items():
+        for rnd, value in series:
+            per_round.setdefault(int(rnd), {})[name] = float(cast(float, value))
+    for rnd, loss in legacy.history.losses_distributed:
+        per_round.setdefault(int(rnd), {})["eval-loss"] = float(loss)
+    return weights, per_round
