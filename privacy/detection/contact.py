@@ -47,6 +47,7 @@ class PhoneFinder:
                        r"(?:\([2-9]\d{2}\)\s?|[2-9]\d{2}[\s.-])[2-9]\d{2}[\s.-]\d{4}" + NA)
 
     _digits = re.compile(r"\d[\d\s().-]{5,}\d")
+    _cn_code = re.compile(r"(?:\+|00)\s?86")
 
     def find(self, text: str) -> list[Finding]:
         out: list[Finding] = []
@@ -73,9 +74,14 @@ class PhoneFinder:
             s = adjust(base, text, m.start(), m.end(), positive=PHONE_CONTEXT,
                        negative=ORDER_CONTEXT, boost=0.3)
             out.append(Finding(m.start(), m.end(), PHONE_NUMBER, s, self.name))
+        has_intl = "+" in text[lo:hi] or "00" in text[lo:hi]
         for rx, region in ((self._intl, None), (self._nanp, "US")):
+            if region is None and not has_intl:
+                continue
             for m in rx.finditer(text, lo, hi):
                 raw = m.group()
+                if region is None and self._cn_code.match(raw):
+                    continue  # country code 86: the mainland patterns above decide
                 # The NANP pattern already fixes country 1 and a valid 3-3-4 shape (area
                 # and exchange codes start 2-9), which is all libphonenumber would check.
                 if region is None:
@@ -132,12 +138,13 @@ class IpFinder:
     _v6 = re.compile(r"(?<![0-9A-Za-z:])(?=[0-9A-Fa-f:]{2,39}(?![0-9A-Za-z:]))"
                      r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Za-z:])")
     _colon = re.compile(r":[0-9A-Fa-f]{0,4}:")
+    _dots = re.compile(r"\.\d{1,3}\.\d{1,3}\.")
     VERSION_CONTEXT = ("version", "ver", "v", "版本", "release", "build", "固件", "firmware")
     CONTEXT = ("ip", "地址", "address", "登录", "login", "host", "server", "访问")
 
     def find(self, text: str) -> list[Finding]:
         out = []
-        spans = [(0, len(text))] if "." in text else []
+        spans = windows(text, self._dots, 4, 6)  # literal-led anchor: a fast search
         v6 = windows(text, self._colon, 40, 40)
         for rx, where in ((self._v4, spans), (self._v6, v6)):
             for m in (m for lo, hi in where for m in rx.finditer(text, lo, hi)):

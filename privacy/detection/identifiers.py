@@ -44,19 +44,20 @@ class ResidentIdFinder:
 class PassportFinder:
     name = "cn_passport"
     entities = (PASSPORT,)
-    _ordinary = re.compile(r"(?=[EG])" + NB + r"(?:E[A-HJ-NP-Z]\d{7}|[EG]\d{8})" + NA)
-    _other = re.compile(r"(?=[PSD])" + NB + r"(?:[PSD]E?\d{7}|[SD]\d{8})" + NA)
+    # One scan for both kinds: they start with different letters and cannot overlap.
+    _re = re.compile(r"(?=[EGPSD])" + NB + r"(?:(?P<ordinary>E[A-HJ-NP-Z]\d{7}|[EG]\d{8})"
+                     r"|[PSD]E?\d{7}|[SD]\d{8})" + NA)
     CONTEXT = ("护照", "passport", "证件", "travel document")
 
     def find(self, text: str) -> list[Finding]:
         out = []
-        for m in self._ordinary.finditer(text):
-            s = adjust(0.55, text, m.start(), m.end(), positive=self.CONTEXT,
-                       negative=PRODUCT_CONTEXT, before=16)
-            out.append(Finding(m.start(), m.end(), PASSPORT, s, self.name))
-        for m in self._other.finditer(text):
-            s = adjust(0.2, text, m.start(), m.end(), positive=self.CONTEXT,
-                       negative=PRODUCT_CONTEXT, boost=0.6, before=16)
+        for m in self._re.finditer(text):
+            if m.group("ordinary"):
+                s = adjust(0.55, text, m.start(), m.end(), positive=self.CONTEXT,
+                           negative=PRODUCT_CONTEXT, before=16)
+            else:
+                s = adjust(0.2, text, m.start(), m.end(), positive=self.CONTEXT,
+                           negative=PRODUCT_CONTEXT, boost=0.6, before=16)
             out.append(Finding(m.start(), m.end(), PASSPORT, s, self.name))
         return out
 
