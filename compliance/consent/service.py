@@ -100,11 +100,15 @@ class ConsentService:
                   "channel": body.channel, "lawful_basis": body.lawful_basis, "actor": actor,
                   "occurred_at": body.occurred_at or now, "recorded_at": now,
                   "idempotency_key": idempotency_key}
+        stmt = insert(ConsentEvent).values(**values).returning(ConsentEvent.id)
         try:
-            with self.session.begin_nested():
-                event_id = self.session.execute(
-                    insert(ConsentEvent).values(**values).returning(ConsentEvent.id)
-                ).scalar_one()
+            if self.session.get_bind().dialect.name == "sqlite":
+                # Writers are serialized (BEGIN IMMEDIATE) and the key was checked above in
+                # this same transaction, so no concurrent insert can collide: no savepoint.
+                event_id = self.session.execute(stmt).scalar_one()
+            else:
+                with self.session.begin_nested():
+                    event_id = self.session.execute(stmt).scalar_one()
         except IntegrityError:
             prior_id = self.session.scalar(select(ConsentEvent.id).where(
                 ConsentEvent.idempotency_key == idempotency_key))
