@@ -68,6 +68,20 @@ def database_url(explicit: str | None = None) -> str:
     return f"sqlite:///{DEFAULT_DB_PATH.resolve()}"
 
 
+def keystore_url(main_url: str, explicit: str | None = None) -> str:
+    """Explicit, else `COMITY_KEYSTORE_URL`, else for a SQLite file a `<name>.keys.db` file
+    beside it. Other backends keep keys in the same database unless told otherwise (give
+    PostgreSQL deployments a separate key store database)."""
+    url = explicit or os.environ.get("COMITY_KEYSTORE_URL")
+    if url:
+        return url
+    prefix = "sqlite:///"
+    if main_url.startswith(prefix) and len(main_url) > len(prefix) and ":memory:" not in main_url:
+        path = Path(main_url[len(prefix):])
+        return prefix + str(path.with_name(path.stem + ".keys" + (path.suffix or ".db")))
+    return main_url
+
+
 def make_engine(url: str) -> Engine:
     """JSON is stored as canonical text (sorted keys, compact) so that the audit verifier
     can hash stored `data` as it is."""
@@ -89,6 +103,9 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute(f"PRAGMA synchronous={synchronous}")
+            # Checkpoints run in Database's background thread, not inside a commit: a
+            # checkpoint fsyncs the main file, which stalled request commits for a second.
+            cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -122,16 +139,29 @@ class Database:
     handler sleeps in growing steps, which is what made tail latency under load.
     """
 
-    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
+    def __init__(self, url: str | None = None, *, migrate: bool = True,
+                 key_url: str | None = None) -> None:
+        from privacy.vault.models import SubjectKey
+
         self.url = database_url(url)
+        self.key_url = keystore_url(self.url, key_url)
+        urls = [self.url] if self.key_url == self.url else [self.url, self.key_url]
         if migrate:
-            ensure_schema(self.url)
+            for u in urls:
+                ensure_schema(u)
         self.engine = make_engine(self.url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._readers = sessionmaker(self.engine.execution_options(comity_read_only=True),
-                                     expire_on_commit=False)
+        self.key_engine = self.engine if len(urls) == 1 else make_engine(self.key_url)
+        read_only = {"comity_read_only": True}
+        self._sessions = sessionmaker(self.engine, binds={SubjectKey: self.key_engine},
+                                      expire_on_commit=False)
+        self._readers = sessionmaker(
+            self.engine.execution_options(**read_only),
+            binds={SubjectKey: self.key_engine.execution_options(**read_only)},
+            expire_on_commit=False)
         self._sqlite = self.url.startswith("sqlite")
         self._write_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
@@ -143,11 +173,16 @@ class Database:
         # FastAPI may enter and leave a dependency on different threads, so the lock is a
         # plain Lock (any thread may release it); a write unit opened inside another in the
         # same thread would wait on itself, hence the timeout and its message.
+        if self._checkpointer is None:
+            self._start_checkpointer()
         if not self._write_lock.acquire(timeout=60):
             raise TimeoutError("waited 60 s for the database write lock (a write unit of "
                                "work opened inside another one waits on itself)")
         try:
             with self._run(self._sessions()) as session:
+                # Take the main database's write lock before the key store's, always: two
+                # processes taking them in opposite orders would wait on each other.
+                session.connection()
                 yield session
         finally:
             self._write_lock.release()
@@ -170,5 +205,33 @@ class Database:
         finally:
             session.close()
 
+    def _start_checkpointer(self, every: float = 1.0) -> None:
+        """PASSIVE checkpoints never block writers; they copy what readers no longer need
+        from the WAL into the database file, off the request path."""
+        def loop() -> None:
+            while not self._stop.wait(every):
+                self.checkpoint("PASSIVE")
+
+        self._checkpointer = threading.Thread(target=loop, name="sqlite-checkpoint",
+                                              daemon=True)
+        self._checkpointer.start()
+
+    def checkpoint(self, mode: str = "PASSIVE") -> None:
+        if not self._sqlite:
+            return
+        for engine in {self.engine, self.key_engine}:
+            raw = engine.raw_connection()  # no BEGIN: a checkpoint runs outside one
+            try:
+                raw.cursor().execute(f"PRAGMA wal_checkpoint({mode})").close()
+            except Exception:
+                continue  # busy or closing: the next checkpoint catches up
+            finally:
+                raw.close()
+
     def dispose(self) -> None:
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=5)
+        self.checkpoint("TRUNCATE")
         self.engine.dispose()
+        self.key_engine.dispose()

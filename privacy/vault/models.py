@@ -11,9 +11,13 @@ from compliance.database import Base, utcnow
 
 
 class SubjectKey(Base):
+    """Lives in the key store (`COMITY_KEYSTORE_URL`, by default a file beside the SQLite
+    database), not with the data: a backup of the main database holds ciphertexts but no
+    keys, so erasing a subject's key erases it from old backups too. Hence no foreign key."""
+
     __tablename__ = "subject_keys"
 
-    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), primary_key=True)
+    subject_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     master_version: Mapped[int] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
