@@ -103,9 +103,6 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute(f"PRAGMA synchronous={synchronous}")
-            # Checkpoints run in Database's background thread, not inside a commit: a
-            # checkpoint fsyncs the main file, which stalled request commits for a second.
-            cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -160,8 +157,6 @@ class Database:
             expire_on_commit=False)
         self._sqlite = self.url.startswith("sqlite")
         self._write_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._checkpointer: threading.Thread | None = None
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
@@ -173,8 +168,6 @@ class Database:
         # FastAPI may enter and leave a dependency on different threads, so the lock is a
         # plain Lock (any thread may release it); a write unit opened inside another in the
         # same thread would wait on itself, hence the timeout and its message.
-        if self._checkpointer is None:
-            self._start_checkpointer()
         if not self._write_lock.acquire(timeout=60):
             raise TimeoutError("waited 60 s for the database write lock (a write unit of "
                                "work opened inside another one waits on itself)")
@@ -205,18 +198,9 @@ class Database:
         finally:
             session.close()
 
-    def _start_checkpointer(self, every: float = 1.0) -> None:
-        """PASSIVE checkpoints never block writers; they copy what readers no longer need
-        from the WAL into the database file, off the request path."""
-        def loop() -> None:
-            while not self._stop.wait(every):
-                self.checkpoint("PASSIVE")
-
-        self._checkpointer = threading.Thread(target=loop, name="sqlite-checkpoint",
-                                              daemon=True)
-        self._checkpointer.start()
-
     def checkpoint(self, mode: str = "PASSIVE") -> None:
+        """Fold the WAL into the database files (TRUNCATE on dispose leaves no -wal file
+        behind, so a copied database file is complete)."""
         if not self._sqlite:
             return
         for engine in {self.engine, self.key_engine}:
@@ -229,9 +213,6 @@ class Database:
                 raw.close()
 
     def dispose(self) -> None:
-        self._stop.set()
-        if self._checkpointer is not None:
-            self._checkpointer.join(timeout=5)
         self.checkpoint("TRUNCATE")
         self.engine.dispose()
         self.key_engine.dispose()
