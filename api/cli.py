@@ -334,11 +334,14 @@ def keys_rotate() -> None:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every pending migration (the embedded default migrates itself on first use)."""
-    from compliance.database import database_url, ensure_schema
+    """Apply every pending migration to the database and the key store (the embedded
+    default migrates itself on first use)."""
+    from compliance.database import database_url, ensure_schema, keystore_url
 
+    main = database_url()
     try:
-        ensure_schema(database_url())
+        for url in dict.fromkeys((main, keystore_url(main))):
+            ensure_schema(url)
     except ComityError as exc:
         _fail(exc)
     print("schema at head")
