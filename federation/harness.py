@@ -64,6 +64,7 @@ class BenchOptions:
     local_epochs: int = 1
     epochs: int = 30
     lr: float = 0.01
+    fed_lr: float | None = None  # local learning rate in federated rounds (default: lr)
     batch_size: int = 64
     model: str = "logistic"
     strategy: str = "fedavg"
@@ -248,7 +249,8 @@ def bench_churn(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[
                    local_epochs=opts.local_epochs, rounds=opts.rounds,
                    target_epsilon=opts.epsilon, delta=opts.delta,
                    clip=opts.clip)
-    base = {"task": "churn", "model": opts.model, "seed": opts.seed, "lr": opts.lr,
+    base = {"task": "churn", "model": opts.model, "seed": opts.seed,
+            "lr": opts.fed_lr or opts.lr,
             "local-epochs": opts.local_epochs, "batch-size": opts.batch_size}
     dp_cfg = {**base, "lr": opts.dp_lr, **_dp_config(plan)}
     with tempfile.TemporaryDirectory(prefix="comity-bench-") as d:
