@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,16 +35,11 @@ from compliance.retention.service import RetentionService
 from compliance.subjects.models import Subject
 from compliance.subjects.service import SubjectService
 from compliance.tokens.service import TokenService
+from federation.deployment import free_port
 from privacy.vault.envelope import field_aad, new_data_key, seal, wrap
 from privacy.vault.models import SubjectKey, SubjectPii
 
 WARMUP = 50
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pct(values: list[float], q: float) -> float:
@@ -150,7 +144,7 @@ def consent_load(work: Path, rate: int, seconds: int, workers: int) -> dict[str,
     with db.unit_of_work() as s:
         SubjectService(s).register_brand("bench", "Bench", "pipl", actor="bench")
         token = TokenService(s).create("brand:bench")
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port),
                                "--workers", str(workers)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -21,7 +21,6 @@ from federation.dpsgd import DpPlan, train_dp
 from federation.recommend import (
     MatrixFactorization,
     RecData,
-    bpr_loss_fn,
     build_recommender,
     evaluate_ranking,
     train_recommender,
@@ -126,5 +125,3 @@ def evaluate_handler(msg: Message, context: Context) -> Message:
     return _reply(msg, None, {"hr10": m["hr10"], "ndcg10": m["ndcg10"],
                               "num-examples": rec.n_users})
 
-
-__all__ = ["app", "bpr_loss_fn"]

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import create_engine, text
 
 from compliance.errors import InputError
+from privacy.detection.table import read_table
 
 MAX_EXAMPLES = 5
 
@@ -47,30 +47,15 @@ def _line(source: str, index: int) -> str:
 
 
 def read_frame(source: str) -> pd.DataFrame:
-    """`path.csv`, `path.parquet`, or `<sqlalchemy-url>#<table>` for a SQL table."""
+    """`path.csv`, `path.parquet`, or `<sqlalchemy-url>#<table>` for a SQL table; every row.
+    Empty CSV cells become missing values."""
     if "://" in source:
         url, _, table = source.partition("#")
         if not table.isidentifier():
             raise InputError(f"SQL source needs '#<table>' with a plain table name, "
                              f"got '{table}'", file=url)
-        engine = create_engine(url)
-        try:
-            with engine.connect() as conn:
-                return pd.read_sql_query(text(f'SELECT * FROM "{table}"'), conn)
-        except Exception as exc:
-            raise InputError(f"cannot read table '{table}': {type(exc).__name__}",
-                             file=url) from exc
-        finally:
-            engine.dispose()
-    path = Path(source)
-    if not path.is_file():
-        raise InputError("no such file", file=source)
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except Exception as exc:
-        raise InputError(f"cannot parse file: {exc}", file=source) from exc
+        return read_table(url=url, table=table, limit=None)
+    return read_table(Path(source), limit=None).replace({"": None})
 
 
 def _require(frame: pd.DataFrame, source: str, *cols: str | None) -> None:

@@ -57,7 +57,7 @@ def plan_dp(*, n_examples: int, batch_size: int, local_epochs: int, rounds: int,
 
 
 def train_dp(model: nn.Module, tensors: Sequence[torch.Tensor], loss_fn: LossFn, *,
-             plan: DpPlan, lr: float, seed: int, weight_decay: float = 0.0) -> float:
+             plan: DpPlan, lr: float, seed: int) -> float:
     """One round of local DP-SGD: exactly `plan.steps_per_round` Poisson-sampled steps.
     Returns the mean loss. `model`'s parameters are updated in place; pass a fresh model
     each round, since Opacus hooks into the module it wraps."""
@@ -65,7 +65,7 @@ def train_dp(model: nn.Module, tensors: Sequence[torch.Tensor], loss_fn: LossFn,
     data = TensorDataset(*tensors)
     loader = DataLoader(data, batch_size=max(1, round(plan.sample_rate * len(data))),
                         generator=gen)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.0, weight_decay=weight_decay)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
     engine = PrivacyEngine(accountant="rdp", secure_mode=False)
     private, opt, loader = engine.make_private(
         module=model, optimizer=opt, data_loader=loader, noise_multiplier=plan.noise_multiplier,

@@ -14,7 +14,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from federation.dpsgd import DpPlan, plan_dp
 from federation.features import churn_table
 from federation.partition import dirichlet_split, stratified_split
 from federation.recommend import (
+    RecData,
     build_recommender,
     evaluate_ranking,
     leave_last_out,
@@ -85,7 +86,6 @@ class BenchOptions:
     time_format: str | None = None
     cutoff: str | None = None
     horizon_days: int = 90
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _resolve(opts: BenchOptions) -> tuple[str, dict[str, Any]]:
@@ -278,6 +278,12 @@ def bench_churn(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[
 
 # ---------------------------------------------------------------- recommendation
 
+def _by_users(per: list[dict[str, Any]], brands: list[RecData]) -> dict[str, float]:
+    """Ranking metrics over all users: brands weighted by their evaluated users."""
+    w = np.asarray([b.n_users for b in brands], dtype=np.float64)
+    return {k: float(np.average([p[k] for p in per], weights=w)) for k in ("hr10", "ndcg10")}
+
+
 def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[str, Any]:
     say = progress or (lambda _m: None)
     source, cols = _resolve(opts)
@@ -317,15 +323,11 @@ def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> d
             m = fresh(b.n_users)
             train_recommender(m, b, epochs=opts.epochs, lr=opts.lr, seed=opts.seed)
             per.append({"brand": i, "users": b.n_users, **evaluate_ranking(m, b)})
-        w = np.asarray([p["users"] for p in per], dtype=np.float64)
-        return {"metrics": {k: float(np.average([p[k] for p in per], weights=w))
-                            for k in ("hr10", "ndcg10")}, "brands": per}
+        return {"metrics": _by_users(per, brands), "brands": per}
 
     def popularity() -> dict[str, Any]:
-        per = [rank_metrics(popularity_scores(b, counts), b) for b in brands]
-        w = np.asarray([b.n_users for b in brands], dtype=np.float64)
-        return {"metrics": {k: float(np.average([p[k] for p in per], weights=w))
-                            for k in ("hr10", "ndcg10")}}
+        return {"metrics": _by_users([rank_metrics(popularity_scores(b, counts), b)
+                                      for b in brands], brands)}
 
     central_out = _timed(central)
     local_out = _timed(local)
@@ -356,10 +358,7 @@ def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> d
                 m.item_bias.weight.requires_grad_(False)
                 train_recommender(m, b, epochs=5, lr=opts.lr, seed=opts.seed)
                 per.append(evaluate_ranking(m, b))
-            w = np.asarray([b.n_users for b in brands], dtype=np.float64)
-            return {"metrics": {k: float(np.average([p[k] for p in per], weights=w))
-                                for k in ("hr10", "ndcg10")},
-                    "seconds": round(fed[name][1], 2)}
+            return {"metrics": _by_users(per, brands), "seconds": round(fed[name][1], 2)}
 
         fed_out = scored("federated")
         dp_out = {**scored("federated_dp"), **_dp_report(plan)}

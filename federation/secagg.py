@@ -16,6 +16,7 @@ from typing import Any, cast
 import numpy as np
 from flwr.app import Context, Message, RecordDict
 from flwr.app.message_type import MessageType
+from flwr.client.mod import secaggplus_mod
 from flwr.clientapp.typing import ClientAppCallable
 from flwr.common import (
     Code,
@@ -30,6 +31,7 @@ from flwr.compat.common import recorddict_compat as compat
 from flwr.server import LegacyContext, ServerConfig
 from flwr.server.strategy import FedAvg as LegacyFedAvg
 from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
+from flwr.server.workflow.constant import MAIN_PARAMS_RECORD
 from flwr.serverapp import Grid
 
 MIN_BRANDS = 3  # below this the sum of two updates reveals each to the other's holder
@@ -41,8 +43,6 @@ EvalFn = Callable[[dict[str, Any], list[np.ndarray]], tuple[float, int, dict[str
 
 def secagg_when_asked(msg: Message, ctxt: Context, call_next: ClientAppCallable) -> Message:
     """`secaggplus_mod` for SecAgg+ rounds only; plain train messages pass straight on."""
-    from flwr.client.mod import secaggplus_mod
-
     if msg.metadata.message_type == MessageType.TRAIN and \
             RECORD_KEY_CONFIGS in msg.content.config_records:
         return secaggplus_mod(msg, ctxt, call_next)
@@ -97,8 +97,6 @@ def run_secagg(grid: Grid, context: Context, *, initial: list[np.ndarray], n_bra
     workflow = DefaultWorkflow(fit_workflow=SecAggPlusWorkflow(
         num_shares=n_brands, reconstruction_threshold=n_brands - 1))
     workflow(grid, legacy)
-    from flwr.server.workflow.constant import MAIN_PARAMS_RECORD
-
     weights = legacy.state.array_records[MAIN_PARAMS_RECORD].to_numpy_ndarrays()
     per_round: dict[int, dict[str, float]] = {}
     for name, series in legacy.history.metrics_distributed.items():

@@ -65,8 +65,9 @@ def classify_columns(frame: pd.DataFrame, scanner: PiiScanner, *, sample: int = 
 
 
 def read_table(path: Path | None = None, *, url: str | None = None, table: str | None = None,
-               limit: int = 100_000) -> pd.DataFrame:
-    """CSV, Parquet, or a SQL table (read-only, first `limit` rows)."""
+               limit: int | None = 100_000) -> pd.DataFrame:
+    """CSV, Parquet, or a SQL table (read-only, first `limit` rows; `None`: all). CSV cells
+    are read as text, empty cells as ""."""
     if url:
         if not table:
             raise InputError("--table is required with --url")
@@ -77,7 +78,8 @@ def read_table(path: Path | None = None, *, url: str | None = None, table: str |
         try:
             with engine.connect() as conn:
                 t = Table(table, MetaData(), autoload_with=conn)
-                return pd.read_sql(select(t).limit(limit), conn)
+                query = select(t) if limit is None else select(t).limit(limit)
+                return pd.read_sql(query, conn)
         except NoSuchTableError:
             raise InputError(f"table '{table}' not found") from None
         except SQLAlchemyError as exc:
@@ -87,10 +89,11 @@ def read_table(path: Path | None = None, *, url: str | None = None, table: str |
     if path is None:
         raise InputError("give a file or --url with --table")
     if not path.exists():
-        raise InputError("file not found", file=str(path))
+        raise InputError("no such file", file=str(path))
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path).head(limit)
+            frame = pd.read_parquet(path)
+            return frame if limit is None else frame.head(limit)
         return pd.read_csv(path, dtype=str, keep_default_na=False, nrows=limit)
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
         raise InputError(f"cannot read table: {exc}", file=str(path)) from exc
