@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.routers import audit, consents, pii, requests, retention
+from api.routers import aggregates, audit, consents, pii, requests, retention
 from compliance.database import Database
 from compliance.errors import ComityError
 from compliance.policy.loader import load_policies
+from privacy.aggregates.service import AggregateService
 from privacy.detection.analyzer import PiiScanner
 
 
@@ -18,12 +19,15 @@ def create_app(db: Database | None = None) -> FastAPI:
     app.state.db = db or Database()
     app.state.policies = load_policies()
     app.state.pii_scanner = PiiScanner()
-    for r in (consents.router, requests.router, audit.router, retention.router, pii.router):
+    app.state.aggregates = AggregateService(app.state.db, app.state.policies)
+    for r in (consents.router, requests.router, audit.router, retention.router, pii.router,
+              aggregates.router):
         app.include_router(r)
 
     @app.exception_handler(ComityError)
     async def _comity_error(_: Request, exc: ComityError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status_code, content={"detail": exc.message})
+        return JSONResponse(status_code=exc.status_code,
+                            content={"detail": exc.message, **exc.details})
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

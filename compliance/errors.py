@@ -7,6 +7,7 @@ class ComityError(Exception):
     """An error whose message is safe to show (never raw personal data)."""
 
     status_code: int = 400
+    details: dict[str, object] = {}  # noqa: RUF012 - read-only default, replaced per instance
 
     def __init__(self, message: str, status_code: int | None = None) -> None:
         super().__init__(message)

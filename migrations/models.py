@@ -8,6 +8,7 @@ from compliance.requests.models import SubjectRequest
 from compliance.subjects.models import Brand, Subject
 from compliance.tokens.models import ApiToken
 from federation.lineage.models import ModelVersion, TrainingRun, TrainingRunBrand
+from privacy.aggregates.models import BudgetLedger, DpDataset, DpRelease, PrivacyBudget
 from privacy.vault.models import SubjectKey, SubjectPii
 
 __all__ = [
@@ -16,8 +17,12 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Brand",
+    "BudgetLedger",
     "ConsentEvent",
+    "DpDataset",
+    "DpRelease",
     "ModelVersion",
+    "PrivacyBudget",
     "Subject",
     "SubjectKey",
     "SubjectPii",

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from compliance.database import PROJECT_ROOT
 from compliance.errors import InputError
 from compliance.policy.schemas import (
+    AggregatesPolicy,
     CategoriesFile,
     DataCategory,
     Deadline,
@@ -27,7 +28,7 @@ from compliance.policy.schemas import (
 M = TypeVar("M", bound=BaseModel)
 
 NON_JURISDICTION_FILES = {"purposes.yaml", "data_categories.yaml", "requests.yaml",
-                          "retention.yaml"}
+                          "retention.yaml", "aggregates.yaml"}
 
 
 def policy_dir() -> Path:
@@ -87,6 +88,7 @@ class PolicySet:
     jurisdictions: dict[str, Jurisdiction]
     deadlines: dict[str, Deadline]
     retention: tuple[RetentionRule, ...]
+    aggregates: AggregatesPolicy
 
     def purpose(self, key: str) -> Purpose:
         try:
@@ -138,5 +140,9 @@ def load_policies(directory: Path | None = None) -> PolicySet:
         if r.purpose not in purposes or r.category not in categories:
             raise InputError(f"retention rule '{r.key}' names an unknown purpose or category",
                              file=str(root / "retention.yaml"))
+    aggregates = _load(root / "aggregates.yaml", AggregatesPolicy)
+    if aggregates.purpose not in purposes:
+        raise InputError(f"unknown purpose '{aggregates.purpose}'",
+                         file=str(root / "aggregates.yaml"))
     return PolicySet(purposes=purposes, categories=categories, jurisdictions=jurisdictions,
-                     deadlines=deadlines, retention=retention)
+                     deadlines=deadlines, retention=retention, aggregates=aggregates)

@@ -111,6 +111,25 @@ class RetentionFile(_Frozen):
     rules: tuple[RetentionRule, ...]
 
 
+class AggregatesPolicy(_Frozen):
+    """policies/aggregates.yaml: privacy-budget limits and release rules for DP aggregates."""
+
+    default_period: Literal["day", "week", "month", "quarter", "year", "total"]
+    default_limit_epsilon: float = Field(gt=0)
+    max_limit_epsilon: float = Field(gt=0)
+    max_query_epsilon: float = Field(gt=0)
+    query_delta: float = Field(gt=0, lt=1e-3)
+    min_group_size: int = Field(ge=0)
+    purpose: str
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _limits_ordered(self) -> AggregatesPolicy:
+        if self.default_limit_epsilon > self.max_limit_epsilon:
+            raise ValueError("default_limit_epsilon exceeds max_limit_epsilon")
+        return self
+
+
 class PurposesFile(_Frozen):
     purposes: tuple[Purpose, ...]
 

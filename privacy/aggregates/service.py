@@ -1,0 +1,170 @@
+"""Answer an aggregate query: policy, budget, release, spend and audit, in that order.
+
+The noisy result is computed before the spend and shown only after the spend commits. A result
+that is never shown leaks nothing, so a request refused at the last moment (another request
+took the budget first) costs nothing, and the write transaction stays short.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+
+from compliance.audit.service import AuditLog
+from compliance.database import Database, utcnow
+from compliance.errors import InputError
+from compliance.policy.engine import PolicyEngine
+from compliance.policy.loader import PolicySet
+from compliance.policy.schemas import ConsentState, DecisionRequest
+from privacy.aggregates.errors import BudgetExhausted, PolicyDenied
+from privacy.aggregates.ledger import MICRO, PERIODS, Ledger, Spend, period_key, to_micro
+from privacy.aggregates.models import DpRelease
+from privacy.aggregates.plan import Calibrated, CalibrationCache, validate
+from privacy.aggregates.registry import DEFAULT_MAX_ROWS, Registry, SourceCheck
+from privacy.aggregates.release import execute, finish, scan
+from privacy.aggregates.schemas import (
+    AggregateAnswer,
+    AggregateQuery,
+    BudgetView,
+    DatasetSpec,
+)
+
+Executor = Callable[[Calibrated, AggregateQuery, DatasetSpec], Any]
+
+
+def query_digest(query: AggregateQuery) -> str:
+    return hashlib.sha256(json.dumps(query.model_dump(), sort_keys=True).encode()).hexdigest()
+
+
+def _requester(requester: str) -> str:
+    kind, _, name = requester.partition(":")
+    if kind != "service" or not name:
+        raise InputError(f"requester must be service:<name>, not '{requester}'",
+                         column="requester")
+    return requester
+
+
+class AggregateService:
+    def __init__(self, db: Database, policies: PolicySet, *,
+                 cache: CalibrationCache | None = None,
+                 checks: SourceCheck | None = None) -> None:
+        self.db = db
+        self.policies = policies
+        self.policy = policies.aggregates
+        self.engine = PolicyEngine(policies)
+        self.cache = cache or CalibrationCache()
+        self.checks = checks or SourceCheck()
+
+    def register(self, name: str, file: Path, unit_col: str, *, actor: str,
+                 bounds: dict[str, tuple[float, float]] | None = None,
+                 categories: dict[str, list[str]] | None = None,
+                 data_categories: dict[str, str] | None = None,
+                 max_rows_per_unit: int = 1, max_rows: int = DEFAULT_MAX_ROWS,
+                 jurisdiction: str = "pipl", silos: dict[str, Path] | None = None
+                 ) -> DatasetSpec:
+        with self.db.unit_of_work() as session:
+            return Registry(session, self.policies).register(
+                name, file, unit_col, actor=actor, bounds=bounds, categories=categories,
+                data_categories=data_categories, max_rows_per_unit=max_rows_per_unit,
+                max_rows=max_rows, jurisdiction=jurisdiction, silos=silos)
+
+    def set_budget(self, requester: str, dataset: str, epsilon: float, *, actor: str,
+                   period: str | None = None) -> BudgetView:
+        requester = _requester(requester)
+        period = period or self.policy.default_period
+        if period not in PERIODS:
+            raise InputError(f"unknown period '{period}' (one of {', '.join(PERIODS)})",
+                             column="period")
+        now = utcnow()
+        with self.db.unit_of_work() as session:
+            ds_id, _ = Registry(session, self.policies).get(dataset)
+            ledger = Ledger(session, self.policy)
+            ledger.set_limit(requester, ds_id, epsilon, period, now)
+            ledger.open_period(requester, ds_id, now)
+            AuditLog(session).record("budget.set", actor=actor, data={
+                "requester": requester, "dataset": dataset, "epsilon_limit": epsilon,
+                "period": period})
+        key = period_key(period, now)
+        return next(v for v in self.budgets(requester)
+                    if v.dataset == dataset and v.period_key == key)
+
+    def budgets(self, requester: str | None) -> list[BudgetView]:
+        with self.db.reading() as session:
+            return Ledger(session, self.policy).views(requester)
+
+    def _refuse(self, requester: str, ds_id: int, query: AggregateQuery, actor: str,
+                reason: str, rule_id: str | None = None) -> Spend:
+        """Count and audit a refusal in its own transaction; returns the ledger's state."""
+        with self.db.unit_of_work() as session:
+            state = Ledger(session, self.policy).refuse(requester, ds_id, utcnow())
+            AuditLog(session).record("aggregate.refused", actor=actor, rule_id=rule_id, data={
+                "requester": requester, "dataset": query.dataset, "reason": reason,
+                "epsilon_requested": query.epsilon, "epsilon_remaining": state.remaining,
+                "query_sha256": query_digest(query)})
+        return state
+
+    def query(self, requester: str, query: AggregateQuery, *, actor: str | None = None,
+              executor: Executor | None = None) -> AggregateAnswer:
+        actor = actor or requester
+        now = utcnow()
+        with self.db.reading() as session:
+            ds_id, spec = Registry(session, self.policies).get(query.dataset)
+            remaining = Ledger(session, self.policy).peek(requester, ds_id, now)
+        validate(query, spec, self.policy)
+        used = {query.column, *query.group_by, *(f.column for f in query.filters)} - {None}
+        decision = self.engine.decide(DecisionRequest(
+            brand_id="*", purpose=query.purpose, jurisdiction=spec.jurisdiction,
+            consent=ConsentState.NONE, requester=requester,
+            data_categories=frozenset(spec.columns[c].data_category for c in used if c)))
+        if not decision.allowed:
+            self._refuse(requester, ds_id, query, actor, "policy", decision.rule_id)
+            raise PolicyDenied(decision.rule_id, decision.explanation)
+        cost = to_micro(query.epsilon)
+        if round(remaining * MICRO) < cost:
+            state = self._refuse(requester, ds_id, query, actor, "budget")
+            raise BudgetExhausted(requested=query.epsilon, remaining=state.remaining,
+                                  period_key=state.period_key)
+        cal = self.cache.get(query, spec, self.policy.query_delta)
+        if executor is None:
+            self.checks.ensure(spec)
+            raw = execute(cal, scan(spec, query))
+        else:
+            raw = executor(cal, query, spec)
+        groups, suppressed = finish(raw, cal, query, spec, self.policy.min_group_size)
+        with self.db.unit_of_work() as session:
+            state = Ledger(session, self.policy).spend(requester, ds_id, cost, utcnow())
+            audit = AuditLog(session)
+            digest = query_digest(query)
+            if state.ok:
+                release_id = session.execute(insert(DpRelease).values(
+                    ledger_id=state.ledger_id, requester=requester, dataset_id=ds_id,
+                    purpose=query.purpose, rule_id=decision.rule_id, measure=query.measure,
+                    query_sha256=digest, epsilon_micro=cost, delta=cal.delta,
+                    groups_released=len(groups), groups_suppressed=suppressed,
+                    federated=executor is not None, created_at=utcnow(),
+                ).returning(DpRelease.id)).scalar_one()
+            audit.record(
+                "aggregate.release" if state.ok else "aggregate.refused", actor=actor,
+                rule_id=decision.rule_id,
+                data={"requester": requester, "dataset": query.dataset,
+                      "measure": query.measure, "column": query.column,
+                      "group_by": query.group_by,
+                      "filters": [f"{f.column} {f.op}" for f in query.filters],
+                      "query_sha256": digest, "epsilon": query.epsilon, "delta": cal.delta,
+                      "epsilon_remaining": state.remaining, "period": state.period_key,
+                      **({"release_id": release_id, "groups": len(groups),
+                          "suppressed": suppressed} if state.ok else {"reason": "budget"})})
+        if not state.ok:
+            raise BudgetExhausted(requested=query.epsilon, remaining=state.remaining,
+                                  period_key=state.period_key)
+        return AggregateAnswer(
+            dataset=query.dataset, measure=query.measure, groups=groups, suppressed=suppressed,
+            epsilon_spent=cost / MICRO, delta_spent=cal.delta,
+            epsilon_remaining=state.remaining, noise=list(cal.noise), keys=cal.keys,  # type: ignore[arg-type]
+            min_group_size=self.policy.min_group_size, release_id=release_id,
+            federated=executor is not None)
