@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.routers import aggregates, audit, consents, pii, requests, retention
 from compliance.database import Database
 from compliance.errors import ComityError
-from compliance.policy.loader import load_policies
+from compliance.policy.loader import PolicySet, load_policies
+from privacy.aggregates.federated import FederatedPlan
 from privacy.aggregates.service import AggregateService
 from privacy.detection.analyzer import PiiScanner
+
+
+def simulated_secure_sum(plan: FederatedPlan) -> tuple[np.ndarray, int]:
+    """Federated aggregates through Flower's simulation runtime, one SuperNode per silo.
+    Imported on first use: Flower, Ray and torch stay out of the API's start-up."""
+    from federation.aggregate_round import simulate_secure_sum
+    from federation.client_app import app as client_app
+
+    return simulate_secure_sum(plan, client_app)
+
+
+def aggregate_service(db: Database, policies: PolicySet) -> AggregateService:
+    return AggregateService(db, policies, secure_sum=simulated_secure_sum)
 
 
 def create_app(db: Database | None = None) -> FastAPI:
@@ -19,7 +34,7 @@ def create_app(db: Database | None = None) -> FastAPI:
     app.state.db = db or Database()
     app.state.policies = load_policies()
     app.state.pii_scanner = PiiScanner()
-    app.state.aggregates = AggregateService(app.state.db, app.state.policies)
+    app.state.aggregates = aggregate_service(app.state.db, app.state.policies)
     for r in (consents.router, requests.router, audit.router, retention.router, pii.router,
               aggregates.router):
         app.include_router(r)

@@ -360,11 +360,11 @@ def _bounds(items: list[str]) -> dict[str, tuple[float, float]]:
 
 
 def _aggregates():  # type: ignore[no-untyped-def]
+    from api.app import aggregate_service
     from compliance.database import Database
     from compliance.policy.loader import load_policies
-    from privacy.aggregates.service import AggregateService
 
-    return AggregateService(Database(), load_policies())
+    return aggregate_service(Database(), load_policies())
 
 
 @dataset_app.command("register")

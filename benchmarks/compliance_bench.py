@@ -16,15 +16,13 @@ import asyncio
 import json
 import os
 import random
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+from server import api_server  # benchmarks/server.py, next to this script
 from sqlalchemy import func, insert, select
 
 from compliance.audit.service import AuditLog
@@ -35,7 +33,6 @@ from compliance.retention.service import RetentionService
 from compliance.subjects.models import Subject
 from compliance.subjects.service import SubjectService
 from compliance.tokens.service import TokenService
-from federation.deployment import free_port
 from privacy.vault.envelope import field_aad, new_data_key, seal, wrap
 from privacy.vault.models import SubjectKey, SubjectPii
 
@@ -144,18 +141,7 @@ def consent_load(work: Path, rate: int, seconds: int, workers: int) -> dict[str,
     with db.unit_of_work() as s:
         SubjectService(s).register_brand("bench", "Bench", "pipl", actor="bench")
         token = TokenService(s).create("brand:bench")
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port),
-                               "--workers", str(workers)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with api_server(env, workers) as (_, port):
         total = rate * seconds
         rng = random.Random(1)
         retried = set(rng.sample(range(total), total // 10))
@@ -166,9 +152,6 @@ def consent_load(work: Path, rate: int, seconds: int, workers: int) -> dict[str,
         elapsed = asyncio.run(_open_loop(port, token, rate, total, retried, latencies, errors,
                                          timeline))
         client_cpu = time.process_time() - cpu0
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
     with db.unit_of_work() as s:
         stored = int(s.scalar(select(func.count()).select_from(ConsentEvent)) or 0)
         keys = int(s.scalar(select(func.count(func.distinct(ConsentEvent.idempotency_key))))

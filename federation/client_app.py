@@ -2,7 +2,9 @@
 
 Three handlers: `query` runs the privacy gate and reports counts and the consent
 snapshot digest (no identifiers); `train` and `evaluate` run plain PyTorch from
-`federation.task`. Only weights, counts and metrics leave the brand.
+`federation.task`, and a SecAgg+ train round may instead carry a DP aggregate plan
+(`federation.aggregate_round`). Only weights, counts, bounded aggregates and metrics leave
+the brand.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from compliance.consent.service import ConsentService
 from compliance.database import Database
 from compliance.policy.engine import PolicyEngine
 from compliance.policy.loader import load_policies
+from federation.aggregate_round import answer as aggregate_answer
+from federation.aggregate_round import is_aggregate_round
 from federation.brand import PreparedChurn, prepare_churn
 from federation.gate_report import GateReport
 from federation.secagg import is_legacy, legacy_evaluate, legacy_train, secagg_when_asked
@@ -96,8 +100,9 @@ def _evaluate(settings: RunSettings, context: Context, weights: list[np.ndarray]
 @app.train()
 def train(msg: Message, context: Context) -> Message:
     if is_legacy(msg.content):  # a SecAgg+ round: legacy FitIns in, FitRes out
-        return legacy_train(msg, lambda cfg, w: _train(RunSettings.from_mapping(cfg), context,
-                                                       w, cfg))
+        return legacy_train(msg, lambda cfg, w: aggregate_answer(cfg, context)
+                            if is_aggregate_round(cfg)
+                            else _train(RunSettings.from_mapping(cfg), context, w, cfg))
     config = msg.content.config_records["config"]
     weights, n, metrics = _train(_settings(msg), context, _weights(msg), config)
     return Message(RecordDict({"arrays": ArrayRecord(weights),

@@ -9,8 +9,6 @@ that every setting is measured on exactly the same rows.
 
 from __future__ import annotations
 
-import logging
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,6 +24,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Context
 from flwr.serverapp import Grid, ServerApp
 from flwr.simulation import run_simulation
 
+from federation.backend import simulation_backend
 from federation.benchapp import app as bench_client
 from federation.connectors import LoadReport, load_customers, load_transactions
 from federation.dpsgd import DpPlan, plan_dp
@@ -144,17 +143,8 @@ def run_federated_pair(data_dir: Path, n_brands: int, initial: list[np.ndarray],
                               num_rounds=rounds, train_config=record, evaluate_config=record)
             results[name] = (res.arrays.to_numpy_ndarrays(), time.perf_counter() - t0)
 
-    for name in ("flwr", "ray"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
     run_simulation(server_app=server, client_app=bench_client, num_supernodes=n_brands,
-                   backend_config={
-                       "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
-                       "init_args": {"num_cpus": min(n_brands, os.cpu_count() or 1),
-                                     "num_gpus": 0, "include_dashboard": False,
-                                     "logging_level": "error", "log_to_driver": False,
-                                     "object_store_memory": 256 * 1024 * 1024}})
+                   backend_config=simulation_backend(n_brands))
     missing = set(configs) - set(results)
     if missing:
         raise RuntimeError(f"federated training did not finish: {', '.join(sorted(missing))}")

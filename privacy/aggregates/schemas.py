@@ -30,6 +30,8 @@ class AggregateQuery(BaseModel):
     purpose: str = "analytics_aggregate"
     quantile: float = Field(default=0.5, gt=0, lt=1)
     bins: int = Field(default=10, ge=2, le=100)
+    federated: bool = Field(default=False, description="Answer across the brands' silos "
+                            "through Flower with SecAgg+; noise added once to the sum")
 
 
 class Group(BaseModel):

@@ -11,17 +11,19 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+import numpy as np
+import polars as pl
 from sqlalchemy import insert
 
 from compliance.audit.service import AuditLog
 from compliance.database import Database, utcnow
-from compliance.errors import InputError
+from compliance.errors import ComityError, InputError
 from compliance.policy.engine import PolicyEngine
 from compliance.policy.loader import PolicySet
 from compliance.policy.schemas import ConsentState, DecisionRequest
 from privacy.aggregates.errors import BudgetExhausted, PolicyDenied
+from privacy.aggregates.federated import FederatedPlan, federated_plan, release_sum
 from privacy.aggregates.ledger import MICRO, PERIODS, Ledger, Spend, period_key, to_micro
 from privacy.aggregates.models import DpRelease
 from privacy.aggregates.plan import Calibrated, CalibrationCache, validate
@@ -34,7 +36,7 @@ from privacy.aggregates.schemas import (
     DatasetSpec,
 )
 
-Executor = Callable[[Calibrated, AggregateQuery, DatasetSpec], Any]
+SecureSum = Callable[[FederatedPlan], tuple[np.ndarray, int]]
 
 
 def query_digest(query: AggregateQuery) -> str:
@@ -52,13 +54,15 @@ def _requester(requester: str) -> str:
 class AggregateService:
     def __init__(self, db: Database, policies: PolicySet, *,
                  cache: CalibrationCache | None = None,
-                 checks: SourceCheck | None = None) -> None:
+                 checks: SourceCheck | None = None,
+                 secure_sum: SecureSum | None = None) -> None:
         self.db = db
         self.policies = policies
         self.policy = policies.aggregates
         self.engine = PolicyEngine(policies)
         self.cache = cache or CalibrationCache()
         self.checks = checks or SourceCheck()
+        self.secure_sum = secure_sum
 
     def register(self, name: str, file: Path, unit_col: str, *, actor: str,
                  bounds: dict[str, tuple[float, float]] | None = None,
@@ -108,14 +112,32 @@ class AggregateService:
                 "query_sha256": query_digest(query)})
         return state
 
-    def query(self, requester: str, query: AggregateQuery, *, actor: str | None = None,
-              executor: Executor | None = None) -> AggregateAnswer:
+    def _release(self, query: AggregateQuery, spec: DatasetSpec
+                 ) -> tuple[Calibrated, pl.DataFrame]:
+        """The noisy statistics, not yet shown to anyone."""
+        if not query.federated:
+            cal = self.cache.get(query, spec, self.policy.query_delta)
+            self.checks.ensure(spec)
+            return cal, execute(cal, scan(spec, query))
+        plan = federated_plan(query, spec)
+        if self.secure_sum is None:
+            raise ComityError("federated aggregates are not configured on this server",
+                              status_code=501)
+        for source in spec.silos.values():
+            self.checks.ensure(spec, source)
+        summed, reporting = self.secure_sum(plan)
+        return release_sum(summed, plan, reporting)
+
+    def query(self, requester: str, query: AggregateQuery, *, actor: str | None = None
+              ) -> AggregateAnswer:
         actor = actor or requester
         now = utcnow()
         with self.db.reading() as session:
             ds_id, spec = Registry(session, self.policies).get(query.dataset)
             remaining = Ledger(session, self.policy).peek(requester, ds_id, now)
         validate(query, spec, self.policy)
+        if query.federated:
+            federated_plan(query, spec)
         used = {query.column, *query.group_by, *(f.column for f in query.filters)} - {None}
         decision = self.engine.decide(DecisionRequest(
             brand_id="*", purpose=query.purpose, jurisdiction=spec.jurisdiction,
@@ -129,12 +151,7 @@ class AggregateService:
             state = self._refuse(requester, ds_id, query, actor, "budget")
             raise BudgetExhausted(requested=query.epsilon, remaining=state.remaining,
                                   period_key=state.period_key)
-        cal = self.cache.get(query, spec, self.policy.query_delta)
-        if executor is None:
-            self.checks.ensure(spec)
-            raw = execute(cal, scan(spec, query))
-        else:
-            raw = executor(cal, query, spec)
+        cal, raw = self._release(query, spec)
         groups, suppressed = finish(raw, cal, query, spec, self.policy.min_group_size)
         with self.db.unit_of_work() as session:
             state = Ledger(session, self.policy).spend(requester, ds_id, cost, utcnow())
@@ -146,7 +163,7 @@ class AggregateService:
                     purpose=query.purpose, rule_id=decision.rule_id, measure=query.measure,
                     query_sha256=digest, epsilon_micro=cost, delta=cal.delta,
                     groups_released=len(groups), groups_suppressed=suppressed,
-                    federated=executor is not None, created_at=utcnow(),
+                    federated=query.federated, created_at=utcnow(),
                 ).returning(DpRelease.id)).scalar_one()
             audit.record(
                 "aggregate.release" if state.ok else "aggregate.refused", actor=actor,
@@ -156,6 +173,7 @@ class AggregateService:
                       "group_by": query.group_by,
                       "filters": [f"{f.column} {f.op}" for f in query.filters],
                       "query_sha256": digest, "epsilon": query.epsilon, "delta": cal.delta,
+                      "federated": query.federated,
                       "epsilon_remaining": state.remaining, "period": state.period_key,
                       **({"release_id": release_id, "groups": len(groups),
                           "suppressed": suppressed} if state.ok else {"reason": "budget"})})
@@ -167,4 +185,4 @@ class AggregateService:
             epsilon_spent=cost / MICRO, delta_spent=cal.delta,
             epsilon_remaining=state.remaining, noise=list(cal.noise), keys=cal.keys,  # type: ignore[arg-type]
             min_group_size=self.policy.min_group_size, release_id=release_id,
-            federated=executor is not None)
+            federated=query.federated)

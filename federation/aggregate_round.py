@@ -1,0 +1,126 @@
+"""A DP aggregate across brand silos as one Flower SecAgg+ round.
+
+The coordinator sends the query plan (public metadata only) as the config of one legacy fit
+round; each brand's ClientApp answers with its bounded local vector (`local_vector`), weight 1;
+SecAgg+ reveals only the mean of the vectors, which times the number of brands is their sum.
+Noise is added once, on the coordinator, by `release_sum`. Rows never leave a brand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from flwr.app import Context
+from flwr.clientapp import ClientApp
+from flwr.common import FitRes, ndarrays_to_parameters
+from flwr.server import LegacyContext, ServerConfig
+from flwr.server.client_proxy import ClientProxy
+from flwr.server.strategy import FedAvg as LegacyFedAvg
+from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
+from flwr.serverapp import Grid, ServerApp
+from flwr.simulation import run_simulation
+
+from compliance.errors import ComityError
+from federation.backend import simulation_backend
+from federation.secagg import MIN_BRANDS
+from privacy.aggregates.federated import (
+    CLIPPING_RANGE,
+    MODULUS_RANGE,
+    QUANTIZATION_RANGE,
+    FederatedPlan,
+)
+from privacy.aggregates.plan import used_columns
+
+PLAN_KEY = "dp-aggregate-plan"
+BRANDS_KEY = "dp-aggregate-brands"
+
+
+class _CountingFedAvg(LegacyFedAvg):
+    """FedAvg that remembers how many brands the secure mean was taken over."""
+
+    reporting = 0
+
+    def aggregate_fit(self, server_round: int, results: list[tuple[ClientProxy, FitRes]],
+                      failures: list[Any]) -> Any:
+        self.reporting = len(results)
+        return super().aggregate_fit(server_round, results, failures)
+
+
+def silo_frame(plan: FederatedPlan, brand: str, path: str | None = None) -> pl.DataFrame:
+    """The brand's own rows, only the columns the query uses; read at the brand."""
+    source = path or plan.spec.silos[brand]
+    lf = pl.scan_parquet(source) if plan.spec.format == "parquet" else pl.scan_csv(source)
+    return lf.select(used_columns(plan.query, plan.spec)).collect()
+
+
+def brand_for(context: Context, config: dict[str, Any]) -> str:
+    if "brand-id" in context.node_config:
+        return str(context.node_config["brand-id"])
+    return str(config[BRANDS_KEY]).split(",")[int(context.node_config["partition-id"])]
+
+
+def answer(config: dict[str, Any], context: Context) -> tuple[list[np.ndarray], int,
+                                                              dict[str, float]]:
+    """Brand side of the round: the local vector, weight 1 (so the secure mean is sum/n)."""
+    from privacy.aggregates.federated import local_vector
+
+    plan = FederatedPlan.from_json(str(config[PLAN_KEY]))
+    brand = brand_for(context, config)
+    path = context.node_config.get("aggregate-silo")
+    vec = local_vector(silo_frame(plan, brand, str(path) if path else None), plan)
+    return [vec.astype(np.float64)], 1, {}
+
+
+def is_aggregate_round(config: dict[str, Any]) -> bool:
+    return PLAN_KEY in config
+
+
+def secure_sum(grid: Grid, context: Context, plan: FederatedPlan) -> tuple[np.ndarray, int]:
+    brands = sorted(plan.spec.silos)
+    n = len(brands)
+    if n < MIN_BRANDS:
+        raise ComityError(f"SecAgg+ needs at least {MIN_BRANDS} silos, got {n}")
+    size = len(plan.keys) * (2 if plan.with_sum else 1)
+    strategy = _CountingFedAvg(
+        fraction_fit=1.0, fraction_evaluate=0.0, min_fit_clients=n, min_evaluate_clients=0,
+        min_available_clients=n, initial_parameters=ndarrays_to_parameters([np.zeros(size)]),
+        on_fit_config_fn=lambda _r: {PLAN_KEY: plan.to_json(), BRANDS_KEY: ",".join(brands)})
+    legacy = LegacyContext(context=context, config=ServerConfig(num_rounds=1),
+                           strategy=strategy)
+    workflow = DefaultWorkflow(fit_workflow=SecAggPlusWorkflow(
+        num_shares=n, reconstruction_threshold=n - 1, max_weight=1.0,
+        clipping_range=CLIPPING_RANGE, quantization_range=QUANTIZATION_RANGE,
+        modulus_range=MODULUS_RANGE))
+    workflow(grid, legacy)
+    from flwr.server.workflow.constant import MAIN_PARAMS_RECORD
+
+    mean = legacy.state.array_records[MAIN_PARAMS_RECORD].to_numpy_ndarrays()[0]
+    if strategy.reporting == 0:
+        raise ComityError("no brand answered the aggregate round", status_code=503)
+    return np.asarray(mean, dtype=np.float64) * strategy.reporting, strategy.reporting
+
+
+def simulate_secure_sum(plan: FederatedPlan, client_app: ClientApp) -> tuple[np.ndarray, int]:
+    """One SecAgg+ round in Flower's simulation runtime, one virtual SuperNode per silo."""
+    out: list[tuple[np.ndarray, int]] = []
+    server = ServerApp()
+
+    @server.main()
+    def _main(grid: Grid, context: Context) -> None:
+        out.append(secure_sum(grid, context, plan))
+
+    n = len(plan.spec.silos)
+    run_simulation(server_app=server, client_app=client_app, num_supernodes=n,
+                   backend_config=simulation_backend(n))
+    if not out:
+        raise ComityError("the federated aggregate round did not complete", status_code=503)
+    return out[0]
+
+
+def silo_paths_exist(plan: FederatedPlan) -> None:
+    for brand, path in plan.spec.silos.items():
+        if not Path(path).is_file():
+            raise ComityError(f"silo of brand '{brand}' is missing", status_code=409)
