@@ -19,9 +19,8 @@ def simulated_secure_sum(plan: FederatedPlan) -> tuple[np.ndarray, int]:
     """Federated aggregates through Flower's simulation runtime, one SuperNode per silo.
     Imported on first use: Flower, Ray and torch stay out of the API's start-up."""
     from federation.aggregate_round import simulate_secure_sum
-    from federation.client_app import app as client_app
 
-    return simulate_secure_sum(plan, client_app)
+    return simulate_secure_sum(plan)
 
 
 def aggregate_service(db: Database, policies: PolicySet) -> AggregateService:

@@ -116,7 +116,7 @@ def demo(
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                       console=console, transient=False) as bar:
-            steps = bar.add_task("comity demo", total=5)
+            steps = bar.add_task("comity demo", total=6)
             rounds_task = bar.add_task("federated rounds", total=rounds, visible=False)
 
             def step(text: str) -> None:
@@ -128,7 +128,7 @@ def demo(
 
             result = run_demo(out, db=db, seed=seed, rounds=rounds, scale=scale,
                               keep_silos=keep_silos, step=step, progress=progress)
-            bar.update(steps, completed=5, description="done")
+            bar.update(steps, completed=6, description="done")
     except ComityError as exc:
         _fail(exc)
         return
@@ -137,6 +137,19 @@ def demo(
     console.print(f"federated churn AUC {final.get('auc', float('nan')):.3f} over "
                   f"{len(result.outcome.lineage)} brands; audit chain verified: "
                   f"{result.report['audit']['verified']}")
+    for item in result.aggregates:
+        q = item["query"]
+        what = f"{q['measure']} {q.get('column') or ''} by {q.get('group_by') or '-'}"
+        if "answer" in item:
+            ans = item["answer"]
+            values = ", ".join(
+                f"{'/'.join(map(str, g['key'].values())) or 'all'}={g['value']:.1f}"
+                + (f" [{g['ci95'][0]:.0f}, {g['ci95'][1]:.0f}]" if g["ci95"] else "")
+                for g in ans["groups"])
+            console.print(f"DP aggregate ({what}, eps {q['epsilon']}): {values}")
+        else:
+            console.print(f"DP aggregate ({what}, eps {q['epsilon']}): refused, "
+                          f"{item['epsilon_remaining']:g} left")
 
 
 @app.command()
@@ -370,7 +383,6 @@ def _aggregates():  # type: ignore[no-untyped-def]
 @dataset_app.command("register")
 def dataset_register(
     name: Annotated[str, typer.Argument(help="Dataset name used in queries")],
-    file: Annotated[Path, typer.Option(help="CSV or Parquet file")],
     unit_col: Annotated[str, typer.Option(help="Column identifying one customer (the "
                                                "privacy unit)")],
     bounds: Annotated[list[str], typer.Option(help="COL=LOW:HIGH, public clipping bounds "
@@ -385,8 +397,10 @@ def dataset_register(
     max_rows: Annotated[int, typer.Option(min=1, help="Public upper bound on the row count")
                         ] = 10_000_000,
     jurisdiction: Annotated[str, typer.Option()] = "pipl",
-    silo: Annotated[list[str], typer.Option(help="BRAND=PATH: the brand's own copy for "
+    silo: Annotated[list[str], typer.Option(help="BRAND=PATH: the brand's own rows for "
                                                  "federated queries (repeat)")] = [],  # noqa: B006
+    file: Annotated[Path | None, typer.Option(help="CSV or Parquet file (optional when "
+                                                   "--silo is given)")] = None,
 ) -> None:
     """Register a dataset: schema and integrity are checked, nothing is inferred from it."""
     try:

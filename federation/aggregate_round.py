@@ -103,8 +103,14 @@ def secure_sum(grid: Grid, context: Context, plan: FederatedPlan) -> tuple[np.nd
     return np.asarray(mean, dtype=np.float64) * strategy.reporting, strategy.reporting
 
 
-def simulate_secure_sum(plan: FederatedPlan, client_app: ClientApp) -> tuple[np.ndarray, int]:
-    """One SecAgg+ round in Flower's simulation runtime, one virtual SuperNode per silo."""
+def simulate_secure_sum(plan: FederatedPlan, client_app: ClientApp | None = None
+                        ) -> tuple[np.ndarray, int]:
+    """One SecAgg+ round in Flower's simulation runtime, one virtual SuperNode per silo,
+    running comity's own ClientApp unless another is given."""
+    if client_app is None:
+        from federation.client_app import app as default_app  # it imports this module
+
+        client_app = default_app
     out: list[tuple[np.ndarray, int]] = []
     server = ServerApp()
 

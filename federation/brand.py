@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
+import pandas as pd
 
 from compliance.consent.state import SubjectConsent, snapshot_digest
 from compliance.policy.engine import PolicyEngine
-from federation.features import churn_table, feature_matrix
+from federation.features import churn_table, feature_matrix, segment_table
 from federation.gate import GateResult, apply_gate, select_columns
 from federation.silo import SiloData
 from privacy.detection.analyzer import PiiScanner
@@ -30,10 +31,19 @@ class PreparedChurn:
     y_test: np.ndarray
 
 
-def prepare_churn(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
-                  engine: PolicyEngine, purpose: str, cutoff: date, horizon_days: int,
-                  seed: int, test_fraction: float = 0.2,
-                  master_key: bytes | None = None) -> PreparedChurn:
+@dataclass(frozen=True)
+class GatedTables:
+    """A brand's rows after the privacy gate, keyed by pseudonym, for one purpose."""
+
+    gate: GateResult
+    customers: pd.DataFrame
+    orders: pd.DataFrame
+    categories: tuple[str, ...]
+
+
+def gated_tables(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
+                 engine: PolicyEngine, purpose: str, seed: int,
+                 master_key: bytes | None = None) -> GatedTables:
     cmap = silo.column_map
     pseudo = Pseudonymizer.for_brand(cmap.brand_id, master_key)
     candidates = [c for c in cmap.customers.columns if c != cmap.customers.key
@@ -47,16 +57,35 @@ def prepare_churn(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
     orders = silo.orders.assign(**{cmap.orders.key: silo.orders[cmap.orders.key].map(pseudo)})
     orders = orders.loc[orders[cmap.orders.key].isin(gate.kept_keys), order_cols]
     customers = gate.kept.rename(columns={cmap.customers.key: "customer_id"})
-    table = churn_table(orders.rename(columns={cmap.orders.key: "customer_id"}), customers,
-                        cutoff=cutoff, horizon_days=horizon_days)
+    used = {cmap.customers.columns[c] for c in gate.kept.columns if c != cmap.customers.key}
+    used |= {cmap.orders.columns[c] for c in order_cols if c != cmap.orders.key}
+    dropped = {**gate.dropped_columns, **{f"orders.{k}": v for k, v in order_dropped.items()}}
+    gate = GateResult(**{**gate.__dict__, "dropped_columns": dropped})
+    return GatedTables(gate, customers, orders.rename(columns={cmap.orders.key: "customer_id"}),
+                       tuple(sorted(used)))
+
+
+def prepare_churn(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
+                  engine: PolicyEngine, purpose: str, cutoff: date, horizon_days: int,
+                  seed: int, test_fraction: float = 0.2,
+                  master_key: bytes | None = None) -> PreparedChurn:
+    t = gated_tables(silo, snapshot=snapshot, engine=engine, purpose=purpose, seed=seed,
+                     master_key=master_key)
+    table = churn_table(t.orders, t.customers, cutoff=cutoff, horizon_days=horizon_days)
     x, y = feature_matrix(table), table["churned"].to_numpy(dtype=np.float32)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(x))
     n_test = int(round(len(x) * test_fraction))
     test, train = order[:n_test], order[n_test:]
-    used = {cmap.customers.columns[c] for c in gate.kept.columns if c != cmap.customers.key}
-    used |= {cmap.orders.columns[c] for c in order_cols if c != cmap.orders.key}
-    dropped = {**gate.dropped_columns, **{f"orders.{k}": v for k, v in order_dropped.items()}}
-    gate = GateResult(**{**gate.__dict__, "dropped_columns": dropped})
-    return PreparedChurn(cmap.brand_id, gate, snapshot_digest(snapshot), tuple(sorted(used)),
-                         x[train], y[train], x[test], y[test])
+    return PreparedChurn(silo.column_map.brand_id, t.gate, snapshot_digest(snapshot),
+                         t.categories, x[train], y[train], x[test], y[test])
+
+
+def prepare_segments(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
+                     engine: PolicyEngine, purpose: str, cutoff: date, horizon_days: int,
+                     seed: int) -> pd.DataFrame:
+    """The brand's customer segments for DP aggregates: pseudonym, RFM tier, churn status,
+    spend; only customers the gate lets through for `purpose`."""
+    t = gated_tables(silo, snapshot=snapshot, engine=engine, purpose=purpose, seed=seed)
+    return segment_table(churn_table(t.orders, t.customers, cutoff=cutoff,
+                                     horizon_days=horizon_days))

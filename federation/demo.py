@@ -7,24 +7,35 @@ events reach the compliance database; the report carries counts and hashes.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import Any
 
+from compliance.consent.service import ConsentService
 from compliance.database import Database
+from compliance.policy.engine import PolicyEngine
 from compliance.policy.loader import load_policies
 from compliance.report.builder import build_report
 from compliance.report.render import write_report
 from compliance.subjects.service import SubjectService
+from federation.aggregate_round import simulate_secure_sum
+from federation.brand import prepare_segments
 from federation.coordinator import RunOutcome
+from federation.features import CHURN_STATUS, RFM_TIERS
 from federation.settings import RunSettings
-from federation.silo import write_silo
+from federation.silo import load_silo, write_silo
 from federation.simulation import simulate
 from federation.synthetic import AS_OF, DEFAULT_CUTOFF, DEFAULT_HORIZON_DAYS, generate_alliance
+from privacy.aggregates.errors import BudgetExhausted
+from privacy.aggregates.schemas import AggregateQuery
+from privacy.aggregates.service import AggregateService
 from privacy.keys import key_dir
 from privacy.pseudonym import Pseudonymizer
 
@@ -32,11 +43,59 @@ StepFn = Callable[[str], None]
 ProgressFn = Callable[[str, int, int], None]
 
 
+DEMO_SERVICE = "service:insights"
+SEGMENTS_FILE = "segments.parquet"
+
+
 @dataclass(frozen=True)
 class DemoResult:
     report: dict
     paths: dict[str, Path]
     outcome: RunOutcome
+    aggregates: list[dict[str, Any]]
+
+
+def demo_aggregates(db: Database, settings: RunSettings) -> list[dict[str, Any]]:
+    """Each brand derives its customer segments behind the gate (purpose analytics_aggregate)
+    into its own silo; an internal service then asks DP questions across the silos through
+    SecAgg+, within a budget; the last question is over budget on purpose and is refused."""
+    policies = load_policies()
+    engine = PolicyEngine(policies)
+    purpose = policies.aggregates.purpose
+    silos: dict[str, Path] = {}
+    for brand in settings.brands:
+        directory = Path(settings.silo_root) / brand
+        with db.reading() as session:
+            snapshot = ConsentService(session).snapshot(brand, purpose, settings.as_of)
+        segments = prepare_segments(
+            load_silo(directory, policies), snapshot=snapshot, engine=engine, purpose=purpose,
+            cutoff=date.fromisoformat(settings.cutoff), horizon_days=settings.horizon_days,
+            seed=settings.seed)
+        segments.to_parquet(directory / SEGMENTS_FILE, index=False)
+        silos[brand] = directory / SEGMENTS_FILE
+    svc = AggregateService(db, policies, secure_sum=simulate_secure_sum)
+    svc.register("alliance_segments", None, "customer_id", actor="admin", silos=silos,
+                 bounds={"spend": (0.0, 5000.0), "orders": (0, 200)},
+                 categories={"rfm_tier": list(RFM_TIERS), "churn": list(CHURN_STATUS)},
+                 data_categories={"spend": "purchase_history", "orders": "purchase_history",
+                                  "rfm_tier": "behavioral_features",
+                                  "churn": "behavioral_features"})
+    svc.set_budget(DEMO_SERVICE, "alliance_segments", 2.0, actor="dpo", period="month")
+    asked = [
+        {"measure": "mean", "column": "spend", "group_by": ["rfm_tier"], "epsilon": 1.0},
+        {"measure": "histogram", "column": "churn", "epsilon": 0.5},
+        {"measure": "count", "group_by": ["churn"], "epsilon": 1.0},
+    ]
+    out: list[dict[str, Any]] = []
+    for body in asked:
+        query = AggregateQuery.model_validate({"dataset": "alliance_segments",
+                                               "federated": True, **body})
+        try:
+            ans = svc.query(DEMO_SERVICE, query, actor=DEMO_SERVICE)
+            out.append({"query": body, "answer": ans.model_dump()})
+        except BudgetExhausted as exc:
+            out.append({"query": body, "refused": exc.message, **exc.details})
+    return out
 
 
 def prepare_alliance(db: Database, silo_root: Path, *, seed: int = 7, scale: float = 1.0,
@@ -81,11 +140,16 @@ def run_demo(out_dir: Path, *, db: Database, seed: int = 7, rounds: int = 8,
                                         "Syncing pseudonymous subjects and consent records"))
         step(f"Federated churn training over {len(settings.brands)} brands (Flower simulation)")
         outcome = simulate(settings, db, progress=progress)
+        step("DP aggregates across the brands' silos (SecAgg+ sum, OpenDP noise, budget)")
+        aggregates = demo_aggregates(db, settings)
         step("Writing the DPO report")
         with db.unit_of_work() as session:
             report = build_report(session, as_of=AS_OF)
         paths = write_report(report, out_dir)
-        return DemoResult(report, paths, outcome)
+        (out_dir / "aggregates.json").write_text(
+            json.dumps(aggregates, ensure_ascii=False, indent=2), encoding="utf-8")
+        paths["aggregates"] = out_dir / "aggregates.json"
+        return DemoResult(report, paths, outcome, aggregates)
     finally:
         if keep_silos is None:
             shutil.rmtree(silo_root, ignore_errors=True)

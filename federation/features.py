@@ -69,3 +69,27 @@ def feature_matrix(table: pd.DataFrame) -> np.ndarray:
     statistics of one brand's data are needed to score another's."""
     x = np.log1p(table[list(CHURN_FEATURES)].clip(lower=0).to_numpy(dtype=np.float64))
     return ((x - 2.0) / 2.0).astype(np.float32)
+
+
+RFM_TIERS = ("high_value", "active", "at_risk", "dormant")
+CHURN_STATUS = ("churned", "retained")
+
+
+def rfm_tier(recency_days: pd.Series, frequency: pd.Series) -> pd.Series:
+    """Fixed rules, the same at every brand (no thresholds learned from one brand's data):
+    dormant after 180 days without a purchase, at risk after 90, high value with 5+ orders."""
+    tier = np.where(recency_days > 180, "dormant",
+                    np.where(recency_days > 90, "at_risk",
+                             np.where(frequency >= 5, "high_value", "active")))
+    return pd.Series(tier, index=recency_days.index)
+
+
+def segment_table(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per customer of a churn table: the segments internal services ask about."""
+    return pd.DataFrame({
+        "customer_id": table["customer_id"],
+        "rfm_tier": rfm_tier(table["recency_days"], table["frequency"]),
+        "churn": np.where(table["churned"] > 0.5, "churned", "retained"),
+        "spend": table["monetary"].astype(float),
+        "orders": table["frequency"].astype(int),
+    })

@@ -66,6 +66,24 @@ def test_demo_report_has_lineage_consent_and_verified_audit(demo_run: tuple[Path
 
 @pytest.mark.integration
 @pytest.mark.slow
+def test_demo_asks_dp_aggregates_across_silos_within_budget(demo_run: tuple[Path, Path, str]
+                                                            ) -> None:
+    out, _, _ = demo_run
+    asked = json.loads((out / "aggregates.json").read_text(encoding="utf-8"))
+    answered = [a["answer"] for a in asked if "answer" in a]
+    refused = [a for a in asked if "refused" in a]
+    assert len(answered) == 2 and len(refused) == 1
+    assert all(a["federated"] and a["noise"] for a in answered)
+    assert {g["key"]["churn"] for g in answered[1]["groups"]} <= {"churned", "retained"}
+    (budget,) = json.loads((out / "report.json").read_text(encoding="utf-8")
+                           )["aggregates"]["budgets"]
+    assert budget["spent_epsilon"] == 1.5 <= budget["limit_epsilon"]
+    assert (budget["releases"], budget["refusals"]) == (2, 1)
+    assert refused[0]["epsilon_remaining"] == pytest.approx(0.5)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
 def test_no_raw_pii_in_report_logs_or_database(demo_run: tuple[Path, Path, str]) -> None:
     out, db_file, logs = demo_run
     haystacks = {p.name: p.read_bytes() for p in out.iterdir()}

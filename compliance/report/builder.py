@@ -16,8 +16,28 @@ from compliance.database import utcnow
 from compliance.subjects.models import Brand, Subject
 from federation.lineage.models import ModelVersion
 from federation.lineage.service import LineageService
+from privacy.aggregates.ledger import MICRO, budget_views
+from privacy.aggregates.models import DpDataset, DpRelease
 
 REPORT_VERSION = "comity-report/1"
+
+
+def _aggregates(session: Session) -> dict[str, Any]:
+    """DP releases to internal services: budgets against limits, refusals, what was asked."""
+    releases = session.execute(
+        select(DpRelease.requester, DpDataset.name, DpRelease.measure, DpRelease.federated,
+               func.count(), func.sum(DpRelease.epsilon_micro),
+               func.sum(DpRelease.groups_suppressed))
+        .join(DpDataset, DpDataset.id == DpRelease.dataset_id)
+        .group_by(DpRelease.requester, DpDataset.name, DpRelease.measure, DpRelease.federated)
+        .order_by(DpRelease.requester, DpDataset.name, DpRelease.measure)).all()
+    return {
+        "budgets": [v.model_dump() for v in budget_views(session, None)],
+        "releases": [{"requester": r, "dataset": d, "measure": m, "federated": f,
+                      "releases": n, "epsilon": (eps or 0) / MICRO,
+                      "groups_suppressed": int(sup or 0)}
+                     for r, d, m, f, n, eps, sup in releases],
+    }
 
 
 def build_report(session: Session, *, as_of: datetime | None = None,
@@ -65,6 +85,7 @@ def build_report(session: Session, *, as_of: datetime | None = None,
         "consent": ConsentService(session).summary(as_of),
         "training_runs": runs,
         "gate_decisions_by_rule": dict(sorted(gate_rules.items(), key=lambda kv: str(kv[0]))),
+        "aggregates": _aggregates(session),
         "audit": {"events": verified.events, "verified": verified.verified,
                   "head_sha256": verified.head_hash, "first_bad_seq": verified.first_bad_seq,
                   "problem": verified.problem, "by_action": dict(sorted(actions.items()))},

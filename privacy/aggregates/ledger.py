@@ -156,18 +156,20 @@ class Ledger:
         return Spend(ok=False, ledger_id=ledger_id, period_key=key, limit_micro=limit,
                      spent_micro=spent)
 
-    def views(self, requester: str | None) -> list[BudgetView]:
-        stmt = (select(BudgetLedger, DpDataset.name)
-                .join(DpDataset, DpDataset.id == BudgetLedger.dataset_id)
-                .order_by(BudgetLedger.requester, DpDataset.name, BudgetLedger.period_key))
-        if requester is not None:
-            stmt = stmt.where(BudgetLedger.requester == requester)
-        out = []
-        for led, name in self.session.execute(stmt):
-            out.append(BudgetView(
-                requester=led.requester, dataset=name, period=led.period,
-                period_key=led.period_key, limit_epsilon=led.limit_micro / MICRO,
-                spent_epsilon=led.spent_micro / MICRO,
-                remaining_epsilon=(led.limit_micro - led.spent_micro) / MICRO,
-                releases=led.releases, refusals=led.refusals))
-        return out
+
+def budget_views(session: Session, requester: str | None) -> list[BudgetView]:
+    """Every ledger (of one requester, or all), oldest period first."""
+    stmt = (select(BudgetLedger, DpDataset.name)
+            .join(DpDataset, DpDataset.id == BudgetLedger.dataset_id)
+            .order_by(BudgetLedger.requester, DpDataset.name, BudgetLedger.period_key))
+    if requester is not None:
+        stmt = stmt.where(BudgetLedger.requester == requester)
+    out = []
+    for led, name in session.execute(stmt):
+        out.append(BudgetView(
+            requester=led.requester, dataset=name, period=led.period,
+            period_key=led.period_key, limit_epsilon=led.limit_micro / MICRO,
+            spent_epsilon=led.spent_micro / MICRO,
+            remaining_epsilon=(led.limit_micro - led.spent_micro) / MICRO,
+            releases=led.releases, refusals=led.refusals))
+    return out

@@ -137,7 +137,7 @@ class Registry:
             raise NotFoundError(f"no dataset named '{name}'")
         return row.id, spec_of(row)
 
-    def register(self, name: str, file: Path, unit_col: str, *, actor: str,
+    def register(self, name: str, file: Path | None, unit_col: str, *, actor: str,
                  bounds: dict[str, tuple[float, float]] | None = None,
                  categories: dict[str, list[str]] | None = None,
                  data_categories: dict[str, str] | None = None,
@@ -152,10 +152,13 @@ class Registry:
             raise InputError(f"unknown jurisdiction '{jurisdiction}'", column="jurisdiction")
         if max_rows_per_unit < 1 or max_rows < 1:
             raise InputError("row bounds must be positive", column="max_rows_per_unit")
-        fmt = _format_of(file)
-        schema = read_schema(file, fmt)
+        if file is None and not silos:
+            raise InputError("give the dataset's file, or its brand silos", column="file")
+        reference = file or sorted((silos or {}).items())[0][1]
+        fmt = _format_of(reference)
+        schema = read_schema(reference, fmt)
         if unit_col not in schema:
-            raise InputError(f"unit column '{unit_col}' not in the file", file=str(file))
+            raise InputError(f"unit column '{unit_col}' not in the file", file=str(reference))
         columns: dict[str, dict[str, object]] = {
             c: {"dtype": t} for c, t in schema.items() if t is not None and c != unit_col}
         for col, (lo, hi) in (bounds or {}).items():
@@ -186,7 +189,7 @@ class Registry:
                 raise InputError(f"silo of brand '{brand}' does not have the dataset's schema",
                                  file=str(path))
             silo_paths[brand] = str(path.resolve())
-        for source in [str(file), *silo_paths.values()]:
+        for source in [*([str(file)] if file else []), *silo_paths.values()]:
             problem = check_rows(source, fmt, unit_col, max_rows_per_unit, max_rows)
             if problem:
                 raise InputError(problem, file=source)
@@ -195,7 +198,8 @@ class Registry:
         if row is None:
             row = DpDataset(name=name)
             self.session.add(row)
-        row.source, row.format, row.unit_col = str(file.resolve()), fmt, unit_col
+        row.source = str(file.resolve()) if file else ""
+        row.format, row.unit_col = fmt, unit_col
         row.max_rows_per_unit, row.max_rows, row.jurisdiction = max_rows_per_unit, max_rows, \
             jurisdiction
         row.columns, row.silos, row.version = columns, silo_paths, version
@@ -204,7 +208,7 @@ class Registry:
         spec = spec_of(row)
         AuditLog(self.session).record("dataset.register", actor=actor, data={
             "dataset": name, "version": version, "format": fmt,
-            "source_sha256": hashlib.sha256(row.source.encode()).hexdigest(),
+            "source_sha256": hashlib.sha256(row.source.encode()).hexdigest() if file else None,
             "unit_col": unit_col, "max_rows_per_unit": max_rows_per_unit,
             "columns": {c: {"dtype": s.dtype, "bounds": s.bounds is not None,
                             "categories": len(s.categories or ()),

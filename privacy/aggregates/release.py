@@ -47,15 +47,15 @@ def _accuracy(cal: Calibrated, statistic: str) -> float:
 
 def mean_interval(total: float, count: float, scale_sum: float, scale_count: float,
                   bounds: tuple[float, float], rng: np.random.Generator) -> tuple[float, float]:
-    """Basic parametric-bootstrap interval for sum/count: re-noise the released pair with the
-    released scales and reflect the spread around the estimate (Efron & Tibshirani 1993, 13.4)."""
+    """Parametric-bootstrap percentile interval for sum/count: re-noise the released pair
+    with the released scales (Efron & Tibshirani 1993, ch. 13); clipped to the bounds, which
+    a percentile interval respects near an edge where a reflected one would collapse."""
     lo, hi = bounds
-    est = min(max(total / max(count, 1.0), lo), hi)
     s = total + rng.laplace(0.0, scale_sum, MEAN_DRAWS)
     n = np.maximum(count + rng.laplace(0.0, scale_count, MEAN_DRAWS), 1.0)
     sims = np.clip(s / n, lo, hi)
     q_lo, q_hi = np.quantile(sims, [0.025, 0.975])
-    return max(lo, 2 * est - float(q_hi)), min(hi, 2 * est - float(q_lo))
+    return float(q_lo), float(q_hi)
 
 
 def finish(raw: pl.DataFrame, cal: Calibrated, query: AggregateQuery, spec: DatasetSpec,

@@ -24,7 +24,15 @@ from compliance.policy.loader import PolicySet
 from compliance.policy.schemas import ConsentState, DecisionRequest
 from privacy.aggregates.errors import BudgetExhausted, PolicyDenied
 from privacy.aggregates.federated import FederatedPlan, federated_plan, release_sum
-from privacy.aggregates.ledger import MICRO, PERIODS, Ledger, Spend, period_key, to_micro
+from privacy.aggregates.ledger import (
+    MICRO,
+    PERIODS,
+    Ledger,
+    Spend,
+    budget_views,
+    period_key,
+    to_micro,
+)
 from privacy.aggregates.models import DpRelease
 from privacy.aggregates.plan import Calibrated, CalibrationCache, validate
 from privacy.aggregates.registry import DEFAULT_MAX_ROWS, Registry, SourceCheck
@@ -64,7 +72,7 @@ class AggregateService:
         self.checks = checks or SourceCheck()
         self.secure_sum = secure_sum
 
-    def register(self, name: str, file: Path, unit_col: str, *, actor: str,
+    def register(self, name: str, file: Path | None, unit_col: str, *, actor: str,
                  bounds: dict[str, tuple[float, float]] | None = None,
                  categories: dict[str, list[str]] | None = None,
                  data_categories: dict[str, str] | None = None,
@@ -99,7 +107,7 @@ class AggregateService:
 
     def budgets(self, requester: str | None) -> list[BudgetView]:
         with self.db.reading() as session:
-            return Ledger(session, self.policy).views(requester)
+            return budget_views(session, requester)
 
     def _refuse(self, requester: str, ds_id: int, query: AggregateQuery, actor: str,
                 reason: str, rule_id: str | None = None) -> Spend:
@@ -116,6 +124,9 @@ class AggregateService:
                  ) -> tuple[Calibrated, pl.DataFrame]:
         """The noisy statistics, not yet shown to anyone."""
         if not query.federated:
+            if not spec.source:
+                raise InputError(f"dataset '{spec.name}' lives only in brand silos; ask with "
+                                 '"federated": true', column="federated")
             cal = self.cache.get(query, spec, self.policy.query_delta)
             self.checks.ensure(spec)
             return cal, execute(cal, scan(spec, query))

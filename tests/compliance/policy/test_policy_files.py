@@ -53,3 +53,14 @@ def test_unknown_purpose_reference_is_rejected(tmp_path: Path) -> None:
                                        "purpose_in: [cross_brand_selling]"))
     with pytest.raises(InputError, match="unknown purpose 'cross_brand_selling'"):
         load_policies(d)
+
+
+def test_aggregate_budget_policy_is_checked(tmp_path: Path) -> None:
+    d = _copy(tmp_path)
+    f = d / "aggregates.yaml"
+    f.write_text(f.read_text().replace("max_limit_epsilon: 20.0", "max_limit_epsilon: 1.0"))
+    with pytest.raises(InputError, match=r"aggregates\.yaml.*default_limit_epsilon exceeds"):
+        load_policies(d)
+    f.write_text(f.read_text().replace("purpose: analytics_aggregate", "purpose: spying"))
+    with pytest.raises(InputError, match="aggregates.yaml"):
+        load_policies(d)
