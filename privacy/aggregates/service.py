@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -35,7 +36,7 @@ from privacy.aggregates.ledger import (
 )
 from privacy.aggregates.models import DpRelease
 from privacy.aggregates.plan import Calibrated, CalibrationCache, validate
-from privacy.aggregates.registry import DEFAULT_MAX_ROWS, Registry, SourceCheck
+from privacy.aggregates.registry import Registry, SourceCheck
 from privacy.aggregates.release import execute, finish, scan
 from privacy.aggregates.schemas import (
     AggregateAnswer,
@@ -73,17 +74,11 @@ class AggregateService:
         self.secure_sum = secure_sum
 
     def register(self, name: str, file: Path | None, unit_col: str, *, actor: str,
-                 bounds: dict[str, tuple[float, float]] | None = None,
-                 categories: dict[str, list[str]] | None = None,
-                 data_categories: dict[str, str] | None = None,
-                 max_rows_per_unit: int = 1, max_rows: int = DEFAULT_MAX_ROWS,
-                 jurisdiction: str = "pipl", silos: dict[str, Path] | None = None
-                 ) -> DatasetSpec:
+                 **options: Any) -> DatasetSpec:
+        """`Registry.register` in its own transaction; `options` are its keyword options."""
         with self.db.unit_of_work() as session:
-            return Registry(session, self.policies).register(
-                name, file, unit_col, actor=actor, bounds=bounds, categories=categories,
-                data_categories=data_categories, max_rows_per_unit=max_rows_per_unit,
-                max_rows=max_rows, jurisdiction=jurisdiction, silos=silos)
+            return Registry(session, self.policies).register(name, file, unit_col,
+                                                             actor=actor, **options)
 
     def set_budget(self, requester: str, dataset: str, epsilon: float, *, actor: str,
                    period: str | None = None) -> BudgetView:
