@@ -20,12 +20,14 @@ from flwr.server import LegacyContext, ServerConfig
 from flwr.server.client_proxy import ClientProxy
 from flwr.server.strategy import FedAvg as LegacyFedAvg
 from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
+from flwr.server.workflow.constant import MAIN_PARAMS_RECORD
 from flwr.serverapp import Grid, ServerApp
 from flwr.simulation import run_simulation
 
 from compliance.errors import ComityError
 from federation.backend import simulation_backend
 from federation.secagg import MIN_BRANDS
+from federation.wire_audit import AuditingGrid, declare_population
 from privacy.aggregates.federated import (
     CLIPPING_RANGE,
     MODULUS_RANGE,
@@ -70,7 +72,9 @@ def answer(config: dict[str, Any], context: Context) -> tuple[list[np.ndarray], 
     plan = FederatedPlan.from_json(str(config[PLAN_KEY]))
     brand = brand_for(context, config)
     path = context.node_config.get("aggregate-silo")
-    vec = local_vector(silo_frame(plan, brand, str(path) if path else None), plan)
+    frame = silo_frame(plan, brand, str(path) if path else None)
+    declare_population(context, frame.height)
+    vec = local_vector(frame, plan)
     return [vec.astype(np.float64)], 1, {}
 
 
@@ -94,8 +98,7 @@ def secure_sum(grid: Grid, context: Context, plan: FederatedPlan) -> tuple[np.nd
         num_shares=n, reconstruction_threshold=n - 1, max_weight=1.0,
         clipping_range=CLIPPING_RANGE, quantization_range=QUANTIZATION_RANGE,
         modulus_range=MODULUS_RANGE))
-    workflow(grid, legacy)
-    from flwr.server.workflow.constant import MAIN_PARAMS_RECORD
+    workflow(AuditingGrid(grid), legacy)
 
     mean = legacy.state.array_records[MAIN_PARAMS_RECORD].to_numpy_ndarrays()[0]
     if strategy.reporting == 0:

@@ -32,8 +32,9 @@ from federation.secagg import is_legacy, legacy_evaluate, legacy_train, secagg_w
 from federation.settings import RunSettings
 from federation.silo import load_silo
 from federation.task import build_model, evaluate, get_weights, set_weights, train_local
+from federation.wire_audit import declare_population, wire_audit_mod
 
-app = ClientApp(mods=[secagg_when_asked])
+app = ClientApp(mods=[wire_audit_mod, secagg_when_asked])
 torch.set_num_threads(1)
 
 
@@ -60,6 +61,14 @@ def prepared(settings: RunSettings, brand_id: str) -> PreparedChurn:
                          horizon_days=settings.horizon_days, seed=settings.seed)
 
 
+def _prepared(settings: RunSettings, context: Context) -> PreparedChurn:
+    p = prepared(settings, brand_of(context, settings))
+    g = p.gate
+    declare_population(context, g.records_used + g.excluded_no_consent + g.excluded_minor,
+                       g.records_used, len(p.x_train), len(p.x_test))
+    return p
+
+
 def _settings(msg: Message) -> RunSettings:
     return RunSettings.from_mapping(msg.content.config_records["config"])
 
@@ -71,13 +80,12 @@ def _weights(msg: Message) -> list[np.ndarray]:
 @app.query()
 def gate_report(msg: Message, context: Context) -> Message:
     settings = _settings(msg)
-    return Message(GateReport.of(prepared(settings, brand_of(context, settings))).to_records(),
-                   reply_to=msg)
+    return Message(GateReport.of(_prepared(settings, context)).to_records(), reply_to=msg)
 
 
 def _train(settings: RunSettings, context: Context, weights: list[np.ndarray],
            config: Mapping[str, Any]) -> tuple[list[np.ndarray], int, dict[str, float]]:
-    p = prepared(settings, brand_of(context, settings))
+    p = _prepared(settings, context)
     model = build_model(p.x_train.shape[1], settings.model_kind)
     set_weights(model, weights)
     server_round = int(cast(int, config.get("server-round", 0)))
@@ -90,7 +98,7 @@ def _train(settings: RunSettings, context: Context, weights: list[np.ndarray],
 
 def _evaluate(settings: RunSettings, context: Context, weights: list[np.ndarray]
               ) -> tuple[float, int, dict[str, float]]:
-    p = prepared(settings, brand_of(context, settings))
+    p = _prepared(settings, context)
     model = build_model(p.x_test.shape[1], settings.model_kind)
     set_weights(model, weights)
     m = evaluate(model, p.x_test, p.y_test)

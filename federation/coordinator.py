@@ -35,6 +35,7 @@ from federation.secagg import MIN_BRANDS, run_secagg
 from federation.settings import RunSettings
 from federation.strategy import make_strategy
 from federation.task import build_model, get_weights
+from federation.wire_audit import AuditingGrid, WireViolation
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[str, int, int], None]
@@ -76,6 +77,11 @@ def collect_gate_reports(grid: Grid, settings: RunSettings, nodes: list[int]
                                   f"{reply.error.reason}")
         report = GateReport.from_records(reply.content)
         reports[report.brand_id] = report
+        if isinstance(grid, AuditingGrid):
+            grid.declare(reply.metadata.src_node_id,
+                         report.records_used + report.excluded_no_consent
+                         + report.excluded_minor, report.records_used,
+                         report.train_examples, report.test_examples)
     missing = sorted(set(settings.brands) - set(reports))
     if missing:
         raise FederationError(f"no gate report from brands: {', '.join(missing)}")
@@ -151,6 +157,7 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
     turns it off."""
     t0 = time.perf_counter()
     engine = PolicyEngine(load_policies())
+    grid = AuditingGrid(grid)
     nodes = wait_for_nodes(grid, len(settings.brands))
     with db.unit_of_work() as session:
         LineageService(session).start_run(settings, strategy)
@@ -177,6 +184,8 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
             weights, rounds = _plain_rounds(grid, settings, initial, strategy, progress)
         final = rounds[max(rounds)] if rounds else {}
         with db.unit_of_work() as session:
+            AuditLog(session).record("wire.audit", actor="coordinator",
+                                     data={"run_id": settings.run_id, **grid.summary()})
             mv = LineageService(session).complete(
                 settings.run_id, {"rounds": {str(k): v for k, v in rounds.items()},
                                   "final": final, "secure_aggregation": secure}, weights)
@@ -184,5 +193,8 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
                           time.perf_counter() - t0)
     except BaseException as exc:
         with db.unit_of_work() as session:
+            if isinstance(exc, WireViolation):
+                AuditLog(session).record("wire.audit", actor="coordinator", data={
+                    "run_id": settings.run_id, **grid.summary(), "stopped": str(exc)})
             LineageService(session).fail(settings.run_id, f"{type(exc).__name__}: {exc}")
         raise

@@ -4,17 +4,22 @@ the training sums through SecAgg+."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from compliance.audit.models import AuditEvent
 from compliance.audit.service import AuditLog
 from compliance.database import Database
 from federation.certificates import make_certificates
 from federation.demo import prepare_alliance
 from federation.deployment import LocalDeployment
+from federation.features import CHURN_FEATURES
 from federation.lineage.models import ModelVersion, TrainingRun
+from federation.task import build_model
+from federation.wire_audit import CAPTURE_ENV, STRING_FIELDS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,8 +34,10 @@ def test_round_through_superlink_and_three_supernodes(tmp_path: Path,
     certs = make_certificates(tmp_path / "certs", hosts=["localhost", "127.0.0.1"],
                               nodes=list(settings.brands))
     assert (certs.server_key.stat().st_mode & 0o777) == 0o600
+    wire = tmp_path / "wire"
     with LocalDeployment(tmp_path / "deploy", list(settings.brands), certificates=certs,
-                         node_auth=True, env={"COMITY_KEY_DIR": str(keys)}) as dep:
+                         node_auth=True, env={"COMITY_KEY_DIR": str(keys),
+                                              CAPTURE_ENV: str(wire)}) as dep:
         proc = dep.run(ROOT, {"database-url": db.url, "silo-root": settings.silo_root,
                               "brands": ",".join(settings.brands), "rounds": 1,
                               "run-id": settings.run_id,
@@ -46,3 +53,29 @@ def test_round_through_superlink_and_three_supernodes(tmp_path: Path,
         assert 0.5 < run.metrics["final"]["auc"] <= 1.0
         assert s.scalar(select(ModelVersion).where(ModelVersion.run_id == settings.run_id))
         assert AuditLog(s).verify().verified
+        (summary,) = s.scalars(select(AuditEvent.data).where(AuditEvent.action == "wire.audit"))
+    assert summary["violations"] == 0 and summary["messages"] >= 3 * 4
+    _assert_only_tensors_and_metrics(wire, list(settings.brands))
+
+
+def _assert_only_tensors_and_metrics(wire: Path, brands: list[str]) -> None:
+    """Everything each SuperNode let out: model-shaped masked tensors, scalar metrics, SecAgg+
+    key material and the declared gate fields; nothing shaped like the brand's customers."""
+    model_shapes = {tuple(p.shape) for p in build_model(len(CHURN_FEATURES), "mlp").parameters()}
+    assert sorted(f.stem for f in wire.glob("*.jsonl")) == sorted(brands)
+    kinds: set[str] = set()
+    for brand in brands:
+        for line in (wire / f"{brand}.jsonl").read_text(encoding="utf-8").splitlines():
+            cap = json.loads(line)
+            assert cap["violations"] == [], cap["violations"]
+            for e in cap["entries"]:
+                kinds.add(e["kind"])
+                if e["kind"] == "masked-array":
+                    assert tuple(e["shape"]) in model_shapes | {(1,)}, e
+                elif e["kind"] == "metric":
+                    assert e["shape"] == [] and e["dtype"] in ("int", "float"), e
+                elif e["kind"] == "config" and "str" in e["dtype"]:
+                    assert (e["record"], e["key"]) in STRING_FIELDS, e
+                elif e["kind"] == "config" and "bytes" in e["dtype"]:
+                    assert e["record"] == "secaggplus_configs", e
+    assert kinds == {"masked-array", "metric", "config"}  # no plain tensor left in the clear
