@@ -116,7 +116,7 @@ def demo(
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                       console=console, transient=False) as bar:
-            steps = bar.add_task("comity demo", total=6)
+            steps = bar.add_task("comity demo", total=7)
             rounds_task = bar.add_task("federated rounds", total=rounds, visible=False)
 
             def step(text: str) -> None:
@@ -128,7 +128,7 @@ def demo(
 
             result = run_demo(out, db=db, seed=seed, rounds=rounds, scale=scale,
                               keep_silos=keep_silos, step=step, progress=progress)
-            bar.update(steps, completed=6, description="done")
+            bar.update(steps, completed=7, description="done")
     except ComityError as exc:
         _fail(exc)
         return
@@ -295,6 +295,25 @@ def audit_checkpoint() -> None:
         out = None if cp is None else {"first_seq": cp.first_seq, "last_seq": cp.last_seq,
                                        "merkle_root": cp.merkle_root}
     print(json.dumps({"checkpoint": out}))
+
+
+@audit_app.command("privacy")
+def audit_privacy(
+    run_id: Annotated[str, typer.Argument(help="Training run id (see the report)")],
+    silo_root: Annotated[Path, typer.Option(help="Directory holding one silo per brand, as "
+                                                 "the run read them")],
+) -> None:
+    """Membership-inference audit of a run's model (loss threshold and black box); the
+    findings go into the audit log and the DPO report."""
+    from compliance.database import Database
+    from federation.privacy_audit import audit_run
+
+    try:
+        findings = audit_run(Database(), run_id, silo_root, actor="cli")
+    except ComityError as exc:
+        _fail(exc)
+        return
+    print(json.dumps(findings, indent=2))
 
 
 @audit_app.command("proof")

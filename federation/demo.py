@@ -29,6 +29,7 @@ from federation.aggregate_round import simulate_secure_sum
 from federation.brand import prepare_segments
 from federation.coordinator import RunOutcome
 from federation.features import CHURN_STATUS, RFM_TIERS
+from federation.privacy_audit import audit_run
 from federation.settings import RunSettings
 from federation.silo import load_silo, write_silo
 from federation.simulation import simulate
@@ -140,6 +141,8 @@ def run_demo(out_dir: Path, *, db: Database, seed: int = 7, rounds: int = 8,
                                         "Syncing pseudonymous subjects and consent records"))
         step(f"Federated churn training over {len(settings.brands)} brands (Flower simulation)")
         outcome = simulate(settings, db, progress=progress)
+        step("Membership-inference audit of the trained model (at the brands)")
+        audit_run(db, outcome.run_id, silo_root, actor="dpo")
         step("DP aggregates across the brands' silos (SecAgg+ sum, OpenDP noise, budget)")
         aggregates = demo_aggregates(db, settings)
         step("Writing the DPO report")

@@ -30,6 +30,7 @@ from federation.connectors import LoadReport, load_customers, load_transactions
 from federation.dpsgd import DpPlan, plan_dp
 from federation.features import churn_table
 from federation.partition import dirichlet_split, stratified_split
+from federation.privacy_audit import audit_churn_model
 from federation.recommend import (
     RecData,
     build_recommender,
@@ -252,12 +253,17 @@ def bench_churn(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[
                                  {"federated": base, "federated_dp": dp_cfg},
                                  rounds=opts.rounds, strategy=opts.strategy)
 
-    def scored(name: str) -> dict[str, Any]:
+    def scored(name: str, epsilon: float | None = None) -> dict[str, Any]:
         m = fresh()
         set_weights(m, fed[name][0])
-        return {"metrics": evaluate(m, x_test, y_test), "seconds": round(fed[name][1], 2)}
+        say(f"membership inference against {name}")
+        mia = audit_churn_model(m, x_train, y_train, x_test, y_test, epsilon=epsilon,
+                                delta=opts.delta if epsilon is not None else None,
+                                seed=opts.seed)
+        return {"metrics": evaluate(m, x_test, y_test), "seconds": round(fed[name][1], 2),
+                "membership_inference": mia}
 
-    dp_out = {**scored("federated_dp"), **_dp_report(plan)}
+    dp_out = {**scored("federated_dp", plan.epsilon()), **_dp_report(plan)}
     return {"task": "churn", "data": opts.data, "load": report.as_dict(),
             "brands": opts.brands, "seed": opts.seed, "alpha": opts.alpha,
             "model": opts.model, "strategy": opts.strategy, "rounds": opts.rounds,

@@ -85,3 +85,18 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray) -> dict[str, float]
         prob = torch.sigmoid(logits).numpy()
     return {"loss": loss, "accuracy": float(((prob > 0.5) == (y == 1)).mean()),
             "auc": roc_auc(y, prob)}
+
+
+def predict_proba(model: nn.Module, x: np.ndarray) -> np.ndarray:
+    """Class probabilities, shape (rows, 2): what a black-box attacker would see."""
+    model.eval()
+    with torch.no_grad():
+        p = torch.sigmoid(model(torch.from_numpy(np.asarray(x, dtype=np.float32))).squeeze(-1))
+    prob = p.numpy().astype(np.float64)
+    return np.stack([1.0 - prob, prob], axis=1)
+
+
+def example_losses(model: nn.Module, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Binary cross-entropy per row (the loss-threshold attack's signal)."""
+    p = np.clip(predict_proba(model, x)[:, 1], 1e-7, 1 - 1e-7)
+    return -(y * np.log(p) + (1 - y) * np.log(1 - p))

@@ -49,6 +49,10 @@ def build_report(session: Session, *, as_of: datetime | None = None,
     minors = dict(session.execute(
         select(Subject.brand_id, func.count()).where(Subject.is_minor)
         .group_by(Subject.brand_id)).all())
+    audits: dict[str, Any] = {}
+    for data in session.scalars(select(AuditEvent.data).where(
+            AuditEvent.action == "privacy.audit").order_by(AuditEvent.seq)):
+        audits[data["run_id"]] = data  # the latest audit of a run wins
     runs = []
     for run, lineage in LineageService(session).runs():
         mv = session.scalars(select(ModelVersion).where(ModelVersion.run_id == run.id)).first()
@@ -66,6 +70,7 @@ def build_report(session: Session, *, as_of: datetime | None = None,
             "metrics": run.metrics.get("final", {}),
             "metrics_by_round": run.metrics.get("rounds", {}),
             "model_version": mv.version if mv else None,
+            "privacy_audit": audits.get(run.id),
             "weights_sha256": mv.weights_sha256 if mv else None,
         })
     audit = AuditLog(session)

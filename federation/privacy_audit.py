@@ -1,0 +1,85 @@
+"""Membership-inference audit of a trained churn model, run where the rows are (the brand or
+the benchmark), reporting only attack metrics."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from torch import nn
+
+from compliance.audit.service import AuditLog
+from compliance.consent.service import ConsentService
+from compliance.database import Database
+from compliance.errors import ComityError, NotFoundError
+from compliance.policy.engine import PolicyEngine
+from compliance.policy.loader import load_policies
+from federation.brand import prepare_churn
+from federation.lineage.models import ModelVersion, TrainingRun
+from federation.lineage.service import weights_from_blob
+from federation.settings import RunSettings
+from federation.silo import load_silo
+from federation.task import build_model, example_losses, predict_proba, set_weights
+from privacy.membership import black_box, dp_bound, loss_threshold
+
+
+def audit_churn_model(model: nn.Module, x_members: np.ndarray, y_members: np.ndarray,
+                      x_nonmembers: np.ndarray, y_nonmembers: np.ndarray, *,
+                      epsilon: float | None = None, delta: float | None = None,
+                      seed: int = 0) -> dict[str, Any]:
+    """Both attacks on training rows (members) against held-back rows (non-members)."""
+    lt = loss_threshold(example_losses(model, x_members, y_members),
+                        example_losses(model, x_nonmembers, y_nonmembers), seed=seed)
+    bb = black_box(lambda x: predict_proba(model, x), x_members, y_members.astype(int),
+                   x_nonmembers, y_nonmembers.astype(int), seed=seed)
+    return {"epsilon": epsilon, "delta": delta, "dp_advantage_bound": dp_bound(epsilon, delta),
+            "loss_threshold": lt.as_dict(), "black_box": bb.as_dict(),
+            "advantage": max(lt.advantage, bb.advantage)}
+
+
+def audit_run(db: Database, run_id: str, silo_root: Path, *, actor: str = "dpo"
+              ) -> dict[str, Any]:
+    """Membership inference against a completed training run's model, on the brands' own
+    training rows (members) and held-back rows (non-members), prepared exactly as the run
+    prepared them; the findings (metrics only) go into the audit log and the DPO report."""
+    with db.reading() as session:
+        run = session.get(TrainingRun, run_id)
+        if run is None:
+            raise NotFoundError(f"no training run '{run_id}'")
+        mv = session.scalars(select(ModelVersion).where(ModelVersion.run_id == run_id)).first()
+        if run.status != "completed" or mv is None:
+            raise ComityError(f"training run '{run_id}' has no model ({run.status})",
+                              status_code=409)
+        config = dict(run.config)
+        weights = weights_from_blob(mv.weights)
+    settings = RunSettings.from_mapping({**config, "brands": ",".join(config["brands"]),
+                                         "database_url": db.url,
+                                         "silo_root": str(silo_root),
+                                         "consent_as_of": run.consent_as_of.isoformat()})
+    policies = load_policies()
+    engine = PolicyEngine(policies)
+    parts = []
+    for brand in settings.brands:
+        with db.reading() as session:
+            snapshot = ConsentService(session).snapshot(brand, settings.purpose, settings.as_of)
+        parts.append(prepare_churn(
+            load_silo(silo_root / brand, policies), snapshot=snapshot, engine=engine,
+            purpose=settings.purpose, cutoff=date.fromisoformat(settings.cutoff),
+            horizon_days=settings.horizon_days, seed=settings.seed))
+    model = build_model(parts[0].x_train.shape[1], settings.model_kind)
+    set_weights(model, weights)
+    epsilon = config.get("dp_epsilon")
+    findings = audit_churn_model(
+        model, np.concatenate([p.x_train for p in parts]),
+        np.concatenate([p.y_train for p in parts]), np.concatenate([p.x_test for p in parts]),
+        np.concatenate([p.y_test for p in parts]), epsilon=epsilon,
+        delta=config.get("dp_delta"), seed=settings.seed)
+    findings = {"run_id": run_id, "model_version": mv.version, **findings,
+                "brands": {p.brand_id: {"members": len(p.x_train),
+                                        "nonmembers": len(p.x_test)} for p in parts}}
+    with db.unit_of_work() as session:
+        AuditLog(session).record("privacy.audit", actor=actor, data=findings)
+    return findings
