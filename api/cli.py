@@ -50,7 +50,7 @@ def bench(
     alpha: Annotated[float, typer.Option(min=0.01, help="Dirichlet non-IID skew")] = 0.5,
     rounds: Annotated[int | None, typer.Option(min=1, help="Federated rounds")] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Centralized/local epochs")] = None,
-    model: Annotated[str, typer.Option(help="churn: logistic or mlp")] = "logistic",
+    model: Annotated[str, typer.Option(help="churn: logistic or mlp")] = "mlp",
     strategy: Annotated[str, typer.Option(help="fedavg, fedprox, trimmed-mean, median")
                         ] = "fedavg",
     epsilon: Annotated[float | None, typer.Option(min=0.01, help="DP target epsilon")] = None,

@@ -23,9 +23,11 @@ from federation.recommend import (
     RecData,
     build_recommender,
     evaluate_ranking,
+    membership_scores,
     train_recommender,
 )
 from federation.task import build_model, evaluate, get_weights, set_weights, train_local
+from privacy.membership import score_histogram
 
 app = ClientApp()
 torch.set_num_threads(1)
@@ -87,16 +89,22 @@ def train(msg: Message, context: Context) -> Message:
     model = _recommender(cfg, context, rec, weights)
     loss = train_recommender(model, rec, epochs=int(cast(int, cfg["local-epochs"])), lr=lr,
                              seed=seed, plan=plan)
-    context.state["users"] = ArrayRecord([model.users.weight.detach().numpy().copy()])
+    context.state[_users_key(cfg)] = ArrayRecord([model.users.weight.detach().numpy().copy()])
     return _reply(msg, model.item_weights(), {"train-loss": loss,
                                               "num-examples": rec.n_train})
+
+
+def _users_key(cfg: ConfigRecord) -> str:
+    """Each benchmarked configuration keeps its own user vectors: a DP run must not start
+    from the vectors a non-private run trained in the same simulation."""
+    return f"users-{cfg.get('run-name', '')!s}"
 
 
 def _recommender(cfg: ConfigRecord, context: Context, rec: RecData,
                  items: list[np.ndarray]) -> MatrixFactorization:
     """The shared items from the server, this brand's own users from its node state."""
     model = build_recommender(rec.n_users, rec.n_items, int(cast(int, cfg["dim"])))
-    user_state = context.state.array_records.get("users")
+    user_state = context.state.array_records.get(_users_key(cfg))
     if user_state is not None:
         model.users.weight.data = torch.from_numpy(user_state.to_numpy_ndarrays()[0].copy())
     model.set_item_weights(items)
@@ -122,6 +130,11 @@ def evaluate_handler(msg: Message, context: Context) -> Message:
     rec = RecData.from_arrays(d)
     model = _recommender(cfg, context, rec, weights)
     m = evaluate_ranking(model, rec, k=10)
-    return _reply(msg, None, {"hr10": m["hr10"], "ndcg10": m["ndcg10"],
-                              "num-examples": rec.n_users})
+    member, nonmember = membership_scores(model, rec, seed=int(cast(int, cfg["seed"])))
+    # Shares, not counts: the strategy averages metrics weighted by num-examples, which
+    # turns per-brand shares back into the pooled distribution.
+    return _reply(msg, None, {
+        "hr10": m["hr10"], "ndcg10": m["ndcg10"], "num-examples": rec.n_users,
+        "mia-members": (score_histogram(member) / max(len(member), 1)).tolist(),
+        "mia-nonmembers": (score_histogram(nonmember) / max(len(nonmember), 1)).tolist()})
 

@@ -43,6 +43,7 @@ from federation.recommend import (
 from federation.strategy import make_strategy
 from federation.tabular import TableSummary, TabularEncoder, summarize
 from federation.task import build_model, evaluate, get_weights, set_weights, train_local
+from privacy.membership import chance_advantage, dp_bound, threshold_from_histograms
 
 ProgressFn = Callable[[str], None]
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
@@ -67,7 +68,7 @@ class BenchOptions:
     lr: float = 0.01
     fed_lr: float | None = None  # local learning rate in federated rounds (default: lr)
     batch_size: int = 64
-    model: str = "logistic"
+    model: str = "mlp"  # the product's churn model (RunSettings.model_kind)
     strategy: str = "fedavg"
     epsilon: float = 3.0
     delta: float = 1e-5
@@ -128,10 +129,10 @@ def _dp_report(plan: DpPlan) -> dict[str, Any]:
 
 def run_federated_pair(data_dir: Path, n_brands: int, initial: list[np.ndarray],
                        configs: dict[str, dict[str, Any]], *, rounds: int, strategy: str
-                       ) -> dict[str, tuple[list[np.ndarray], float]]:
-    """Train each named config in turn through one Flower simulation; returns final weights
-    and seconds per config."""
-    results: dict[str, tuple[list[np.ndarray], float]] = {}
+                       ) -> dict[str, tuple[list[np.ndarray], float, dict[str, Any]]]:
+    """Train each named config in turn through one Flower simulation; returns final weights,
+    seconds and the last round's federated-evaluation metrics per config."""
+    results: dict[str, tuple[list[np.ndarray], float, dict[str, Any]]] = {}
     server = ServerApp()
 
     @server.main()
@@ -139,10 +140,12 @@ def run_federated_pair(data_dir: Path, n_brands: int, initial: list[np.ndarray],
         for name, cfg in configs.items():
             t0 = time.perf_counter()
             strat = make_strategy(strategy, n_brands)
-            record = ConfigRecord({"data-dir": str(data_dir), **cfg})
+            record = ConfigRecord({"data-dir": str(data_dir), "run-name": name, **cfg})
             res = strat.start(grid=grid, initial_arrays=ArrayRecord(initial),
                               num_rounds=rounds, train_config=record, evaluate_config=record)
-            results[name] = (res.arrays.to_numpy_ndarrays(), time.perf_counter() - t0)
+            last = res.evaluate_metrics_clientapp.get(rounds)
+            results[name] = (res.arrays.to_numpy_ndarrays(), time.perf_counter() - t0,
+                             dict(last) if last is not None else {})
 
     run_simulation(server_app=server, client_app=bench_client, num_supernodes=n_brands,
                    backend_config=simulation_backend(n_brands))
@@ -280,6 +283,20 @@ def _by_users(per: list[dict[str, Any]], brands: list[RecData]) -> dict[str, flo
     return {k: float(np.average([p[k] for p in per], weights=w)) for k in ("hr10", "ndcg10")}
 
 
+def _rec_membership(metrics: dict[str, Any], users: int, epsilon: float | None,
+                    delta: float) -> dict[str, Any]:
+    """Pool the brands' membership-score shares (averaged by users, so times all users they
+    are counts) and attack at the best threshold. Scores come from each brand's own users
+    and the shared items, computed at the brand; only the binned shares left it."""
+    members = np.asarray(metrics["mia-members"], dtype=float) * users
+    nonmembers = np.asarray(metrics["mia-nonmembers"], dtype=float) * users
+    res = threshold_from_histograms(members, nonmembers)
+    return {"epsilon": epsilon, "delta": delta if epsilon is not None else None,
+            "dp_advantage_bound": dp_bound(epsilon, delta),
+            "score_threshold": res.as_dict(), "advantage": res.advantage,
+            "chance_advantage_95": round(chance_advantage(res.members, res.nonmembers), 4)}
+
+
 def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[str, Any]:
     say = progress or (lambda _m: None)
     source, cols = _resolve(opts)
@@ -354,9 +371,13 @@ def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> d
                 m.item_bias.weight.requires_grad_(False)
                 train_recommender(m, b, epochs=5, lr=opts.lr, seed=opts.seed)
                 per.append(evaluate_ranking(m, b))
-            return {"metrics": _by_users(per, brands), "seconds": round(fed[name][1], 2)}
+            return {"metrics": _by_users(per, brands), "seconds": round(fed[name][1], 2),
+                    "membership_inference": _rec_membership(fed[name][2], pooled.n_users,
+                                                            epsilon, opts.delta)}
 
+        epsilon = None
         fed_out = scored("federated")
+        epsilon = plan.epsilon()
         dp_out = {**scored("federated_dp"), **_dp_report(plan)}
     return {"task": "recommend", "data": opts.data, "load": report.as_dict(),
             "brands": opts.brands, "seed": opts.seed, "alpha": opts.alpha,

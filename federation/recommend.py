@@ -164,3 +164,22 @@ def rank_metrics(scores: np.ndarray, data: RecData, *, k: int = 10) -> dict[str,
 def popularity_scores(data: RecData, counts: np.ndarray) -> np.ndarray:
     """The non-personalised ranking: every user gets items by global popularity."""
     return np.broadcast_to(counts.astype(np.float64), (data.n_users, len(counts)))
+
+
+def membership_scores(model: MatrixFactorization, data: RecData, *, seed: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Per user: one training interaction (member) and the held-out one (non-member), each
+    scored as the item's score standardized over all items for that user."""
+    with torch.no_grad():
+        scores = (model.users.weight[:data.n_users] @ model.items.weight.T
+                  + model.item_bias.weight.T).numpy()
+    z = (scores - scores.mean(1, keepdims=True)) / (scores.std(1, keepdims=True) + 1e-9)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(data.train_u))
+    first: dict[int, int] = {}
+    for k in order:
+        first.setdefault(int(data.train_u[k]), int(data.train_i[k]))
+    users = np.asarray(sorted(first))
+    member = z[users, [first[u] for u in users]]
+    nonmember = z[np.arange(data.n_users), data.test_i]
+    return member, nonmember

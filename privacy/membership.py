@@ -111,3 +111,33 @@ def dp_bound(epsilon: float | None, delta: float | None) -> float | None:
     if epsilon is None:
         return None
     return min(1.0, float(np.expm1(epsilon)) + 2 * (delta or 0.0))
+
+
+MEMBERSHIP_BINS = np.linspace(-6.0, 6.0, 121)  # public edges for standardized scores
+
+
+def score_histogram(scores: np.ndarray) -> np.ndarray:
+    """Counts of standardized membership scores in fixed public bins: an aggregate that can
+    leave a brand where per-row scores cannot."""
+    clipped = np.clip(scores, MEMBERSHIP_BINS[0], MEMBERSHIP_BINS[-1])
+    return np.histogram(clipped, bins=MEMBERSHIP_BINS)[0]
+
+
+def threshold_from_histograms(members: np.ndarray, nonmembers: np.ndarray) -> AttackResult:
+    """The score-threshold attack read off pooled histograms (higher score = member): ROC
+    points at every bin edge; AUC counts ties within a bin as one half."""
+    m, n = np.asarray(members, dtype=float), np.asarray(nonmembers, dtype=float)
+    if m.sum() < 10 or n.sum() < 10:
+        raise ValueError("need at least 10 members and 10 non-members")
+    pm, pn = m / m.sum(), n / n.sum()
+    tpr = np.concatenate([[0.0], np.cumsum(pm[::-1])])
+    fpr = np.concatenate([[0.0], np.cumsum(pn[::-1])])
+    auc = float(np.sum(pm * (np.cumsum(pn) - pn / 2)))
+    return AttackResult("score_threshold", auc, float(np.max(tpr - fpr)), int(m.sum()),
+                        int(n.sum()))
+
+
+def chance_advantage(members: int, nonmembers: int) -> float:
+    """The best-threshold advantage that two same-distribution samples of these sizes exceed
+    only 5% of the time (two-sample Kolmogorov-Smirnov critical value)."""
+    return float(1.358 * np.sqrt((members + nonmembers) / (members * nonmembers)))

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from privacy.membership import black_box, dp_bound, loss_threshold
+from privacy.membership import (
+    black_box,
+    chance_advantage,
+    dp_bound,
+    loss_threshold,
+    score_histogram,
+    threshold_from_histograms,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -45,3 +52,15 @@ def test_dp_bound() -> None:
     assert dp_bound(None, None) is None
     assert dp_bound(0.01, 1e-5) == pytest.approx(np.expm1(0.01) + 2e-5)
     assert dp_bound(3.0, 1e-5) == 1.0
+
+
+def test_histogram_attack_matches_the_row_level_one() -> None:
+    rng = np.random.default_rng(3)
+    member, nonmember = rng.normal(0.8, 1.0, 3000), rng.normal(0.0, 1.0, 3000)
+    pooled = threshold_from_histograms(score_histogram(member), score_histogram(nonmember))
+    rows = loss_threshold(-member, -nonmember)
+    assert pooled.auc == pytest.approx(rows.auc, abs=0.01)
+    assert pooled.advantage == pytest.approx(rows.advantage, abs=0.03)
+    same = threshold_from_histograms(score_histogram(nonmember),
+                                     score_histogram(rng.normal(0.0, 1.0, 3000)))
+    assert same.advantage < chance_advantage(3000, 3000)
