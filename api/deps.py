@@ -45,6 +45,8 @@ async def get_principal(request: Request,
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
+MAX_DB_INT = 2**63 - 1  # larger integers cannot be bound to SQLite or PostgreSQL BIGINT
+
 
 async def get_policies(request: Request) -> PolicySet:
     """Async only so that FastAPI does not hop to a worker thread for an attribute."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
-from api.deps import PrincipalDep, ReadSessionDep
+from api.deps import MAX_DB_INT, PrincipalDep, ReadSessionDep
 from compliance.audit.service import AuditLog
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -21,6 +21,7 @@ def verify(session: ReadSessionDep, principal: PrincipalDep) -> dict[str, Any]:
 
 
 @router.get("/proof/{seq}")
-def proof(seq: int, session: ReadSessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def proof(seq: Annotated[int, Path(ge=1, le=MAX_DB_INT)], session: ReadSessionDep,
+          principal: PrincipalDep) -> dict[str, Any]:
     principal.require("dpo", "admin")
     return AuditLog(session).proof(seq)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
-from api.deps import DatabaseDep, PoliciesDep, PrincipalDep, ReadSessionDep, brand_scope
+from api.deps import MAX_DB_INT, DatabaseDep, PoliciesDep, PrincipalDep, ReadSessionDep, brand_scope
 from compliance.consent.schemas import ConsentIn, ConsentOut, ConsentStateOut
 from compliance.consent.service import ConsentService
 
@@ -34,7 +34,8 @@ async def record_consent(body: ConsentIn, db: DatabaseDep, principal: PrincipalD
 @router.get("", response_model=list[ConsentOut])
 def list_consents(session: ReadSessionDep, principal: PrincipalDep,
                   brand_id: str | None = None, subject: str | None = None,
-                  purpose: str | None = None, after_id: Annotated[int, Query(ge=0)] = 0,
+                  purpose: str | None = None,
+                  after_id: Annotated[int, Query(ge=0, le=MAX_DB_INT)] = 0,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[ConsentOut]:
     principal.require("brand", "dpo", "admin")
     return ConsentService(session).list_events(
