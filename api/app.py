@@ -6,6 +6,7 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api.limits import Limits, LimitsMiddleware
 from api.routers import aggregates, audit, consents, pii, requests, retention
 from compliance.database import Database
 from compliance.errors import ComityError
@@ -27,9 +28,10 @@ def aggregate_service(db: Database, policies: PolicySet) -> AggregateService:
     return AggregateService(db, policies, secure_sum=simulated_secure_sum)
 
 
-def create_app(db: Database | None = None) -> FastAPI:
+def create_app(db: Database | None = None, limits: Limits | None = None) -> FastAPI:
     app = FastAPI(title="comity", version="0.1.0",
                   description="Privacy-preserving data collaboration and compliance API.")
+    app.add_middleware(LimitsMiddleware, limits=limits or Limits.from_env())
     app.state.db = db or Database()
     app.state.policies = load_policies()
     app.state.pii_scanner = PiiScanner()
