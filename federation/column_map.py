@@ -6,25 +6,33 @@ The gate reads it to drop identifying columns and columns the purpose does not n
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from compliance.errors import InputError
 from compliance.policy.loader import PolicySet, parse_policy_text
+
+# Names that can only name a thing: no path separators, quotes, semicolons or control
+# characters, so a column map can neither reach outside its silo nor smuggle SQL or markup.
+FILE_NAME = r"^[A-Za-z0-9_\-][A-Za-z0-9_\-.]{0,127}$"
+COLUMN_NAME = r"^[^\x00-\x1f\x7f\"'`;\\/<>]{1,64}$"
+BRAND_ID = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
+ColumnName = Annotated[str, Field(pattern=COLUMN_NAME)]
 
 
 class TableMap(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    file: str
-    key: str
-    columns: dict[str, str]
+    file: str = Field(pattern=FILE_NAME)
+    key: ColumnName
+    columns: dict[ColumnName, str]
 
 
 class ColumnMap(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    brand_id: str
+    brand_id: str = Field(pattern=BRAND_ID)
     jurisdiction: str = "pipl"
     customers: TableMap
     orders: TableMap
