@@ -132,8 +132,9 @@ def verify_and_audit_gate(db: Database, settings: RunSettings, engine: PolicyEng
     return lineage
 
 
-def _plain_rounds(grid: Grid, settings: RunSettings, initial: list[Any], strategy: str,
-                  progress: ProgressFn | None) -> tuple[list[Any], dict[int, dict[str, float]]]:
+def _plain_rounds(grid: Grid, db: Database, settings: RunSettings, initial: list[Any],
+                  strategy: str, progress: ProgressFn | None
+                  ) -> tuple[list[Any], dict[int, dict[str, float]]]:
     strat = make_strategy(strategy, len(settings.brands))
 
     def on_round(server_round: int, _arrays: ArrayRecord) -> None:
@@ -144,6 +145,13 @@ def _plain_rounds(grid: Grid, settings: RunSettings, initial: list[Any], strateg
                          num_rounds=settings.rounds, train_config=settings.to_record(),
                          evaluate_config=settings.to_record(),
                          evaluate_fn=lambda r, a: on_round(r, a))
+    rejected = getattr(strat, "rejections", [])
+    if rejected:
+        with db.unit_of_work() as session:
+            AuditLog(session).record_many(
+                [("update.rejected", {"run_id": settings.run_id, "round": r.server_round,
+                                      "node_id": r.node_id, "reason": r.reason}, None, None)
+                 for r in rejected], actor="coordinator")
     rounds = {int(rnd): {k: float(cast(float, v)) for k, v in m.items()}
               for rnd, m in result.evaluate_metrics_clientapp.items()}
     return result.arrays.to_numpy_ndarrays(), rounds
@@ -181,7 +189,7 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
                                          rounds=settings.rounds,
                                          config=dict(settings.to_record()))
         else:
-            weights, rounds = _plain_rounds(grid, settings, initial, strategy, progress)
+            weights, rounds = _plain_rounds(grid, db, settings, initial, strategy, progress)
         final = rounds[max(rounds)] if rounds else {}
         with db.unit_of_work() as session:
             AuditLog(session).record("wire.audit", actor="coordinator",
