@@ -129,6 +129,29 @@ def ensure_schema(url: str) -> None:
     command.upgrade(cfg, "head")
 
 
+def _commit_key_store_first(session: Session, key_engine: Engine) -> None:
+    """A unit of work that touched both databases commits the key store first. SQLAlchemy
+    commits a session's connections in no fixed order and SQLite has no two-phase commit, so
+    a crash between the two commits must leave the safe half done: a destroyed key with its
+    erasure not yet recorded is re-erased by the next run (and its data is unreadable
+    already); an erasure recorded while the key survived would be a silent failure to
+    shred. Likewise a new key without its ciphertexts is harmless, the reverse is data loss."""
+    tx = session.get_transaction()
+    if tx is None:
+        return
+    session.flush()
+    entries = tx._connections  # noqa: SLF001 - no public hook orders the commits
+    entry = entries.get(key_engine)
+    if entry is None or not entry[2] or len({v[0] for v in entries.values()}) < 2:
+        return
+    conn, trans, _should_commit, autoclose = entry
+    trans.commit()
+    done = (conn, trans, False, autoclose)
+    for k, v in list(entries.items()):  # registered under both the engine and the connection
+        if v is entry:
+            entries[k] = done
+
+
 class Database:
     """Engine plus session factory; `unit_of_work` is the one transaction boundary.
 
@@ -162,7 +185,7 @@ class Database:
     def unit_of_work(self) -> Iterator[Session]:
         """Commit on success, roll back on any error: services only flush."""
         if not self._sqlite:
-            with self._run(self._sessions()) as session:
+            with self._run(self._sessions(), self.key_engine) as session:
                 yield session
             return
         # FastAPI may enter and leave a dependency on different threads, so the lock is a
@@ -172,7 +195,7 @@ class Database:
             raise TimeoutError("waited 60 s for the database write lock (a write unit of "
                                "work opened inside another one waits on itself)")
         try:
-            with self._run(self._sessions()) as session:
+            with self._run(self._sessions(), self.key_engine) as session:
                 # Take the main database's write lock before the key store's, always: two
                 # processes taking them in opposite orders would wait on each other.
                 session.connection()
@@ -188,9 +211,11 @@ class Database:
 
     @staticmethod
     @contextmanager
-    def _run(session: Session) -> Iterator[Session]:
+    def _run(session: Session, key_engine: Engine | None = None) -> Iterator[Session]:
         try:
             yield session
+            if key_engine is not None:
+                _commit_key_store_first(session, key_engine)
             session.commit()
         except BaseException:
             session.rollback()
