@@ -116,7 +116,7 @@ def demo(
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                       console=console, transient=False) as bar:
-            steps = bar.add_task("comity demo", total=7)
+            steps = bar.add_task("comity demo", total=8)
             rounds_task = bar.add_task("federated rounds", total=rounds, visible=False)
 
             def step(text: str) -> None:
@@ -128,7 +128,7 @@ def demo(
 
             result = run_demo(out, db=db, seed=seed, rounds=rounds, scale=scale,
                               keep_silos=keep_silos, step=step, progress=progress)
-            bar.update(steps, completed=7, description="done")
+            bar.update(steps, completed=8, description="done")
     except ComityError as exc:
         _fail(exc)
         return

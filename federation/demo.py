@@ -18,12 +18,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from compliance.audit.service import AuditLog
 from compliance.consent.service import ConsentService
 from compliance.database import Database
 from compliance.policy.engine import PolicyEngine
 from compliance.policy.loader import load_policies
 from compliance.report.builder import build_report
 from compliance.report.render import write_report
+from compliance.retention.service import RetentionService
 from compliance.subjects.service import SubjectService
 from federation.aggregate_round import simulate_secure_sum
 from federation.brand import prepare_segments
@@ -145,9 +147,19 @@ def run_demo(out_dir: Path, *, db: Database, seed: int = 7, rounds: int = 8,
         audit_run(db, outcome.run_id, silo_root, actor="dpo")
         step("DP aggregates across the brands' silos (SecAgg+ sum, OpenDP noise, budget)")
         aggregates = demo_aggregates(db, settings)
-        step("Writing the DPO report")
+        step("Retention sweep and a signed audit checkpoint")
+        retention = RetentionService(db, load_policies(), actor="retention")
+        swept = retention.sweep()
         with db.unit_of_work() as session:
-            report = build_report(session, as_of=AS_OF)
+            cp = AuditLog(session).checkpoint()
+        step("Writing the DPO report")
+        extra = {"retention": {"actions": swept.actions, "batches": swept.batches,
+                               "still_overdue": retention.overdue()},
+                 "checkpoint": None if cp is None else {
+                     "first_seq": cp.first_seq, "last_seq": cp.last_seq,
+                     "merkle_root": cp.merkle_root}}
+        with db.unit_of_work() as session:
+            report = build_report(session, as_of=AS_OF, extra=extra)
         paths = write_report(report, out_dir)
         (out_dir / "aggregates.json").write_text(
             json.dumps(aggregates, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -62,6 +62,10 @@ def test_demo_report_has_lineage_consent_and_verified_audit(demo_run: tuple[Path
     assert report["audit"]["verified"] is True
     gate_events = report["audit"]["by_action"]["gate.decision"]
     assert gate_events == sum(b["subjects"] for b in report["brands"])
+    assert all(n == 0 for n in report["retention"]["still_overdue"].values())
+    assert report["checkpoint"]["last_seq"] >= report["checkpoint"]["first_seq"] >= 1
+    assert report["audit"]["by_action"]["wire.audit"] == 1
+    assert report["training_runs"][0]["privacy_audit"]["loss_threshold"]["members"] > 0
 
 
 @pytest.mark.integration
