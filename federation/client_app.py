@@ -45,7 +45,7 @@ def brand_of(context: Context, settings: RunSettings) -> str:
     return settings.brands[int(context.node_config["partition-id"])]
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=32)  # a simulation actor may serve several brands and runs
 def prepared(settings: RunSettings, brand_id: str) -> PreparedChurn:
     policies = load_policies()
     db = Database(settings.database_url, migrate=False)
