@@ -462,6 +462,36 @@ def budget_list(requester: Annotated[str | None, typer.Option()] = None) -> None
 
 
 @app.command()
+def score(
+    task: Annotated[str, typer.Argument(help="churn")],
+    silo: Annotated[Path, typer.Option(help="This brand's silo directory (column_map.yaml)")],
+    customer: Annotated[list[str], typer.Option(help="Customer id (repeat; default: all)")
+                        ] = [],  # noqa: B006
+    as_of: Annotated[str | None, typer.Option(help="Scoring date YYYY-MM-DD (default: the "
+                                                   "latest order)")] = None,
+) -> None:
+    """Churn risk per customer with the latest federated model, at the brand. Customers who
+    refused automated decisions (PIPL Art. 24) get no individual score, and the line says
+    why. Output is JSON lines keyed by pseudonym."""
+    from datetime import date
+
+    from compliance.database import Database
+    from federation.serving import score_churn
+
+    if task != "churn":
+        _fail(ComityError(f"unknown scoring task '{task}' (churn)"))
+        return
+    try:
+        scores = score_churn(Database(), silo, customers=customer or None,
+                             as_of=date.fromisoformat(as_of) if as_of else None, actor="brand")
+    except (ComityError, ValueError) as exc:
+        _fail(exc if isinstance(exc, ComityError) else ComityError(str(exc)))
+        return
+    for sc in scores:
+        print(json.dumps(sc.as_dict(), ensure_ascii=False))
+
+
+@app.command()
 def query(
     requester: Annotated[str, typer.Option(help="service:<name> the answer is for")],
     query_json: Annotated[str, typer.Argument(help="The query as JSON, or @FILE")],

@@ -49,6 +49,8 @@ class ColumnMap(BaseModel):
 
 
 def load_column_map(path: Path, policies: PolicySet) -> ColumnMap:
+    if not path.is_file():
+        raise InputError("no column map here (a silo needs column_map.yaml)", file=str(path))
     cmap = parse_policy_text(path.read_text(encoding="utf-8"), ColumnMap, str(path))
     cmap.check(policies, str(path))
     return cmap
