@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
-from flwr.supercore.task_identity import TaskIdentity
 
 from federation.screening import screen
 from federation.strategy import make_strategy
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("task_identity")]
 REF = [np.zeros((4, 3)), np.zeros(3)]
 
 
@@ -29,12 +28,6 @@ def test_screen_names_each_bad_update() -> None:
     assert ok == [0, 1, 5]
     reasons = dict(bad)
     assert "non-finite" in reasons[2] and "shapes" in reasons[3] and "norm" in reasons[4]
-
-
-@pytest.fixture(autouse=True)
-def _task_identity(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("_run_id", "_node_id", "_task_id"):
-        monkeypatch.setattr(TaskIdentity, name, 1, raising=False)
 
 
 def _replies(updates: list[list[np.ndarray]]) -> list[Message]:

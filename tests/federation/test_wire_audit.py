@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.common import ndarray_to_bytes
-from flwr.supercore.task_identity import TaskIdentity
 
 from federation.wire_audit import (
     WIRE_ERROR_CODE,
@@ -19,7 +18,7 @@ from federation.wire_audit import (
     wire_audit_mod,
 )
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("task_identity")]
 CUSTOMERS = 137
 
 
@@ -61,13 +60,6 @@ def test_model_tensors_and_scalar_metrics_pass() -> None:
 def test_what_must_not_leave_a_brand_is_named(content: RecordDict, words: str) -> None:
     violations = _check(content)
     assert violations and words in violations[0]
-
-
-@pytest.fixture(autouse=True)
-def _task_identity(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Flower sets these in its runtime processes; creating a Message needs them."""
-    for name in ("_run_id", "_node_id", "_task_id"):
-        monkeypatch.setattr(TaskIdentity, name, 1, raising=False)
 
 
 def _incoming() -> Message:
