@@ -462,6 +462,34 @@ def budget_list(requester: Annotated[str | None, typer.Option()] = None) -> None
 
 
 @app.command()
+def report(
+    period: Annotated[str, typer.Option(help="YYYY, YYYY-Qn or YYYY-MM")],
+    out: Annotated[Path, typer.Option(help="File to write")],
+    format: Annotated[str, typer.Option(help="json or html")] = "json",  # noqa: A002
+    lang: Annotated[str, typer.Option(help="en or zh")] = "en",
+) -> None:
+    """The DPO report for a period (the records as they stood at its end)."""
+    from compliance.database import Database
+    from compliance.report.builder import build_period_report
+    from compliance.report.period import parse_period
+    from compliance.report.render import render_html
+
+    if format not in ("json", "html"):
+        _fail(ComityError(f"format '{format}' is not json or html (PDF is not built yet)"))
+        return
+    try:
+        with Database().reading() as session:
+            built = build_period_report(session, parse_period(period), lang=lang)
+    except ComityError as exc:
+        _fail(exc)
+        return
+    text = (json.dumps(built, ensure_ascii=False, indent=2) if format == "json"
+            else render_html(built))
+    out.write_text(text, encoding="utf-8")
+    print(str(out))
+
+
+@app.command()
 def score(
     task: Annotated[str, typer.Argument(help="churn")],
     silo: Annotated[Path, typer.Option(help="This brand's silo directory (column_map.yaml)")],

@@ -13,6 +13,8 @@ from compliance.audit.models import AuditEvent
 from compliance.audit.service import AuditLog
 from compliance.consent.service import ConsentService
 from compliance.database import utcnow
+from compliance.errors import InputError
+from compliance.report.period import Period
 from compliance.subjects.models import Brand, Subject
 from federation.lineage.models import ModelVersion
 from federation.lineage.service import LineageService
@@ -98,3 +100,15 @@ def build_report(session: Session, *, as_of: datetime | None = None,
     if extra:
         report.update(extra)
     return report
+
+
+def build_period_report(session: Session, period: Period, *, lang: str = "en"
+                        ) -> dict[str, Any]:
+    """The report as the records stood at the end of `period` (or now, for the current one)."""
+    if lang not in ("en", "zh"):
+        raise InputError(f"language '{lang}' is not en or zh", column="lang")
+    as_of = min(period.end, utcnow())
+    if period.start > as_of:
+        raise InputError(f"period {period.label} has not started", column="period")
+    return build_report(session, as_of=as_of, extra={"period": period.as_dict(),
+                                                      "lang": lang})

@@ -48,6 +48,7 @@ def _endpoints(req_id: str) -> list[tuple[str, str, str, dict[str, Any] | None, 
         ("POST", "/v1/aggregates", "/v1/aggregates",
          {"dataset": "none", "measure": "count", "epsilon": 0.1}, {"service", "dpo"}, False),
         ("GET", "/v1/budgets", "/v1/budgets", None, {"service", "dpo", "admin"}, False),
+        ("GET", "/v1/reports/{period}", "/v1/reports/2026", None, {"dpo"}, False),
         ("GET", "/healthz", "/healthz", None, ALL, False),
     ]
 

@@ -1,0 +1,40 @@
+"""Report periods: a year (2026), a quarter (2026-Q3) or a month (2026-09), in UTC."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from compliance.errors import InputError
+
+_PERIOD = re.compile(r"^(\d{4})(?:-Q([1-4])|-(0[1-9]|1[0-2]))?$")
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    start: datetime
+    end: datetime  # exclusive
+
+    def as_dict(self) -> dict[str, str]:
+        return {"label": self.label, "start": self.start.isoformat(),
+                "end": self.end.isoformat()}
+
+
+def parse_period(text: str) -> Period:
+    m = _PERIOD.match(text.strip())
+    if not m:
+        raise InputError(f"period '{text}' is not YYYY, YYYY-Qn or YYYY-MM", column="period")
+    year = int(m[1])
+    if m[2]:
+        first = 3 * (int(m[2]) - 1) + 1
+        months = 3
+    elif m[3]:
+        first, months = int(m[3]), 1
+    else:
+        first, months = 1, 12
+    start = datetime(year, first, 1, tzinfo=UTC)
+    nxt = first - 1 + months
+    end = datetime(year + nxt // 12, nxt % 12 + 1, 1, tzinfo=UTC)
+    return Period(text.strip(), start, end)
