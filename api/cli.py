@@ -133,7 +133,8 @@ def demo(
         _fail(exc)
         return
     final = result.outcome.final
-    console.print(f"[green]report:[/] {result.paths['json']}  {result.paths['html']}")
+    console.print(f"[green]report:[/] {result.paths['json']}  {result.paths['html']}  "
+                  f"{result.paths['pdf']}")
     console.print(f"federated churn AUC {final.get('auc', float('nan')):.3f} over "
                   f"{len(result.outcome.lineage)} brands; audit chain verified: "
                   f"{result.report['audit']['verified']}")
@@ -465,17 +466,17 @@ def budget_list(requester: Annotated[str | None, typer.Option()] = None) -> None
 def report(
     period: Annotated[str, typer.Option(help="YYYY, YYYY-Qn or YYYY-MM")],
     out: Annotated[Path, typer.Option(help="File to write")],
-    format: Annotated[str, typer.Option(help="json or html")] = "json",  # noqa: A002
+    format: Annotated[str, typer.Option(help="json, html or pdf")] = "json",  # noqa: A002
     lang: Annotated[str, typer.Option(help="en or zh")] = "en",
 ) -> None:
     """The DPO report for a period (the records as they stood at its end)."""
     from compliance.database import Database
     from compliance.report.builder import build_period_report
     from compliance.report.period import parse_period
-    from compliance.report.render import render_html
+    from compliance.report.render import render_html, render_pdf
 
-    if format not in ("json", "html"):
-        _fail(ComityError(f"format '{format}' is not json or html (PDF is not built yet)"))
+    if format not in ("json", "html", "pdf"):
+        _fail(ComityError(f"format '{format}' is not json, html or pdf"))
         return
     try:
         with Database().reading() as session:
@@ -483,9 +484,11 @@ def report(
     except ComityError as exc:
         _fail(exc)
         return
-    text = (json.dumps(built, ensure_ascii=False, indent=2) if format == "json"
-            else render_html(built))
-    out.write_text(text, encoding="utf-8")
+    if format == "pdf":
+        out.write_bytes(render_pdf(built))
+    else:
+        out.write_text(json.dumps(built, ensure_ascii=False, indent=2) if format == "json"
+                       else render_html(built), encoding="utf-8")
     print(str(out))
 
 

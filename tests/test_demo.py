@@ -48,6 +48,7 @@ def test_demo_report_has_lineage_consent_and_verified_audit(demo_run: tuple[Path
     out, _, _ = demo_run
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert (out / "report.html").stat().st_size > 1000
+    assert (out / "report.pdf").read_bytes().startswith(b"%PDF-")
     (run,) = report["training_runs"]
     assert run["model"] == "churn" and run["status"] == "completed" and run["rounds"] == ROUNDS
     assert {b["brand_id"] for b in run["brands"]} == {"lumen-tea", "north-outfitters",

@@ -22,3 +22,40 @@ def test_period_report_over_the_api(client: TestClient,
     assert client.get("/v1/reports/2099", headers=dpo).status_code == 422
     assert client.get("/v1/reports/2026-Q9", headers=dpo).status_code == 422
     assert client.get("/v1/reports/2026", headers=auth("admin")).status_code == 403
+
+
+def _pdf_text(pdf: bytes) -> bytes:
+    """The PDF with its Flate streams inflated (font names sit in compressed objects)."""
+    import re
+    import zlib
+
+    parts = [pdf]
+    for m in re.finditer(rb"stream\r?\n(.*?)endstream", pdf, re.S):
+        try:
+            parts.append(zlib.decompress(m.group(1)))
+        except zlib.error:
+            continue
+    return b"".join(parts)
+
+
+def _has_cjk_font() -> bool:
+    import subprocess
+
+    try:
+        out = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True,
+                             timeout=30).stdout
+    except OSError:
+        return False
+    return bool(out.strip())
+
+
+@pytest.mark.integration
+def test_pdf_report_embeds_a_font_that_covers_chinese(
+        client: TestClient, auth: Callable[[str], dict[str, str]]) -> None:
+    r = client.get("/v1/reports/2026?format=pdf&lang=zh", headers=auth("dpo"))
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    assert r.content.startswith(b"%PDF-") and len(r.content) > 5000
+    if not _has_cjk_font():
+        pytest.skip("no CJK font on this machine (.ci/run installs fonts-wqy-zenhei)")
+    names = _pdf_text(r.content)
+    assert b"WenQuanYi" in names or b"NotoSansCJK" in names
