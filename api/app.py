@@ -7,7 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.limits import Limits, LimitsMiddleware
-from api.routers import aggregates, audit, consents, pii, reports, requests, retention
+from api.routers import aggregates, audit, consents, dpo, pii, reports, requests, retention
 from compliance.database import Database
 from compliance.errors import ComityError
 from compliance.policy.loader import PolicySet, load_policies
@@ -37,7 +37,7 @@ def create_app(db: Database | None = None, limits: Limits | None = None) -> Fast
     app.state.pii_scanner = PiiScanner()
     app.state.aggregates = aggregate_service(app.state.db, app.state.policies)
     for r in (consents.router, requests.router, audit.router, retention.router, pii.router,
-              aggregates.router, reports.router):
+              aggregates.router, reports.router, dpo.router):
         app.include_router(r)
 
     @app.exception_handler(ComityError)
