@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from compliance.errors import ComityError
+
+if TYPE_CHECKING:
+    from privacy.aggregates.service import AggregateService
 
 app = typer.Typer(help="comity: federated models across brands, with privacy and compliance.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -392,7 +395,7 @@ def _bounds(items: list[str]) -> dict[str, tuple[float, float]]:
     return out
 
 
-def _aggregates():  # type: ignore[no-untyped-def]
+def _aggregates() -> AggregateService:
     from api.app import aggregate_service
     from compliance.database import Database
     from compliance.policy.loader import load_policies

@@ -8,7 +8,6 @@ Noise is added once, on the coordinator, by `release_sum`. Rows never leave a br
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ from flwr.simulation import run_simulation
 
 from compliance.errors import ComityError
 from federation.backend import simulation_backend
+from federation.brand import brand_of
 from federation.secagg import MIN_BRANDS
 from federation.wire_audit import AuditingGrid, declare_population
 from privacy.aggregates.federated import (
@@ -33,8 +33,9 @@ from privacy.aggregates.federated import (
     MODULUS_RANGE,
     QUANTIZATION_RANGE,
     FederatedPlan,
+    local_vector,
 )
-from privacy.aggregates.plan import used_columns
+from privacy.aggregates.release import scan
 
 PLAN_KEY = "dp-aggregate-plan"
 BRANDS_KEY = "dp-aggregate-brands"
@@ -53,24 +54,14 @@ class _CountingFedAvg(LegacyFedAvg):
 
 def silo_frame(plan: FederatedPlan, brand: str, path: str | None = None) -> pl.DataFrame:
     """The brand's own rows, only the columns the query uses; read at the brand."""
-    source = path or plan.spec.silos[brand]
-    lf = pl.scan_parquet(source) if plan.spec.format == "parquet" else pl.scan_csv(source)
-    return lf.select(used_columns(plan.query, plan.spec)).collect()
-
-
-def brand_for(context: Context, config: dict[str, Any]) -> str:
-    if "brand-id" in context.node_config:
-        return str(context.node_config["brand-id"])
-    return str(config[BRANDS_KEY]).split(",")[int(context.node_config["partition-id"])]
+    return scan(plan.spec, plan.query, path or plan.spec.silos[brand]).collect()
 
 
 def answer(config: dict[str, Any], context: Context) -> tuple[list[np.ndarray], int,
                                                               dict[str, float]]:
     """Brand side of the round: the local vector, weight 1 (so the secure mean is sum/n)."""
-    from privacy.aggregates.federated import local_vector
-
     plan = FederatedPlan.from_json(str(config[PLAN_KEY]))
-    brand = brand_for(context, config)
+    brand = brand_of(context, str(config[BRANDS_KEY]).split(","))
     path = context.node_config.get("aggregate-silo")
     frame = silo_frame(plan, brand, str(path) if path else None)
     declare_population(context, frame.height)
@@ -128,8 +119,3 @@ def simulate_secure_sum(plan: FederatedPlan, client_app: ClientApp | None = None
         raise ComityError("the federated aggregate round did not complete", status_code=503)
     return out[0]
 
-
-def silo_paths_exist(plan: FederatedPlan) -> None:
-    for brand, path in plan.spec.silos.items():
-        if not Path(path).is_file():
-            raise ComityError(f"silo of brand '{brand}' is missing", status_code=409)

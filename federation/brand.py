@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from flwr.app import Context
 
+from compliance.consent.service import ConsentService
 from compliance.consent.state import SubjectConsent, snapshot_digest
+from compliance.database import Database
 from compliance.policy.engine import PolicyEngine
+from compliance.policy.loader import load_policies
 from federation.features import churn_table, feature_matrix, segment_table
 from federation.gate import GateResult, apply_gate, select_columns
-from federation.silo import SiloData
+from federation.settings import RunSettings
+from federation.silo import SiloData, load_silo
 from privacy.detection.analyzer import PiiScanner
 from privacy.detection.table import classify_columns
 from privacy.pseudonym import Pseudonymizer
@@ -89,3 +95,27 @@ def prepare_segments(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
     t = gated_tables(silo, snapshot=snapshot, engine=engine, purpose=purpose, seed=seed)
     return segment_table(churn_table(t.orders, t.customers, cutoff=cutoff,
                                      horizon_days=horizon_days))
+
+
+def brand_of(context: Context, brands: Sequence[str]) -> str:
+    """Deployment: the SuperNode's `brand-id` node config. Simulation: partition index."""
+    if "brand-id" in context.node_config:
+        return str(context.node_config["brand-id"])
+    return brands[int(context.node_config["partition-id"])]
+
+
+def prepare_for_run(settings: RunSettings, brand_id: str) -> PreparedChurn:
+    """A brand's rows for one run, gated on the consent snapshot at the run's as-of time:
+    what the ClientApp trains on, and what a later privacy audit must rebuild exactly."""
+    policies = load_policies()
+    db = Database(settings.database_url, migrate=False)
+    try:
+        with db.reading() as session:
+            snapshot = ConsentService(session).snapshot(brand_id, settings.purpose,
+                                                        settings.as_of)
+    finally:
+        db.dispose()
+    silo = load_silo(Path(settings.silo_root) / brand_id, policies)
+    return prepare_churn(silo, snapshot=snapshot, engine=PolicyEngine(policies),
+                         purpose=settings.purpose, cutoff=date.fromisoformat(settings.cutoff),
+                         horizon_days=settings.horizon_days, seed=settings.seed)

@@ -10,9 +10,7 @@ the brand.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -20,17 +18,12 @@ import torch
 from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
-from compliance.consent.service import ConsentService
-from compliance.database import Database
-from compliance.policy.engine import PolicyEngine
-from compliance.policy.loader import load_policies
 from federation.aggregate_round import answer as aggregate_answer
 from federation.aggregate_round import is_aggregate_round
-from federation.brand import PreparedChurn, prepare_churn
+from federation.brand import PreparedChurn, brand_of, prepare_for_run
 from federation.gate_report import GateReport
 from federation.secagg import is_legacy, legacy_evaluate, legacy_train, secagg_when_asked
 from federation.settings import RunSettings
-from federation.silo import load_silo
 from federation.task import build_model, evaluate, get_weights, set_weights, train_local
 from federation.wire_audit import declare_population, wire_audit_mod
 
@@ -38,31 +31,12 @@ app = ClientApp(mods=[wire_audit_mod, secagg_when_asked])
 torch.set_num_threads(1)
 
 
-def brand_of(context: Context, settings: RunSettings) -> str:
-    """Deployment: the SuperNode's `brand-id` node config. Simulation: partition index."""
-    if "brand-id" in context.node_config:
-        return str(context.node_config["brand-id"])
-    return settings.brands[int(context.node_config["partition-id"])]
-
-
-@lru_cache(maxsize=32)  # a simulation actor may serve several brands and runs
-def prepared(settings: RunSettings, brand_id: str) -> PreparedChurn:
-    policies = load_policies()
-    db = Database(settings.database_url, migrate=False)
-    try:
-        with db.unit_of_work() as session:
-            snapshot = ConsentService(session).snapshot(brand_id, settings.purpose,
-                                                        settings.as_of)
-    finally:
-        db.dispose()
-    silo = load_silo(Path(settings.silo_root) / brand_id, policies)
-    return prepare_churn(silo, snapshot=snapshot, engine=PolicyEngine(policies),
-                         purpose=settings.purpose, cutoff=date.fromisoformat(settings.cutoff),
-                         horizon_days=settings.horizon_days, seed=settings.seed)
+# A simulation actor may serve several brands and runs.
+prepared = lru_cache(maxsize=32)(prepare_for_run)
 
 
 def _prepared(settings: RunSettings, context: Context) -> PreparedChurn:
-    p = prepared(settings, brand_of(context, settings))
+    p = prepared(settings, brand_of(context, settings.brands))
     g = p.gate
     declare_population(context, g.records_used + g.excluded_no_consent + g.excluded_minor,
                        g.records_used, len(p.x_train), len(p.x_test))

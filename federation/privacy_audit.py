@@ -3,7 +3,6 @@ the benchmark), reporting only attack metrics."""
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +11,12 @@ from sqlalchemy import select
 from torch import nn
 
 from compliance.audit.service import AuditLog
-from compliance.consent.service import ConsentService
 from compliance.database import Database
 from compliance.errors import ComityError, NotFoundError
-from compliance.policy.engine import PolicyEngine
-from compliance.policy.loader import load_policies
-from federation.brand import prepare_churn
+from federation.brand import prepare_for_run
 from federation.lineage.models import ModelVersion, TrainingRun
 from federation.lineage.service import weights_from_blob
 from federation.settings import RunSettings
-from federation.silo import load_silo
 from federation.task import build_model, example_losses, predict_proba, set_weights
 from privacy.membership import black_box, dp_bound, loss_threshold
 
@@ -59,16 +54,7 @@ def audit_run(db: Database, run_id: str, silo_root: Path, *, actor: str = "dpo"
                                          "database_url": db.url,
                                          "silo_root": str(silo_root),
                                          "consent_as_of": run.consent_as_of.isoformat()})
-    policies = load_policies()
-    engine = PolicyEngine(policies)
-    parts = []
-    for brand in settings.brands:
-        with db.reading() as session:
-            snapshot = ConsentService(session).snapshot(brand, settings.purpose, settings.as_of)
-        parts.append(prepare_churn(
-            load_silo(silo_root / brand, policies), snapshot=snapshot, engine=engine,
-            purpose=settings.purpose, cutoff=date.fromisoformat(settings.cutoff),
-            horizon_days=settings.horizon_days, seed=settings.seed))
+    parts = [prepare_for_run(settings, brand) for brand in settings.brands]
     model = build_model(parts[0].x_train.shape[1], settings.model_kind)
     set_weights(model, weights)
     epsilon = config.get("dp_epsilon")

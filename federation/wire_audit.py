@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flwr.app import Context, Error, Message, RecordDict
+from flwr.app import ConfigRecord, Context, Error, Message, RecordDict
 from flwr.clientapp.typing import ClientAppCallable
 from flwr.common import bytes_to_ndarray
 from flwr.serverapp import Grid
@@ -178,8 +178,6 @@ class CaptureLog:
 
 def declare_population(context: Context, *counts: int) -> None:
     """Called by the ClientApp once it knows its data: the row counts no array may mirror."""
-    from flwr.app import ConfigRecord
-
     context.state.config_records["wire-audit"] = ConfigRecord(
         {"population": [int(c) for c in counts] or [0]})
 

@@ -24,7 +24,7 @@ import opendp.prelude as dp
 import polars as pl
 
 from compliance.errors import InputError
-from privacy.aggregates.plan import LEN_COLUMN, Calibrated, _fill, _filter_expr
+from privacy.aggregates.plan import LEN_COLUMN, Calibrated, fill_value, filter_expr
 from privacy.aggregates.schemas import AggregateQuery, DatasetSpec
 
 QUANTIZATION_RANGE = 2**26
@@ -93,13 +93,13 @@ def local_vector(frame: pl.DataFrame, plan: FederatedPlan) -> np.ndarray:
     if spec.max_rows_per_unit > 1:
         df = df.filter(pl.int_range(pl.len()).over(spec.unit_col) < spec.max_rows_per_unit)
     for f in query.filters:
-        df = df.filter(_filter_expr(f, spec.columns[f.column]))
+        df = df.filter(filter_expr(f, spec.columns[f.column]))
     aggs = [pl.len().alias(LEN_COLUMN)]
     if plan.with_sum:
         assert query.column is not None
         col = spec.columns[query.column]
         lo, hi = col.bounds  # type: ignore[misc]
-        aggs.append(pl.col(query.column).fill_null(_fill(col)).clip(lo, hi).sum().alias("s"))
+        aggs.append(pl.col(query.column).fill_null(fill_value(col)).clip(lo, hi).sum().alias("s"))
     if plan.group_cols:
         keys = pl.DataFrame(list(plan.keys), schema=list(plan.group_cols), orient="row")
         # Positions must line up across brands: keep the public key order exactly.

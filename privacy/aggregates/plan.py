@@ -121,7 +121,7 @@ def shape_key(query: AggregateQuery, spec: DatasetSpec, delta: float) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _filter_expr(f: Filter, col: ColumnSpec) -> pl.Expr:
+def filter_expr(f: Filter, col: ColumnSpec) -> pl.Expr:
     c = pl.col(f.column)
     if f.op == "in":
         return c.is_in([_typed(v, col, "value") for v in f.value])  # type: ignore[union-attr]
@@ -138,6 +138,11 @@ def used_columns(query: AggregateQuery, spec: DatasetSpec) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def scan_source(path: str, fmt: str) -> pl.LazyFrame:
+    """A lazy scan, not rows: OpenDP's Rust side reads the file itself."""
+    return pl.scan_parquet(path) if fmt == "parquet" else pl.scan_csv(path)
+
+
 def frame_schema(query: AggregateQuery, spec: DatasetSpec) -> dict[str, pl.DataType]:
     schema: dict[str, pl.DataType] = {}
     for name in used_columns(query, spec):
@@ -152,7 +157,8 @@ def _bounds(col: ColumnSpec) -> tuple[Any, Any]:
     return (int(lo), int(hi)) if col.dtype == "int" else (float(lo), float(hi))
 
 
-def _fill(col: ColumnSpec) -> Any:
+def fill_value(col: ColumnSpec) -> Any:
+    """What a missing value counts as: zero, clamped into the column's bounds."""
     lo, hi = _bounds(col)
     zero = 0 if col.dtype == "int" else 0.0
     return min(max(zero, lo), hi)
@@ -214,13 +220,13 @@ def calibrate(query: AggregateQuery, spec: DatasetSpec, delta: float) -> Calibra
         if group_cols:
             q = q.truncate_num_groups(spec.max_rows_per_unit, by=group_cols, keep="first")
     for f in query.filters:
-        q = q.filter(_filter_expr(f, spec.columns[f.column]))
+        q = q.filter(filter_expr(f, spec.columns[f.column]))
     if prep:
         q = q.with_columns(*prep)
     aggs: list[Any] = [dp.len(signed=True)]
     if query.measure in ("sum", "mean", "quantile"):
         assert col is not None and query.column is not None
-        value: Any = pl.col(query.column).fill_null(_fill(col))
+        value: Any = pl.col(query.column).fill_null(fill_value(col))
         if query.measure == "quantile":
             lo, hi = (float(b) for b in col.bounds)  # type: ignore[union-attr]
             cands = [lo + (hi - lo) * i / (QUANTILE_CANDIDATES - 1)

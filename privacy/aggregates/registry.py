@@ -23,6 +23,7 @@ from compliance.database import utcnow
 from compliance.errors import ComityError, InputError, NotFoundError
 from compliance.policy.loader import PolicySet
 from privacy.aggregates.models import DpDataset
+from privacy.aggregates.plan import scan_source
 from privacy.aggregates.schemas import ColumnSpec, DatasetSpec
 
 DEFAULT_MAX_ROWS = 10_000_000  # float-sum noise grows with this bound (OpenDP, arXiv 2207.10635)
@@ -35,10 +36,6 @@ def _format_of(path: Path) -> str:
     if suffix in (".parquet", ".pq"):
         return "parquet"
     raise InputError("expected a .csv or .parquet file", file=str(path))
-
-
-def _scan(path: str, fmt: str) -> pl.LazyFrame:
-    return pl.scan_parquet(path) if fmt == "parquet" else pl.scan_csv(path)
 
 
 def _dtype(dtype: pl.DataType) -> str | None:
@@ -57,7 +54,7 @@ def read_schema(path: Path, fmt: str) -> dict[str, str | None]:
     if not path.is_file():
         raise InputError("no such file", file=str(path))
     try:
-        schema = _scan(str(path), fmt).collect_schema()
+        schema = scan_source(str(path), fmt).collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise InputError(f"cannot read the {fmt} schema: {exc}", file=str(path)) from None
     return {name: _dtype(dtype) for name, dtype in schema.items()}
@@ -65,7 +62,7 @@ def read_schema(path: Path, fmt: str) -> dict[str, str | None]:
 
 def count_rows(path: str, fmt: str, unit_col: str) -> tuple[int, int]:
     """Rows, and rows that repeat a customer of an earlier row (0 for one row per unit)."""
-    lf = _scan(path, fmt).select(pl.col(unit_col))
+    lf = scan_source(path, fmt).select(pl.col(unit_col))
     row = lf.select(pl.len().alias("n"), pl.col(unit_col).n_unique().alias("u")).collect()
     return int(row["n"][0]), int(row["n"][0] - row["u"][0])
 

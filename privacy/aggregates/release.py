@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from privacy.aggregates.plan import LEN_COLUMN, POLARS_TYPES, Calibrated, used_columns
+from privacy.aggregates.plan import LEN_COLUMN, Calibrated, frame_schema, scan_source
 from privacy.aggregates.schemas import AggregateQuery, DatasetSpec, Group
 
 MEAN_DRAWS = 4000
@@ -24,13 +24,8 @@ def scan(spec: DatasetSpec, query: AggregateQuery, source: str | None = None) ->
     """A lazy scan of the columns the query uses, cast to their declared types. A plan, not
     rows: OpenDP's Rust side reads the file itself, which is why a Parquet dataset answers in
     tens of milliseconds where an in-memory frame would first be serialized across the FFI."""
-    path = source or spec.source
-    lf = pl.scan_parquet(path) if spec.format == "parquet" else pl.scan_csv(path)
-    exprs = []
-    for name in used_columns(query, spec):
-        dtype = "str" if name == spec.unit_col else spec.columns[name].dtype
-        exprs.append(pl.col(name).cast(POLARS_TYPES[dtype]))
-    return lf.select(exprs)
+    lf = scan_source(source or spec.source, spec.format)
+    return lf.select([pl.col(n).cast(t) for n, t in frame_schema(query, spec).items()])
 
 
 def execute(cal: Calibrated, frame: pl.LazyFrame) -> pl.DataFrame:

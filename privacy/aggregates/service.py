@@ -27,7 +27,6 @@ from privacy.aggregates.errors import BudgetExhausted, PolicyDenied
 from privacy.aggregates.federated import FederatedPlan, federated_plan, release_sum
 from privacy.aggregates.ledger import (
     MICRO,
-    PERIODS,
     Ledger,
     Spend,
     budget_views,
@@ -84,9 +83,6 @@ class AggregateService:
                    period: str | None = None) -> BudgetView:
         requester = _requester(requester)
         period = period or self.policy.default_period
-        if period not in PERIODS:
-            raise InputError(f"unknown period '{period}' (one of {', '.join(PERIODS)})",
-                             column="period")
         now = utcnow()
         with self.db.unit_of_work() as session:
             ds_id, _ = Registry(session, self.policies).get(dataset)
@@ -115,17 +111,16 @@ class AggregateService:
                 "query_sha256": query_digest(query)})
         return state
 
-    def _release(self, query: AggregateQuery, spec: DatasetSpec
+    def _release(self, query: AggregateQuery, spec: DatasetSpec, plan: FederatedPlan | None
                  ) -> tuple[Calibrated, pl.DataFrame]:
         """The noisy statistics, not yet shown to anyone."""
-        if not query.federated:
+        if plan is None:
             if not spec.source:
                 raise InputError(f"dataset '{spec.name}' lives only in brand silos; ask with "
                                  '"federated": true', column="federated")
             cal = self.cache.get(query, spec, self.policy.query_delta)
             self.checks.ensure(spec)
             return cal, execute(cal, scan(spec, query))
-        plan = federated_plan(query, spec)
         if self.secure_sum is None:
             raise ComityError("federated aggregates are not configured on this server",
                               status_code=501)
@@ -142,8 +137,7 @@ class AggregateService:
             ds_id, spec = Registry(session, self.policies).get(query.dataset)
             remaining = Ledger(session, self.policy).peek(requester, ds_id, now)
         validate(query, spec, self.policy)
-        if query.federated:
-            federated_plan(query, spec)
+        plan = federated_plan(query, spec) if query.federated else None
         used = {query.column, *query.group_by, *(f.column for f in query.filters)} - {None}
         decision = self.engine.decide(DecisionRequest(
             brand_id="*", purpose=query.purpose, jurisdiction=spec.jurisdiction,
@@ -157,7 +151,7 @@ class AggregateService:
             state = self._refuse(requester, ds_id, query, actor, "budget")
             raise BudgetExhausted(requested=query.epsilon, remaining=state.remaining,
                                   period_key=state.period_key)
-        cal, raw = self._release(query, spec)
+        cal, raw = self._release(query, spec, plan)
         groups, suppressed = finish(raw, cal, query, spec, self.policy.min_group_size)
         with self.db.unit_of_work() as session:
             state = Ledger(session, self.policy).spend(requester, ds_id, cost, utcnow())
