@@ -9,6 +9,7 @@ that every setting is measured on exactly the same rows.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -46,7 +47,10 @@ from federation.task import build_model, evaluate, get_weights, set_weights, tra
 from privacy.membership import chance_advantage, dp_bound, threshold_from_histograms
 
 ProgressFn = Callable[[str], None]
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+# The named datasets live beside the checkout (`../shared/datasets`); a clone elsewhere
+# points COMITY_DATASETS_DIR at them.
+SHARED = Path(os.environ.get("COMITY_DATASETS_DIR")
+              or Path(__file__).resolve().parent.parent.parent / "shared" / "datasets")
 NAMED = {
     "telco": dict(source=SHARED / "telco-churn" / "WA_Fn-UseC_-Telco-Customer-Churn.csv",
                   id_col="customerID", label_col="Churn", positive="Yes"),
