@@ -126,6 +126,7 @@ def verify_and_audit_gate(db: Database, settings: RunSettings, engine: PolicyEng
                 "excluded_no_consent": rep.excluded_no_consent,
                 "excluded_minor": rep.excluded_minor, "excluded_by_rule": rep.excluded_by_rule,
                 "excluded_digest": rep.excluded_digest, "consent_snapshot_sha256": digest,
+                "categories": sorted(categories),
                 "dropped_columns": rep.dropped_columns})
             lineage.append(BrandLineage(brand_id, rep.records_used, rep.excluded_no_consent,
                                         rep.excluded_minor, digest, rep.dropped_columns))

@@ -18,7 +18,6 @@ from compliance.consent.state import ConsentAction, ConsentFact, SubjectConsent,
 from compliance.database import utcnow
 from compliance.errors import ComityError, InputError, NotFoundError
 from compliance.policy.loader import PolicySet
-from compliance.policy.schemas import ConsentState
 from compliance.subjects.models import Brand, Subject
 
 
@@ -177,14 +176,11 @@ class ConsentService:
             for key, (minor, guardian) in flags.items()
         }
 
-    def summary(self, as_of: datetime) -> dict[str, dict[str, int]]:
-        """Counts of subjects by purpose and current state (subjects with any event)."""
-        facts: dict[tuple[int, str], list[ConsentFact]] = defaultdict(list)
+    def facts_by_subject(self, as_of: datetime
+                         ) -> dict[tuple[str, int, str], list[ConsentFact]]:
+        """Every consent fact up to `as_of`, keyed by (brand, subject id, purpose)."""
+        facts: dict[tuple[str, int, str], list[ConsentFact]] = defaultdict(list)
         for row in self.repo.all_events(as_of):
-            facts[(row.subject_id, row.purpose)].append(
+            facts[(row.brand_id, row.subject_id, row.purpose)].append(
                 ConsentFact(row.occurred_at, row.id, ConsentAction(row.action), row.separate))
-        out: dict[str, dict[str, int]] = defaultdict(lambda: {s.value: 0 for s in ConsentState
-                                                              if s is not ConsentState.NONE})
-        for (_, purpose), fs in facts.items():
-            out[purpose][derive_state(fs).value] += 1
-        return {k: dict(v) for k, v in sorted(out.items())}
+        return facts

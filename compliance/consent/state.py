@@ -56,3 +56,25 @@ def snapshot_digest(snapshot: Mapping[str, SubjectConsent]) -> str:
         h.update(f"{key}\t{s.state.value}\t{int(s.is_minor)}\t{int(s.guardian_consent)}\n"
                  .encode())
     return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A withdrawal of consent that was in force: from `granted_at` until `withdrawn_at`
+    a run could rely on it; a model trained in between is flagged once it is withdrawn."""
+    granted_at: datetime
+    withdrawn_at: datetime
+
+
+def withdrawals(facts: Iterable[ConsentFact]) -> list[Withdrawal]:
+    """Every withdrawal that ended a grant, in time order (repeated grants count anew)."""
+    out: list[Withdrawal] = []
+    since: datetime | None = None
+    for f in sorted(facts, key=lambda f: (f.occurred_at, f.seq)):
+        if f.action is ConsentAction.GRANT:
+            since = since or f.occurred_at
+        else:
+            if f.action is ConsentAction.WITHDRAW and since is not None:
+                out.append(Withdrawal(since, f.occurred_at))
+            since = None
+    return out

@@ -15,6 +15,7 @@ from compliance.errors import InputError
 from compliance.policy.schemas import (
     AggregatesPolicy,
     CategoriesFile,
+    ChecklistFile,
     DataCategory,
     Deadline,
     Jurisdiction,
@@ -28,7 +29,7 @@ from compliance.policy.schemas import (
 M = TypeVar("M", bound=BaseModel)
 
 NON_JURISDICTION_FILES = {"purposes.yaml", "data_categories.yaml", "requests.yaml",
-                          "retention.yaml", "aggregates.yaml"}
+                          "retention.yaml", "aggregates.yaml", "audit_checklist.yaml"}
 
 
 def policy_dir() -> Path:
@@ -89,6 +90,7 @@ class PolicySet:
     deadlines: dict[str, Deadline]
     retention: tuple[RetentionRule, ...]
     aggregates: AggregatesPolicy
+    checklist: ChecklistFile
 
     def purpose(self, key: str) -> Purpose:
         try:
@@ -144,5 +146,10 @@ def load_policies(directory: Path | None = None) -> PolicySet:
     if aggregates.purpose not in purposes:
         raise InputError(f"unknown purpose '{aggregates.purpose}'",
                          file=str(root / "aggregates.yaml"))
+    checklist = _load(root / "audit_checklist.yaml", ChecklistFile)
+    keys = [i.key for i in checklist.items]
+    if len(set(keys)) != len(keys):
+        raise InputError("audit checklist keys repeat", file=str(root / "audit_checklist.yaml"))
     return PolicySet(purposes=purposes, categories=categories, jurisdictions=jurisdictions,
-                     deadlines=deadlines, retention=retention, aggregates=aggregates)
+                     deadlines=deadlines, retention=retention, aggregates=aggregates,
+                     checklist=checklist)

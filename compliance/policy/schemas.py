@@ -130,6 +130,38 @@ class AggregatesPolicy(_Frozen):
         return self
 
 
+class Expectation(_Frozen):
+    """What a checklist metric must be to pass: exactly `equals`, or within [min, max]."""
+
+    equals: bool | int | None = None
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Expectation:
+        if self.equals is None and self.min is None and self.max is None:
+            raise ValueError("an expectation needs equals, min or max")
+        return self
+
+
+class ChecklistItem(_Frozen):
+    """One compliance-audit item: a report metric, what it must be, the law it answers."""
+
+    key: str = Field(pattern=r"^[a-z0-9_.\-]+$")
+    title_en: str = Field(min_length=1)
+    title_zh: str = Field(min_length=1)
+    metric: str = Field(pattern=r"^[a-z_]+\.[a-z_]+$")
+    expect: Expectation
+    severity: Literal["fail", "review"] = "fail"
+    evidence: str = Field(min_length=1, description="report section holding the evidence")
+    refs: dict[Literal["pipl", "gdpr", "ccpa"], str]
+
+
+class ChecklistFile(_Frozen):
+    source: str = Field(min_length=1)
+    items: tuple[ChecklistItem, ...]
+
+
 class PurposesFile(_Frozen):
     purposes: tuple[Purpose, ...]
 

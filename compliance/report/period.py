@@ -38,3 +38,12 @@ def parse_period(text: str) -> Period:
     nxt = first - 1 + months
     end = datetime(year + nxt // 12, nxt % 12 + 1, 1, tzinfo=UTC)
     return Period(text.strip(), start, end)
+
+
+def bucket_label(at: datetime, weekly: bool = False) -> str:
+    """The trend bucket of a moment: its month ('2026-09'), or for short windows the Monday
+    of its ISO week ('2026-09-14')."""
+    if weekly:
+        monday = at.date().toordinal() - at.weekday()
+        return datetime.fromordinal(monday).date().isoformat()
+    return f"{at.year:04d}-{at.month:02d}"

@@ -7,16 +7,44 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
-from compliance.policy.schemas import ConsentState
+from compliance.report.charts import bars, burn_down
+from compliance.report.consent_coverage import CONSENT_STATES
 
 _ENV = Environment(loader=FileSystemLoader(Path(__file__).parent),
                    autoescape=select_autoescape(["html", "j2"]))
 
 
+MAX_BURN_CHARTS = 6
+
+
+def _series(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, list[float]]:
+    return {k: [float(row[k]) for row in rows] for k in keys}
+
+
+def charts(report: dict[str, Any]) -> dict[str, Any]:
+    """The report's charts as SVG markup (built by our own code, every label escaped)."""
+    consent = report["consent_coverage"]["trend"]
+    requests = report["requests"]["trend"]
+    burns = sorted(report["aggregates"]["burn_down"], key=lambda b: -len(b["points"]))
+    return {
+        "consent": Markup(bars([t["bucket"] for t in consent],
+                               _series(consent, ("grant", "withdraw", "refuse")),
+                               "consent events")),
+        "requests": Markup(bars([t["bucket"] for t in requests],
+                                _series(requests, ("received", "on_time", "late", "overdue")),
+                                "data-subject requests")),
+        "burn": [(f"{b['requester']} · {b['dataset']} · {b['period_key']}",
+                  Markup(burn_down([p[1] for p in b["points"]], b["limit_epsilon"],
+                                   "remaining privacy budget")))
+                 for b in burns[:MAX_BURN_CHARTS]],
+    }
+
+
 def render_html(report: dict[str, Any]) -> str:
-    states = [s.value for s in ConsentState if s is not ConsentState.NONE]
-    return _ENV.get_template("template.html.j2").render(r=report, states=states)
+    return _ENV.get_template("template.html.j2").render(r=report, states=CONSENT_STATES,
+                                                        charts=charts(report))
 
 
 def render_pdf(report: dict[str, Any]) -> bytes:

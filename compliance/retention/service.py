@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from compliance.audit.service import AuditLog
 from compliance.database import Database, utcnow
@@ -96,17 +97,20 @@ class RetentionService:
             return len(ids)
 
     def overdue(self, now: datetime | None = None) -> dict[str, int]:
-        """Records past retention still present (a DPO expects zero after a sweep)."""
-        now = now or utcnow()
-        out: dict[str, int] = {}
         with self.db.unit_of_work() as s:
-            for rule in self.policies.retention:
-                cutoff = now - timedelta(days=rule.after_days)
-                if rule.scope == "subject":
-                    q = select(func.count()).select_from(Subject).where(
-                        Subject.erased_at.is_(None), Subject.last_activity_at < cutoff)
-                else:
-                    q = select(func.count()).select_from(SubjectPii).where(
-                        SubjectPii.field == rule.field, SubjectPii.updated_at < cutoff)
-                out[rule.key] = int(s.scalar(q) or 0)
-        return out
+            return overdue_counts(s, self.policies, now or utcnow())
+
+
+def overdue_counts(session: Session, policies: PolicySet, now: datetime) -> dict[str, int]:
+    """Records past retention still present, per rule (a DPO expects zero after a sweep)."""
+    out: dict[str, int] = {}
+    for rule in policies.retention:
+        cutoff = now - timedelta(days=rule.after_days)
+        if rule.scope == "subject":
+            q = select(func.count()).select_from(Subject).where(
+                Subject.erased_at.is_(None), Subject.last_activity_at < cutoff)
+        else:
+            q = select(func.count()).select_from(SubjectPii).where(
+                SubjectPii.field == rule.field, SubjectPii.updated_at < cutoff)
+        out[rule.key] = int(session.scalar(q) or 0)
+    return out
