@@ -20,11 +20,13 @@ from typing import Any
 
 from compliance.audit.service import AuditLog
 from compliance.consent.service import ConsentService
-from compliance.database import Database
+from compliance.database import Database, utcnow
 from compliance.policy.engine import PolicyEngine
 from compliance.policy.loader import load_policies
 from compliance.report.builder import build_report
 from compliance.report.render import write_report
+from compliance.requests.schemas import RequestIn
+from compliance.requests.service import NEEDS_SECOND_PERSON, RequestService
 from compliance.retention.service import RetentionService
 from compliance.subjects.service import SubjectService
 from federation.aggregate_round import simulate_secure_sum
@@ -41,6 +43,7 @@ from privacy.aggregates.schemas import AggregateQuery
 from privacy.aggregates.service import AggregateService
 from privacy.keys import key_dir
 from privacy.pseudonym import Pseudonymizer
+from privacy.vault.service import Vault
 
 StepFn = Callable[[str], None]
 ProgressFn = Callable[[str, int, int], None]
@@ -101,6 +104,35 @@ def demo_aggregates(db: Database, settings: RunSettings) -> list[dict[str, Any]]
     return out
 
 
+def demo_requests(db: Database, brands: tuple[str, ...], purpose: str) -> dict[str, int]:
+    """Data-subject requests as brands receive them: an access export and a deletion (each
+    approved by the DPO, run by the brand), a withdrawal of training consent after the run
+    (which flags the model for review), and one request left open within its deadline."""
+    policies = load_policies()
+    kinds = ("access", "withdraw_consent", "deletion", "refuse_personalization")
+    done: dict[str, int] = {"completed": 0, "open": 0}
+    with db.unit_of_work() as session:
+        svc = RequestService(session, policies)
+        consent = ConsentService(session)
+        for i, brand in enumerate(brands):
+            granted = sorted(k for k, c in consent.snapshot(brand, purpose, utcnow()).items()
+                             if c.state.value in ("granted", "separate"))
+            for j, kind in enumerate(kinds[:2] if i else kinds):
+                body = RequestIn(brand_id=brand, subject=granted[j], type=kind,
+                                 details={"purpose": purpose} if kind == "withdraw_consent"
+                                 else {})
+                out, _ = svc.open(body, actor=f"brand:{brand}")
+                if i == len(brands) - 1 and j == 1:
+                    done["open"] += 1
+                    continue
+                req = svc.get(out.id)
+                if kind in NEEDS_SECOND_PERSON:
+                    svc.approve(req, actor="dpo")
+                svc.execute(req, actor=f"brand:{brand}", vault=Vault(session))
+                done["completed"] += 1
+    return done
+
+
 def prepare_alliance(db: Database, silo_root: Path, *, seed: int = 7, scale: float = 1.0,
                      rounds: int = 8, on_generated: Callable[[], None] | None = None
                      ) -> RunSettings:
@@ -147,19 +179,15 @@ def run_demo(out_dir: Path, *, db: Database, seed: int = 7, rounds: int = 8,
         audit_run(db, outcome.run_id, silo_root, actor="dpo")
         step("DP aggregates across the brands' silos (SecAgg+ sum, OpenDP noise, budget)")
         aggregates = demo_aggregates(db, settings)
+        step("Data-subject requests: access, withdrawal, deletion (second-person approval)")
+        demo_requests(db, settings.brands, settings.purpose)
         step("Retention sweep and a signed audit checkpoint")
-        retention = RetentionService(db, load_policies(), actor="retention")
-        swept = retention.sweep()
+        RetentionService(db, load_policies(), actor="retention").sweep()
         with db.unit_of_work() as session:
-            cp = AuditLog(session).checkpoint()
-        step("Writing the DPO report")
-        extra = {"retention": {"actions": swept.actions, "batches": swept.batches,
-                               "still_overdue": retention.overdue()},
-                 "checkpoint": None if cp is None else {
-                     "first_seq": cp.first_seq, "last_seq": cp.last_seq,
-                     "merkle_root": cp.merkle_root}}
+            AuditLog(session).checkpoint()
+        step("Writing the DPO report (checklist, evidence, charts)")
         with db.unit_of_work() as session:
-            report = build_report(session, as_of=AS_OF, extra=extra)
+            report = build_report(session)
         paths = write_report(report, out_dir)
         (out_dir / "aggregates.json").write_text(
             json.dumps(aggregates, ensure_ascii=False, indent=2), encoding="utf-8")

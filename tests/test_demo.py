@@ -64,9 +64,34 @@ def test_demo_report_has_lineage_consent_and_verified_audit(demo_run: tuple[Path
     gate_events = report["audit"]["by_action"]["gate.decision"]
     assert gate_events == sum(b["subjects"] for b in report["brands"])
     assert all(n == 0 for n in report["retention"]["still_overdue"].values())
-    assert report["checkpoint"]["last_seq"] >= report["checkpoint"]["first_seq"] >= 1
+    (cp,) = report["audit"]["checkpoints"]
+    assert cp["last_seq"] >= cp["first_seq"] >= 1
     assert report["audit"]["by_action"]["wire.audit"] == 1
     assert report["training_runs"][0]["privacy_audit"]["loss_threshold"]["members"] > 0
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_demo_report_checklist_requests_and_flagged_model(demo_run: tuple[Path, Path, str]
+                                                          ) -> None:
+    """The demo's requests come after training: the withdrawals flag the model for review,
+    the deletion and access ran after a second person's approval, one request stays open."""
+    out, _, _ = demo_run
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    status = {i["key"]: i["status"] for i in report["checklist"]["items"]}
+    assert "fail" not in status.values(), status
+    assert status["consent.withdrawn_models_reviewed"] == "review"
+    assert status["audit.log_intact"] == status["requests.on_time"] == "pass"
+    (flagged,) = report["consent_coverage"]["models_trained_on_withdrawn"]
+    assert flagged["run_id"] == report["training_runs"][0]["run_id"]
+    assert flagged["subjects_withdrawn_since"] >= 2  # one withdrawal and one deletion at least
+    totals = report["requests"]["totals"]
+    assert totals["open"] == 1 and totals["completed"] >= 5 and totals["late"] == 0
+    assert report["audit"]["by_action"]["request.approved"] >= 2
+    assert {f["brand_id"] for f in report["pii_findings"]["findings"]} == {
+        b["brand_id"] for b in report["brands"]}
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<svg" in html and "Compliance-audit checklist" in html
 
 
 @pytest.mark.integration

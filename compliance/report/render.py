@@ -17,6 +17,7 @@ _ENV = Environment(loader=FileSystemLoader(Path(__file__).parent),
 
 
 MAX_BURN_CHARTS = 6
+DETAILED_RUNS = 10
 
 
 def _series(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, list[float]]:
@@ -44,7 +45,8 @@ def charts(report: dict[str, Any]) -> dict[str, Any]:
 
 def render_html(report: dict[str, Any]) -> str:
     return _ENV.get_template("template.html.j2").render(r=report, states=CONSENT_STATES,
-                                                        charts=charts(report))
+                                                        charts=charts(report),
+                                                        detailed=DETAILED_RUNS)
 
 
 def render_pdf(report: dict[str, Any]) -> bytes:

@@ -7,18 +7,29 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
+from compliance.audit.service import AuditLog
+from compliance.database import Database
+
 
 @pytest.mark.integration
-def test_period_report_over_the_api(client: TestClient,
+def test_period_report_over_the_api(client: TestClient, db: Database,
                                     auth: Callable[[str], dict[str, str]]) -> None:
     dpo = auth("dpo")
     r = client.get("/v1/reports/2026-Q4", headers=dpo)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["period"]["label"] == "2026-Q4" and body["audit"]["verified"] is True
+    status = {i["key"]: i["status"] for i in body["checklist"]["items"]}
+    assert status["audit.checkpoint_signed"] == "fail"  # nobody sealed the log yet
+    assert status["requests.on_time"] == "not_applicable"  # no request in the period
+    with db.unit_of_work() as s:
+        AuditLog(s).checkpoint()
+    body = client.get("/v1/reports/2026-Q4", headers=dpo).json()
+    assert body["checklist"]["summary"]["fail"] == 0
     html = client.get("/v1/reports/2026-Q4?format=html&lang=zh", headers=dpo)
     assert html.status_code == 200 and html.text.startswith("<!doctype html>")
     assert 'lang="zh-CN"' in html.text and "数据保护负责人报告 / DPO report" in html.text
+    assert "合规审计核查清单 / Compliance-audit checklist" in html.text
     assert client.get("/v1/reports/2099", headers=dpo).status_code == 422
     assert client.get("/v1/reports/2026-Q9", headers=dpo).status_code == 422
     assert client.get("/v1/reports/2026", headers=auth("admin")).status_code == 403
