@@ -105,6 +105,9 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed for the synthetic data and training")] = 7,
     rounds: Annotated[int, typer.Option(min=1, max=200, help="Federated rounds")] = 8,
     scale: Annotated[float, typer.Option(min=0.01, max=20.0, help="Customers x")] = 1.0,
+    epsilon: Annotated[float, typer.Option(min=0.0, max=50.0, help=(
+        "DP-SGD target epsilon per brand (customer-level, delta 1e-5); 0 trains without "
+        "DP"))] = 3.0,
     keep_silos: Annotated[Path | None, typer.Option(
         help="Keep the brands' generated raw data here (contains synthetic PII)")] = None,
 ) -> None:
@@ -129,7 +132,7 @@ def demo(
             def progress(_kind: str, done: int, total: int) -> None:
                 bar.update(rounds_task, completed=done, total=total, visible=True)
 
-            result = run_demo(out, db=db, seed=seed, rounds=rounds, scale=scale,
+            result = run_demo(out, db=db, seed=seed, rounds=rounds, scale=scale, epsilon=epsilon,
                               keep_silos=keep_silos, step=step, progress=progress)
             bar.update(steps, completed=8, description="done")
     except ComityError as exc:
@@ -141,6 +144,12 @@ def demo(
     console.print(f"federated churn AUC {final.get('auc', float('nan')):.3f} over "
                   f"{len(result.outcome.lineage)} brands; audit chain verified: "
                   f"{result.report['audit']['verified']}")
+    dp = result.report["training_runs"][-1].get("dp")
+    if dp:
+        console.print(f"DP-SGD at every brand: epsilon {dp['epsilon']:.2f}, delta "
+                      f"{dp['delta']:g} (Opacus RDP accountant, customer-level)")
+    console.print("DPO checklist: " + ", ".join(
+        f"{n} {k.replace('_', ' ')}" for k, n in result.report["checklist"]["summary"].items()))
     for item in result.aggregates:
         q = item["query"]
         what = f"{q['measure']} {q.get('column') or ''} by {q.get('group_by') or '-'}"

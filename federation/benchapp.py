@@ -26,7 +26,7 @@ from federation.recommend import (
     membership_scores,
     train_recommender,
 )
-from federation.task import build_model, evaluate, get_weights, set_weights, train_local
+from federation.task import bce_loss, build_model, evaluate, get_weights, set_weights, train_local
 from privacy.membership import score_histogram
 
 app = ClientApp()
@@ -82,7 +82,7 @@ def train(msg: Message, context: Context) -> Message:
                                proximal_mu=float(cast(float, cfg.get("proximal-mu", 0.0))))
         else:
             xt, yt = torch.from_numpy(d["x_train"]), torch.from_numpy(d["y_train"])
-            loss = train_dp(model, (xt, yt), _bce, plan=plan, lr=lr, seed=seed)
+            loss = train_dp(model, (xt, yt), bce_loss, plan=plan, lr=lr, seed=seed)
         return _reply(msg, get_weights(model),
                       {"train-loss": loss, "num-examples": len(d["x_train"])})
     rec = RecData.from_arrays(d)
@@ -109,11 +109,6 @@ def _recommender(cfg: ConfigRecord, context: Context, rec: RecData,
         model.users.weight.data = torch.from_numpy(user_state.to_numpy_ndarrays()[0].copy())
     model.set_item_weights(items)
     return model
-
-
-def _bce(model: torch.nn.Module, batch: Any) -> torch.Tensor:
-    x, y = batch
-    return torch.nn.functional.binary_cross_entropy_with_logits(model(x).squeeze(-1), y)
 
 
 @app.evaluate()

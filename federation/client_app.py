@@ -21,10 +21,18 @@ from flwr.clientapp import ClientApp
 from federation.aggregate_round import answer as aggregate_answer
 from federation.aggregate_round import is_aggregate_round
 from federation.brand import PreparedChurn, brand_of, prepare_for_run
+from federation.dpsgd import DpPlan, train_dp
 from federation.gate_report import GateReport
 from federation.secagg import is_legacy, legacy_evaluate, legacy_train, secagg_when_asked
 from federation.settings import RunSettings
-from federation.task import build_model, evaluate, get_weights, set_weights, train_local
+from federation.task import (
+    bce_loss,
+    build_model,
+    evaluate,
+    get_weights,
+    set_weights,
+    train_local,
+)
 from federation.wire_audit import declare_population, wire_audit_mod
 
 app = ClientApp(mods=[wire_audit_mod, secagg_when_asked])
@@ -63,10 +71,16 @@ def _train(settings: RunSettings, context: Context, weights: list[np.ndarray],
     model = build_model(p.x_train.shape[1], settings.model_kind)
     set_weights(model, weights)
     server_round = int(cast(int, config.get("server-round", 0)))
-    loss = train_local(model, p.x_train, p.y_train, epochs=settings.local_epochs,
-                       lr=settings.learning_rate, batch_size=settings.batch_size,
-                       seed=settings.seed * 1000 + server_round,
-                       proximal_mu=float(cast(float, config.get("proximal-mu", 0.0))))
+    seed = settings.seed * 1000 + server_round
+    if settings.dp_noise_multiplier > 0:
+        plan = DpPlan(settings.dp_noise_multiplier, settings.dp_clip, settings.dp_sample_rate,
+                      settings.dp_steps_per_round, settings.rounds, settings.dp_delta)
+        loss = train_dp(model, (torch.from_numpy(p.x_train), torch.from_numpy(p.y_train)),
+                        bce_loss, plan=plan, lr=settings.dp_learning_rate, seed=seed)
+    else:
+        loss = train_local(model, p.x_train, p.y_train, epochs=settings.local_epochs,
+                           lr=settings.learning_rate, batch_size=settings.batch_size, seed=seed,
+                           proximal_mu=float(cast(float, config.get("proximal-mu", 0.0))))
     return get_weights(model), len(p.x_train), {"train-loss": loss}
 
 

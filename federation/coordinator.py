@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import torch
@@ -28,6 +28,7 @@ from compliance.policy.engine import PolicyEngine
 from compliance.policy.loader import load_policies
 from compliance.policy.schemas import DecisionRequest, SubjectFacts
 from compliance.subjects.models import Brand
+from federation.dpsgd import plan_dp
 from federation.features import CHURN_FEATURES
 from federation.gate_report import GateReport
 from federation.lineage.service import BrandLineage, LineageService
@@ -158,6 +159,28 @@ def _plain_rounds(grid: Grid, db: Database, settings: RunSettings, initial: list
     return result.arrays.to_numpy_ndarrays(), rounds
 
 
+def plan_private_training(settings: RunSettings, reports: dict[str, GateReport]
+                          ) -> tuple[RunSettings, dict[str, Any] | None]:
+    """Calibrate DP-SGD once, from the smallest brand: every brand samples at that brand's
+    rate for the same steps, so each brand's accountant reaches the run's epsilon (brands
+    hold disjoint customers: parallel composition). Returns the settings the brands train
+    with, and what the lineage keeps."""
+    if settings.dp_epsilon <= 0:
+        return settings, None
+    smallest = min(r.train_examples for r in reports.values())
+    try:
+        plan = plan_dp(n_examples=smallest, batch_size=max(1, min(settings.dp_batch_size,
+                                                                    smallest // 4)),
+                       local_epochs=settings.local_epochs, rounds=settings.rounds,
+                       target_epsilon=settings.dp_epsilon, delta=settings.dp_delta,
+                       clip=settings.dp_clip)
+    except ValueError as exc:
+        raise FederationError(f"DP-SGD cannot be planned: {exc}") from exc
+    return replace(settings, dp_noise_multiplier=plan.noise_multiplier,
+                   dp_sample_rate=plan.sample_rate,
+                   dp_steps_per_round=plan.steps_per_round), plan.report()
+
+
 def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: str = "fedavg",
                   progress: ProgressFn | None = None,
                   context: Context | None = None) -> RunOutcome:
@@ -175,6 +198,7 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
         lineage = verify_and_audit_gate(db, settings, engine, reports)
         with db.unit_of_work() as session:
             LineageService(session).record_brands(settings.run_id, lineage)
+        settings, dp = plan_private_training(settings, reports)
         torch.manual_seed(settings.seed)
         initial = get_weights(build_model(len(CHURN_FEATURES), settings.model_kind))
         secure = (settings.secure_aggregation and strategy == "fedavg"
@@ -197,7 +221,8 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
                                      data={"run_id": settings.run_id, **grid.summary()})
             mv = LineageService(session).complete(
                 settings.run_id, {"rounds": {str(k): v for k, v in rounds.items()},
-                                  "final": final, "secure_aggregation": secure}, weights)
+                                  "final": final, "secure_aggregation": secure, "dp": dp},
+                weights)
         return RunOutcome(settings.run_id, lineage, rounds, final, mv.version,
                           time.perf_counter() - t0)
     except BaseException as exc:

@@ -25,7 +25,7 @@ from compliance.policy.engine import PolicyEngine
 from compliance.policy.loader import load_policies
 from compliance.report.builder import build_report
 from compliance.report.render import write_report
-from compliance.requests.schemas import RequestIn
+from compliance.requests.schemas import RequestIn, RequestType
 from compliance.requests.service import NEEDS_SECOND_PERSON, RequestService
 from compliance.retention.service import RetentionService
 from compliance.subjects.service import SubjectService
@@ -50,6 +50,7 @@ ProgressFn = Callable[[str, int, int], None]
 
 
 DEMO_SERVICE = "service:insights"
+DEMO_EPSILON = 3.0  # DP-SGD target per brand (customer-level), delta 1e-5
 SEGMENTS_FILE = "segments.parquet"
 
 
@@ -109,7 +110,8 @@ def demo_requests(db: Database, brands: tuple[str, ...], purpose: str) -> dict[s
     approved by the DPO, run by the brand), a withdrawal of training consent after the run
     (which flags the model for review), and one request left open within its deadline."""
     policies = load_policies()
-    kinds = ("access", "withdraw_consent", "deletion", "refuse_personalization")
+    kinds: tuple[RequestType, ...] = ("access", "withdraw_consent", "deletion",
+                                      "refuse_personalization")
     done: dict[str, int] = {"completed": 0, "open": 0}
     with db.unit_of_work() as session:
         svc = RequestService(session, policies)
@@ -134,7 +136,7 @@ def demo_requests(db: Database, brands: tuple[str, ...], purpose: str) -> dict[s
 
 
 def prepare_alliance(db: Database, silo_root: Path, *, seed: int = 7, scale: float = 1.0,
-                     rounds: int = 8, on_generated: Callable[[], None] | None = None
+                     rounds: int = 8, dp_epsilon: float = 0.0, on_generated: Callable[[], None] | None = None
                      ) -> RunSettings:
     """Write each brand's synthetic silo under `silo_root`, sync only pseudonymous subjects,
     flags and consents to the compliance database, and return the run's settings."""
@@ -159,11 +161,11 @@ def prepare_alliance(db: Database, silo_root: Path, *, seed: int = 7, scale: flo
         run_id=str(uuid.uuid4()), brands=tuple(s.spec.brand_id for s in silos),
         silo_root=str(silo_root), database_url=db.url, consent_as_of=AS_OF.isoformat(),
         rounds=rounds, cutoff=DEFAULT_CUTOFF.isoformat(), horizon_days=DEFAULT_HORIZON_DAYS,
-        seed=seed)
+        seed=seed, dp_epsilon=dp_epsilon)
 
 
 def run_demo(out_dir: Path, *, db: Database, seed: int = 7, rounds: int = 8,
-             scale: float = 1.0, keep_silos: Path | None = None,
+             scale: float = 1.0, epsilon: float = DEMO_EPSILON, keep_silos: Path | None = None,
              step: StepFn | None = None, progress: ProgressFn | None = None) -> DemoResult:
     step = step or (lambda _s: None)
     os.environ["COMITY_KEY_DIR"] = str(key_dir().resolve())  # Ray workers inherit it
@@ -171,9 +173,11 @@ def run_demo(out_dir: Path, *, db: Database, seed: int = 7, rounds: int = 8,
     try:
         step("Generating synthetic brand silos")
         settings = prepare_alliance(db, silo_root, seed=seed, scale=scale, rounds=rounds,
+                                    dp_epsilon=epsilon,
                                     on_generated=lambda: step(
                                         "Syncing pseudonymous subjects and consent records"))
-        step(f"Federated churn training over {len(settings.brands)} brands (Flower simulation)")
+        step(f"Federated churn training over {len(settings.brands)} brands: SecAgg+"
+             + (f", DP-SGD epsilon {epsilon:g}" if epsilon > 0 else "") + " (Flower simulation)")
         outcome = simulate(settings, db, progress=progress)
         step("Membership-inference audit of the trained model (at the brands)")
         audit_run(db, outcome.run_id, silo_root, actor="dpo")

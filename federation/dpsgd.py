@@ -41,6 +41,13 @@ class DpPlan:
         acc.history = [(self.noise_multiplier, self.sample_rate, steps or self.total_steps)]
         return float(acc.get_epsilon(self.delta))
 
+    def report(self) -> dict[str, float | int | str]:
+        """What the lineage and the DPO report keep of a private run."""
+        return {"epsilon": round(self.epsilon(), 4), "delta": self.delta,
+                "noise_multiplier": round(self.noise_multiplier, 4), "clip": self.clip,
+                "sample_rate": round(self.sample_rate, 4), "steps": self.total_steps,
+                "privacy_unit": "customer", "accountant": "opacus.rdp"}
+
 
 def plan_dp(*, n_examples: int, batch_size: int, local_epochs: int, rounds: int,
             target_epsilon: float, delta: float, clip: float) -> DpPlan:

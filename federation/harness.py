@@ -122,13 +122,6 @@ def _dp_config(plan: DpPlan) -> dict[str, Any]:
             "sample-rate": plan.sample_rate, "steps-per-round": plan.steps_per_round}
 
 
-def _dp_report(plan: DpPlan) -> dict[str, Any]:
-    return {"epsilon": round(plan.epsilon(), 4), "delta": plan.delta,
-            "noise_multiplier": round(plan.noise_multiplier, 4), "clip": plan.clip,
-            "sample_rate": round(plan.sample_rate, 4), "steps": plan.total_steps,
-            "privacy_unit": "customer", "accountant": "opacus.rdp"}
-
-
 # ---------------------------------------------------------------- federated runtime
 
 def run_federated_pair(data_dir: Path, n_brands: int, initial: list[np.ndarray],
@@ -270,7 +263,7 @@ def bench_churn(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[
         return {"metrics": evaluate(m, x_test, y_test), "seconds": round(fed[name][1], 2),
                 "membership_inference": mia}
 
-    dp_out = {**scored("federated_dp", plan.epsilon()), **_dp_report(plan)}
+    dp_out = {**scored("federated_dp", plan.epsilon()), **plan.report()}
     return {"task": "churn", "data": opts.data, "load": report.as_dict(),
             "brands": opts.brands, "seed": opts.seed, "alpha": opts.alpha,
             "model": opts.model, "strategy": opts.strategy, "rounds": opts.rounds,
@@ -382,7 +375,7 @@ def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> d
         epsilon = None
         fed_out = scored("federated")
         epsilon = plan.epsilon()
-        dp_out = {**scored("federated_dp"), **_dp_report(plan)}
+        dp_out = {**scored("federated_dp"), **plan.report()}
     return {"task": "recommend", "data": opts.data, "load": report.as_dict(),
             "brands": opts.brands, "seed": opts.seed, "alpha": opts.alpha,
             "rounds": opts.rounds, "items": len(items), "users": pooled.n_users,

@@ -27,6 +27,15 @@ class RunSettings:
     horizon_days: int = 90
     seed: int = 7
     secure_aggregation: bool = True
+    dp_epsilon: float = 0.0  # target epsilon of DP-SGD at every brand; 0 trains without DP
+    dp_delta: float = 1e-5
+    dp_clip: float = 1.0
+    dp_learning_rate: float = 0.5
+    dp_batch_size: int = 256
+    # Set by the coordinator from the brands' gate reports before round one:
+    dp_noise_multiplier: float = 0.0
+    dp_sample_rate: float = 0.0
+    dp_steps_per_round: int = 0
 
     def __post_init__(self) -> None:
         if not self.brands:
@@ -35,6 +44,8 @@ class RunSettings:
             raise ValueError("rounds, local_epochs and batch_size must be >= 1")
         if not 0 < self.learning_rate < 10:
             raise ValueError("learning_rate must be in (0, 10)")
+        if self.dp_epsilon < 0 or not 0 < self.dp_delta < 1 or self.dp_clip <= 0:
+            raise ValueError("dp_epsilon must be >= 0, dp_delta in (0, 1), dp_clip > 0")
         datetime.fromisoformat(self.consent_as_of)
         date.fromisoformat(self.cutoff)
 

@@ -67,6 +67,12 @@ def train_local(model: nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: int, 
     return last
 
 
+def bce_loss(model: nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The churn loss as DP-SGD calls it: one Poisson-sampled batch of (features, label)."""
+    x, y = batch
+    return nn.functional.binary_cross_entropy_with_logits(model(x).squeeze(-1), y)
+
+
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     pos = y == 1
     n_pos, n_neg = int(pos.sum()), int((~pos).sum())

@@ -106,7 +106,8 @@ def _training_runs(session: Session, window: Window) -> list[dict[str, Any]]:
             "consent_as_of": run.consent_as_of.isoformat(),
             "started_at": run.started_at.isoformat(),
             "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-            "secure_aggregation": bool(run.config.get("secure_aggregation", False)),
+            "secure_aggregation": bool(run.metrics.get(
+                "secure_aggregation", run.config.get("secure_aggregation", False))),
             "dp": run.metrics.get("dp"),
             "brands": [{"brand_id": b.brand_id, "records_used": b.records_used,
                         "excluded_no_consent": b.excluded_no_consent,

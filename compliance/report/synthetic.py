@@ -120,6 +120,7 @@ def generate(db: Database, period: Period, scale: Scale, *, seed: int = 0,
                      "consent_as_of": started - timedelta(hours=1),
                      "config": {"secure_aggregation": True},
                      "metrics": {"final": {"auc": 0.8 + 0.1 * rng.random()},
+                                 "secure_aggregation": True,
                                  "dp": {"epsilon": 3.0, "delta": 1e-5}},
                      "started_at": started, "finished_at": started + timedelta(minutes=5)})
         versions.append({"model": model, "version": n + 1, "run_id": run_id,

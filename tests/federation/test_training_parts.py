@@ -3,12 +3,16 @@ FedProx, ranking metrics."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from federation.coordinator import FederationError, plan_private_training
 from federation.dpsgd import plan_dp, train_dp
+from federation.gate_report import GateReport
 from federation.partition import dirichlet_split, stratified_split
 from federation.recommend import (
     RecData,
@@ -18,6 +22,7 @@ from federation.recommend import (
     rank_metrics,
     train_recommender,
 )
+from federation.settings import RunSettings
 from federation.tabular import TableSummary, TabularEncoder, summarize
 from federation.task import build_model, get_weights, train_local
 
@@ -116,3 +121,24 @@ def test_bpr_training_beats_chance_on_clustered_tastes() -> None:
     model = build_recommender(users, items, 8)
     train_recommender(model, d, epochs=60, lr=0.05, seed=0)
     assert evaluate_ranking(model, d)["hr10"] > 0.6  # chance is about 10/33
+
+
+def _gate(brand: str, train: int) -> GateReport:
+    return GateReport(brand, "0" * 64, "0" * 64, ("purchase_history",), {}, {}, train, 0, 0,
+                      train, train // 4)
+
+
+def test_private_training_is_planned_from_the_smallest_brand() -> None:
+    base = RunSettings(run_id="r", brands=("a", "b"), silo_root="/x", database_url="sqlite://",
+                       consent_as_of="2026-09-30T00:00:00+00:00", rounds=4, dp_epsilon=2.0)
+    reports = {"a": _gate("a", 4000), "b": _gate("b", 800)}
+    settings, dp = plan_private_training(base, reports)
+    assert dp is not None and dp["epsilon"] == pytest.approx(2.0, abs=0.05)
+    assert settings.dp_noise_multiplier > 0.5 and settings.dp_sample_rate == 200 / 800
+    assert settings.dp_steps_per_round * settings.rounds == dp["steps"]
+    again = RunSettings.from_mapping(settings.to_record())  # what a brand decodes
+    assert again.dp_noise_multiplier == settings.dp_noise_multiplier
+    assert plan_private_training(replace(base, dp_epsilon=0.0), reports) == (
+        replace(base, dp_epsilon=0.0), None)
+    with pytest.raises(FederationError, match="cannot be planned"):
+        plan_private_training(replace(base, dp_delta=0.01), reports)
