@@ -70,7 +70,8 @@ def _train(settings: RunSettings, context: Context, weights: list[np.ndarray],
     p = _prepared(settings, context)
     model = build_model(p.x_train.shape[1], settings.model_kind)
     set_weights(model, weights)
-    server_round = int(cast(int, config.get("server-round", 0)))
+    server_round = (int(cast(int, config.get("server-round", 0)))
+                    + int(cast(int, config.get("round-offset", 0))))
     seed = settings.seed * 1000 + server_round
     if settings.dp_noise_multiplier > 0:
         plan = DpPlan(settings.dp_noise_multiplier, settings.dp_clip, settings.dp_sample_rate,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -28,10 +28,10 @@ from compliance.policy.engine import PolicyEngine
 from compliance.policy.loader import load_policies
 from compliance.policy.schemas import DecisionRequest, SubjectFacts
 from compliance.subjects.models import Brand
-from federation.dpsgd import plan_dp
+from federation.dpsgd import DpPlan, plan_dp
 from federation.features import CHURN_FEATURES
 from federation.gate_report import GateReport
-from federation.lineage.service import BrandLineage, LineageService
+from federation.lineage.service import BrandLineage, LineageService, ResumePoint
 from federation.secagg import MIN_BRANDS, run_secagg
 from federation.settings import RunSettings
 from federation.strategy import make_strategy
@@ -39,6 +39,8 @@ from federation.task import build_model, get_weights
 from federation.wire_audit import AuditingGrid, WireViolation
 
 log = logging.getLogger(__name__)
+MAX_ROUND_ATTEMPTS = 3
+ROUND_WAIT_S = 300.0  # how long a retried round waits for every brand's node to be back
 ProgressFn = Callable[[str, int, int], None]
 
 
@@ -89,6 +91,18 @@ def collect_gate_reports(grid: Grid, settings: RunSettings, nodes: list[int]
     return reports
 
 
+def _check_resumed_gate(db: Database, settings: RunSettings, reports: dict[str, GateReport],
+                        resumed: ResumePoint) -> list[BrandLineage]:
+    """A resumed run must train on exactly the rows it was gated on: each brand's consent
+    snapshot digest must match the one recorded when the run started."""
+    for brand in settings.brands:
+        if reports[brand].consent_snapshot_sha256 != resumed.snapshots.get(brand):
+            raise FederationError(f"brand '{brand}' no longer gates on the consent snapshot "
+                                  "this run started with; start a new run")
+    with db.reading() as session:
+        return LineageService(session).lineage(settings.run_id)
+
+
 def verify_and_audit_gate(db: Database, settings: RunSettings, engine: PolicyEngine,
                           reports: dict[str, GateReport]) -> list[BrandLineage]:
     """Recompute every brand's snapshot and decisions here; audit one event per subject."""
@@ -134,37 +148,82 @@ def verify_and_audit_gate(db: Database, settings: RunSettings, engine: PolicyEng
     return lineage
 
 
-def _plain_rounds(grid: Grid, db: Database, settings: RunSettings, initial: list[Any],
-                  strategy: str, progress: ProgressFn | None
-                  ) -> tuple[list[Any], dict[int, dict[str, float]]]:
+class RoundFailed(FederationError):
+    """A round that produced no aggregate (SecAgg+ halted, every update lost): retried."""
+
+
+def _plain_round(grid: Grid, db: Database, settings: RunSettings, weights: list[Any],
+                 strategy: str, server_round: int) -> tuple[list[Any], dict[str, float]]:
+    """One round with a Message-API strategy (each round a fresh strategy, started from the
+    last checkpoint); screening rejections are audited under the run's round number."""
     strat = make_strategy(strategy, len(settings.brands))
-
-    def on_round(server_round: int, _arrays: ArrayRecord) -> None:
-        if progress and server_round > 0:
-            progress("round", server_round, settings.rounds)
-
-    result = strat.start(grid=grid, initial_arrays=ArrayRecord(initial),
-                         num_rounds=settings.rounds, train_config=settings.to_record(),
-                         evaluate_config=settings.to_record(),
-                         evaluate_fn=lambda r, a: on_round(r, a))
+    config = settings.to_record()
+    config["round-offset"] = server_round - 1
+    result = strat.start(grid=grid, initial_arrays=ArrayRecord(weights), num_rounds=1,
+                         train_config=config, evaluate_config=config)
     rejected = getattr(strat, "rejections", [])
     if rejected:
         with db.unit_of_work() as session:
             AuditLog(session).record_many(
-                [("update.rejected", {"run_id": settings.run_id, "round": r.server_round,
+                [("update.rejected", {"run_id": settings.run_id, "round": server_round,
                                       "node_id": r.node_id, "reason": r.reason}, None, None)
                  for r in rejected], actor="coordinator")
-    rounds = {int(rnd): {k: float(cast(float, v)) for k, v in m.items()}
-              for rnd, m in result.evaluate_metrics_clientapp.items()}
-    return result.arrays.to_numpy_ndarrays(), rounds
+    if not result.train_metrics_clientapp.get(1):
+        raise RoundFailed(f"round {server_round}: no brand update was aggregated")
+    evaluated: Mapping[str, Any] = result.evaluate_metrics_clientapp.get(1, {})
+    return (result.arrays.to_numpy_ndarrays(),
+            {k: float(cast(float, v)) for k, v in evaluated.items()})
+
+
+def _train_rounds(grid: Grid, db: Database, settings: RunSettings, *, weights: list[Any],
+                  done: dict[int, dict[str, float]], secure: bool, strategy: str,
+                  context: Context | None, progress: ProgressFn | None
+                  ) -> tuple[list[Any], dict[int, dict[str, float]], int]:
+    """Every round not yet done, each checkpointed when it completes; a failed round is
+    retried from the last checkpoint once every brand is back. Returns the final weights,
+    metrics by round, and the training attempts made (what DP accounting must count)."""
+    rounds = dict(done)
+    attempts_total = 0
+    new: list[Any] = weights
+    metrics: dict[str, float] = {}
+    for rnd in range(max(done, default=0) + 1, settings.rounds + 1):
+        for attempt in range(1, MAX_ROUND_ATTEMPTS + 1):
+            attempts_total += 1
+            try:
+                if secure:
+                    if context is None:
+                        raise FederationError("SecAgg+ needs the ServerApp context")
+                    summed = run_secagg(grid, context, initial=weights,
+                                        n_brands=len(settings.brands), server_round=rnd,
+                                        config=dict(settings.to_record()))
+                    if summed is None:
+                        raise RoundFailed(f"round {rnd}: secure aggregation halted")
+                    new, metrics = summed
+                else:
+                    new, metrics = _plain_round(grid, db, settings, weights, strategy, rnd)
+                break
+            except RoundFailed as exc:
+                log.warning("%s (attempt %d of %d)", exc, attempt, MAX_ROUND_ATTEMPTS)
+                with db.unit_of_work() as session:
+                    LineageService(session).round_failed(settings.run_id, rnd, attempt,
+                                                         str(exc))
+                if attempt == MAX_ROUND_ATTEMPTS:
+                    raise
+                wait_for_nodes(grid, len(settings.brands), timeout=ROUND_WAIT_S)
+        weights, rounds[rnd] = new, metrics
+        with db.unit_of_work() as session:
+            LineageService(session).save_round(settings.run_id, rnd, weights, metrics, attempt)
+        if progress:
+            progress("round", rnd, settings.rounds)
+    return weights, rounds, attempts_total
 
 
 def plan_private_training(settings: RunSettings, reports: dict[str, GateReport]
-                          ) -> tuple[RunSettings, dict[str, Any] | None]:
+                          ) -> tuple[RunSettings, DpPlan | None]:
     """Calibrate DP-SGD once, from the smallest brand: every brand samples at that brand's
     rate for the same steps, so each brand's accountant reaches the run's epsilon (brands
     hold disjoint customers: parallel composition). Returns the settings the brands train
-    with, and what the lineage keeps."""
+    with, and the plan (its accountant also counts retried rounds)."""
     if settings.dp_epsilon <= 0:
         return settings, None
     smallest = min(r.train_examples for r in reports.values())
@@ -178,7 +237,7 @@ def plan_private_training(settings: RunSettings, reports: dict[str, GateReport]
         raise FederationError(f"DP-SGD cannot be planned: {exc}") from exc
     return replace(settings, dp_noise_multiplier=plan.noise_multiplier,
                    dp_sample_rate=plan.sample_rate,
-                   dp_steps_per_round=plan.steps_per_round), plan.report()
+                   dp_steps_per_round=plan.steps_per_round), plan
 
 
 def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: str = "fedavg",
@@ -192,13 +251,19 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
     grid = AuditingGrid(grid)
     nodes = wait_for_nodes(grid, len(settings.brands))
     with db.unit_of_work() as session:
-        LineageService(session).start_run(settings, strategy)
+        lineage_svc = LineageService(session)
+        resumed = lineage_svc.resume_run(settings)
+        if resumed is None:
+            lineage_svc.start_run(settings, strategy)
     try:
         reports = collect_gate_reports(grid, settings, nodes)
-        lineage = verify_and_audit_gate(db, settings, engine, reports)
-        with db.unit_of_work() as session:
-            LineageService(session).record_brands(settings.run_id, lineage)
-        settings, dp = plan_private_training(settings, reports)
+        if resumed is None:
+            lineage = verify_and_audit_gate(db, settings, engine, reports)
+            with db.unit_of_work() as session:
+                LineageService(session).record_brands(settings.run_id, lineage)
+        else:
+            lineage = _check_resumed_gate(db, settings, reports, resumed)
+        settings, dp_plan = plan_private_training(settings, reports)
         torch.manual_seed(settings.seed)
         initial = get_weights(build_model(len(CHURN_FEATURES), settings.model_kind))
         secure = (settings.secure_aggregation and strategy == "fedavg"
@@ -206,15 +271,18 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
         if settings.secure_aggregation and not secure:
             log.warning("secure aggregation off: strategy %s over %d brands", strategy,
                         len(settings.brands))
-        if secure:
-            if context is None:
-                raise FederationError("SecAgg+ needs the ServerApp context")
-            weights, rounds = run_secagg(grid, context, initial=initial,
-                                         n_brands=len(settings.brands),
-                                         rounds=settings.rounds,
-                                         config=dict(settings.to_record()))
-        else:
-            weights, rounds = _plain_rounds(grid, db, settings, initial, strategy, progress)
+        start = resumed.weights if resumed and resumed.weights is not None else initial
+        weights, rounds, attempts = _train_rounds(
+            grid, db, settings, weights=start, done=resumed.rounds if resumed else {},
+            secure=secure, strategy=strategy, context=context, progress=progress)
+        dp = None
+        if dp_plan is not None:
+            # A resumed run also counts its earlier attempts and, conservatively, the round
+            # the crash interrupted: brands may have trained on it.
+            trained = attempts + (resumed.attempts + 1 if resumed else 0)
+            dp = {**dp_plan.report(),
+                  "epsilon": round(dp_plan.epsilon(dp_plan.steps_per_round * trained), 4),
+                  "round_attempts": trained}
         final = rounds[max(rounds)] if rounds else {}
         with db.unit_of_work() as session:
             AuditLog(session).record("wire.audit", actor="coordinator",

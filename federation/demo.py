@@ -136,8 +136,8 @@ def demo_requests(db: Database, brands: tuple[str, ...], purpose: str) -> dict[s
 
 
 def prepare_alliance(db: Database, silo_root: Path, *, seed: int = 7, scale: float = 1.0,
-                     rounds: int = 8, dp_epsilon: float = 0.0, on_generated: Callable[[], None] | None = None
-                     ) -> RunSettings:
+                     rounds: int = 8, dp_epsilon: float = 0.0,
+                     on_generated: Callable[[], None] | None = None) -> RunSettings:
     """Write each brand's synthetic silo under `silo_root`, sync only pseudonymous subjects,
     flags and consents to the compliance database, and return the run's settings."""
     policies = load_policies()

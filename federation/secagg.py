@@ -74,34 +74,37 @@ def _weighted(results: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
 
 
 def run_secagg(grid: Grid, context: Context, *, initial: list[np.ndarray], n_brands: int,
-               rounds: int, config: dict[str, Any]
-               ) -> tuple[list[np.ndarray], dict[int, dict[str, float]]]:
-    """FedAvg rounds whose training sums go through SecAgg+; evaluation is plain federated
-    evaluation (metrics only). Returns the final weights and per-round evaluate metrics."""
+               server_round: int, config: dict[str, Any]
+               ) -> tuple[list[np.ndarray], dict[str, float]] | None:
+    """One FedAvg round whose training sum goes through SecAgg+, then plain federated
+    evaluation (metrics only). Returns the new weights and the round's evaluate metrics, or
+    None when secure aggregation halted (too few brands answered to unmask the sum)."""
     if n_brands < MIN_BRANDS:
         raise ValueError(f"SecAgg+ needs at least {MIN_BRANDS} brands, got {n_brands}")
 
-    def round_config(rnd: int) -> dict[str, Any]:
-        return {**config, "server-round": rnd}
+    def round_config(_rnd: int) -> dict[str, Any]:
+        return {**config, "server-round": server_round}
 
     strategy = LegacyFedAvg(
         fraction_fit=1.0, fraction_evaluate=1.0, min_fit_clients=n_brands,
-        min_evaluate_clients=n_brands, min_available_clients=n_brands,
+        min_evaluate_clients=n_brands - 1, min_available_clients=n_brands - 1,
         initial_parameters=ndarrays_to_parameters(initial), on_fit_config_fn=round_config,
         on_evaluate_config_fn=round_config, fit_metrics_aggregation_fn=_weighted,
         evaluate_metrics_aggregation_fn=_weighted)
-    legacy = LegacyContext(context=context, config=ServerConfig(num_rounds=rounds),
+    legacy = LegacyContext(context=context, config=ServerConfig(num_rounds=1),
                            strategy=strategy)
+    # Training waits for every brand (min_fit_clients); evaluation goes ahead without one
+    # that dropped out, so a lost node fails only the round it was in.
     # Every brand holds a share of every other's mask: any one brand may drop out and the
     # sum is still recovered, while no brand's update is ever revealed alone.
     workflow = DefaultWorkflow(fit_workflow=SecAggPlusWorkflow(
         num_shares=n_brands, reconstruction_threshold=n_brands - 1))
     workflow(grid, legacy)
+    if not legacy.history.metrics_distributed_fit:
+        return None
     weights = legacy.state.array_records[MAIN_PARAMS_RECORD].to_numpy_ndarrays()
-    per_round: dict[int, dict[str, float]] = {}
-    for name, series in legacy.history.metrics_distributed.items():
-        for rnd, value in series:
-            per_round.setdefault(int(rnd), {})[name] = float(cast(float, value))
-    for rnd, loss in legacy.history.losses_distributed:
-        per_round.setdefault(int(rnd), {})["eval-loss"] = float(loss)
-    return weights, per_round
+    metrics = {name: float(cast(float, series[-1][1]))
+               for name, series in legacy.history.metrics_distributed.items() if series}
+    if legacy.history.losses_distributed:
+        metrics["eval-loss"] = float(legacy.history.losses_distributed[-1][1])
+    return weights, metrics

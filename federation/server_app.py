@@ -12,6 +12,7 @@ from flwr.serverapp import Grid, ServerApp
 
 from compliance.database import Database, utcnow
 from federation.coordinator import ProgressFn, RunOutcome, run_federated
+from federation.lineage.service import LineageService
 from federation.settings import RunSettings
 
 app = ServerApp()
@@ -22,11 +23,14 @@ def main(grid: Grid, context: Context) -> None:
     cfg = dict(context.run_config)
     if not cfg.get("run-id"):
         cfg["run-id"] = str(uuid.uuid4())
-    if not cfg.get("consent-as-of"):
-        cfg["consent-as-of"] = utcnow().isoformat()
+    db = Database(str(cfg["database-url"]))
+    if not cfg.get("consent-as-of"):  # a restarted run keeps the snapshot time it began with
+        with db.reading() as session:
+            started = LineageService(session).consent_as_of(str(cfg["run-id"]))
+        cfg["consent-as-of"] = (started or utcnow()).isoformat()
     settings = RunSettings.from_mapping({k: v for k, v in cfg.items() if v != ""})
-    run_federated(grid, settings, Database(settings.database_url),
-                  strategy=str(cfg.get("strategy", "fedavg")), context=context)
+    run_federated(grid, settings, db, strategy=str(cfg.get("strategy", "fedavg")),
+                  context=context)
 
 
 def make_server_app(settings: RunSettings, db: Database, *, strategy: str = "fedavg",

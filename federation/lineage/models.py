@@ -52,3 +52,20 @@ class ModelVersion(Base):
     weights_sha256: Mapped[str] = mapped_column(String(64))
     weights: Mapped[bytes] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrainingRound(Base):
+    """The global model after each completed round: a restarted coordinator resumes from
+    the last one instead of starting over, and a failed round is retried from it."""
+
+    __tablename__ = "training_rounds"
+    __table_args__ = (UniqueConstraint("run_id", "round"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("training_runs.id"), index=True)
+    round: Mapped[int] = mapped_column()
+    weights_sha256: Mapped[str] = mapped_column(String(64))
+    weights: Mapped[bytes] = mapped_column()
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(default=1)
+    completed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -12,9 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from compliance.audit.service import AuditLog
+from compliance.consent.service import ConflictError
 from compliance.database import utcnow
 from compliance.errors import NotFoundError
-from federation.lineage.models import ModelVersion, TrainingRun, TrainingRunBrand
+from federation.lineage.models import ModelVersion, TrainingRound, TrainingRun, TrainingRunBrand
 from federation.settings import RunSettings
 
 COORDINATOR = "coordinator"
@@ -41,6 +43,19 @@ def weights_from_blob(blob: bytes) -> list[np.ndarray]:
         return [z[f"arr_{i}"] for i in range(len(z.files))]
 
 
+RESUME_KEYS = ("brands", "model", "model_kind", "purpose", "rounds", "local_epochs",
+               "learning_rate", "batch_size", "cutoff", "horizon_days", "seed",
+               "secure_aggregation", "dp_epsilon", "dp_delta", "dp_clip")
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    rounds: dict[int, dict[str, float]]
+    weights: list[np.ndarray] | None
+    snapshots: dict[str, str]  # brand -> consent snapshot digest the run was gated on
+    attempts: int  # training attempts of the completed rounds, retries included
+
+
 class LineageService:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -59,6 +74,61 @@ class LineageService:
             "brands": list(settings.brands), "strategy": strategy,
             "consent_as_of": settings.consent_as_of})
         return run
+
+    def consent_as_of(self, run_id: str) -> datetime | None:
+        run = self.session.get(TrainingRun, run_id)
+        return run.consent_as_of if run else None
+
+    def resume_run(self, settings: RunSettings) -> ResumePoint | None:
+        """An unfinished run with this id: where it stands. None if there is no such run.
+        A completed run is not trained again; a run whose settings changed is refused."""
+        run = self.session.get(TrainingRun, settings.run_id)
+        if run is None:
+            return None
+        if run.status == "completed":
+            raise ConflictError(f"training run {run.id} is already completed")
+        stored = {k: v for k, v in run.config.items() if k in RESUME_KEYS}
+        wanted = {k: v for k, v in settings.__dict__.items() if k in RESUME_KEYS}
+        if stored != {k: list(v) if isinstance(v, tuple) else v for k, v in wanted.items()}:
+            raise ConflictError(f"training run {run.id} was started with other settings")
+        done = self.session.scalars(select(TrainingRound).where(
+            TrainingRound.run_id == run.id).order_by(TrainingRound.round)).all()
+        brands = self.session.scalars(select(TrainingRunBrand).where(
+            TrainingRunBrand.run_id == run.id)).all()
+        run.status, run.finished_at = "running", None
+        last = done[-1] if done else None
+        self.audit.record("training.resumed", actor=COORDINATOR, data={
+            "run_id": run.id, "from_round": last.round if last else 0,
+            "weights_sha256": last.weights_sha256 if last else None})
+        return ResumePoint(
+            rounds={r.round: r.metrics for r in done},
+            weights=weights_from_blob(last.weights) if last else None,
+            snapshots={b.brand_id: b.consent_snapshot_sha256 for b in brands},
+            attempts=sum(r.attempts for r in done))
+
+    def lineage(self, run_id: str) -> list[BrandLineage]:
+        return [BrandLineage(b.brand_id, b.records_used, b.excluded_no_consent,
+                             b.excluded_minor, b.consent_snapshot_sha256, b.dropped_columns)
+                for b in self.session.scalars(select(TrainingRunBrand).where(
+                    TrainingRunBrand.run_id == run_id).order_by(TrainingRunBrand.brand_id))]
+
+    def save_round(self, run_id: str, server_round: int, weights: list[np.ndarray],
+                   metrics: dict[str, float], attempts: int) -> str:
+        blob = weights_blob(weights)
+        digest = hashlib.sha256(blob).hexdigest()
+        self.session.add(TrainingRound(run_id=run_id, round=server_round, weights=blob,
+                                       weights_sha256=digest, metrics=metrics,
+                                       attempts=attempts))
+        self.session.flush()
+        self.audit.record("training.round", actor=COORDINATOR, data={
+            "run_id": run_id, "round": server_round, "weights_sha256": digest,
+            "attempts": attempts})
+        return digest
+
+    def round_failed(self, run_id: str, server_round: int, attempt: int, reason: str) -> None:
+        self.audit.record("training.round_failed", actor=COORDINATOR, data={
+            "run_id": run_id, "round": server_round, "attempt": attempt,
+            "reason": reason[:500]})
 
     def record_brands(self, run_id: str, lineage: list[BrandLineage]) -> None:
         for b in lineage:

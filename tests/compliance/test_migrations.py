@@ -11,7 +11,7 @@ from compliance.database import PROJECT_ROOT, ensure_schema
 from migrations.models import Base
 
 EXPECTED_TABLES = {"brands", "subjects", "consent_events", "audit_events", "training_runs",
-                   "training_run_brands", "model_versions", "alembic_version"}
+                   "training_run_brands", "model_versions", "training_rounds", "alembic_version"}
 
 
 def _check(url: str) -> None:

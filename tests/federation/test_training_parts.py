@@ -132,8 +132,10 @@ def test_private_training_is_planned_from_the_smallest_brand() -> None:
     base = RunSettings(run_id="r", brands=("a", "b"), silo_root="/x", database_url="sqlite://",
                        consent_as_of="2026-09-30T00:00:00+00:00", rounds=4, dp_epsilon=2.0)
     reports = {"a": _gate("a", 4000), "b": _gate("b", 800)}
-    settings, dp = plan_private_training(base, reports)
-    assert dp is not None and dp["epsilon"] == pytest.approx(2.0, abs=0.05)
+    settings, plan = plan_private_training(base, reports)
+    assert plan is not None
+    dp = plan.report()
+    assert dp["epsilon"] == pytest.approx(2.0, abs=0.05)
     assert settings.dp_noise_multiplier > 0.5 and settings.dp_sample_rate == 200 / 800
     assert settings.dp_steps_per_round * settings.rounds == dp["steps"]
     again = RunSettings.from_mapping(settings.to_record())  # what a brand decodes
