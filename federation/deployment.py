@@ -8,9 +8,11 @@ key registered with `flwr supernode register` before the node starts) are both o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -48,6 +50,36 @@ def toml_value(v: Any) -> str:
     return json.dumps(str(v))
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (Linux /proc), children first."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], list(children.get(pid, []))
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
 @dataclass
 class LocalDeployment:
     workdir: Path
@@ -57,6 +89,7 @@ class LocalDeployment:
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    nodes: dict[str, tuple[list[str], subprocess.Popen[bytes]]] = field(default_factory=dict)
 
     @property
     def flwr_home(self) -> Path:
@@ -65,10 +98,12 @@ class LocalDeployment:
     def _env(self) -> dict[str, str]:
         return {**os.environ, **self.env, "FLWR_HOME": str(self.flwr_home)}
 
-    def _spawn(self, name: str, args: list[str]) -> None:
-        log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - lives with the process
-        self.procs.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                           env=self._env(), cwd=self.workdir))
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=self._env(),
+                                cwd=self.workdir)
+        self.procs.append(proc)
+        return proc
 
     def log(self, name: str) -> str:
         path = self.workdir / f"{name}.log"
@@ -103,8 +138,37 @@ class LocalDeployment:
                 private, public = tls.node_keys[brand]
                 self._flwr(["supernode", "register", str(public), FEDERATION], timeout=60)
                 node += ["--auth-supernode-private-key", str(private)]
-            self._spawn(f"supernode-{i}", node)
+            self.nodes[brand] = (node, self._spawn(f"supernode-{i}", node))
         return self
+
+    def kill_node(self, brand: str) -> None:
+        """SIGKILL one brand's SuperNode (and the ClientApp it runs): a crash, not a stop."""
+        _, proc = self.nodes[brand]
+        for pid in _descendants(proc.pid):
+            _kill(pid)
+        proc.kill()
+        proc.wait(timeout=15)
+
+    def restart_node(self, brand: str) -> None:
+        args, _ = self.nodes[brand]
+        i = list(self.nodes).index(brand)
+        self.nodes[brand] = (args, self._spawn(f"supernode-{i}", args))
+
+    def kill_serverapp(self) -> int:
+        """SIGKILL the ServerApp processes the SuperLink started (the coordinator)."""
+        link = self.procs[0].pid
+        victims = [pid for pid in _descendants(link) if b"flwr-serverapp" in _cmdline(pid)]
+        for pid in victims:
+            _kill(pid)
+        return len(victims)
+
+    def submit(self, app_dir: Path, run_config: dict[str, Any]) -> subprocess.Popen[str]:
+        """`flwr run` without waiting: the caller injects faults while it runs."""
+        overrides = " ".join(f"{k}={toml_value(v)}" for k, v in run_config.items())
+        return subprocess.Popen([_bin("flwr"), "run", str(app_dir), FEDERATION, "--stream",
+                                 "--run-config", overrides], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, env=self._env(),
+                                cwd=self.workdir)
 
     def _wait_port(self, port: int, name: str, timeout: float = 60) -> None:
         end = time.monotonic() + timeout
