@@ -353,19 +353,42 @@ def audit_proof(seq: Annotated[int, typer.Argument(min=1, help="Event sequence n
 @retention_app.command("sweep")
 def retention_sweep(
     batch: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+    every: Annotated[str | None, typer.Option(
+        help="Run again at this interval until stopped (e.g. 24h, 30m); one run if absent")
+                     ] = None,
+    max_runs: Annotated[int, typer.Option(min=0, help="With --every: stop after N runs "
+                                                      "(0: never)")] = 0,
 ) -> None:
-    """Apply policies/retention.yaml now; safe to interrupt and re-run."""
+    """Apply policies/retention.yaml now (or on a schedule); safe to interrupt and re-run.
+    Prints one JSON line per run."""
     from compliance.database import Database
     from compliance.policy.loader import load_policies
+    from compliance.retention.schedule import parse_interval, run_every
     from compliance.retention.service import RetentionService
 
+    try:
+        seconds = parse_interval(every) if every is not None else 0
+    except ComityError as exc:
+        _fail(exc)
+        return
     svc = RetentionService(Database(), load_policies(), actor="cli")
-    with Progress(TextColumn("[bold]{task.description}"), TextColumn("{task.completed}"),
-                  TimeElapsedColumn(), console=err) as bar:
-        task = bar.add_task("retention sweep", total=None)
-        report = svc.sweep(batch=batch, progress=lambda _k, n: bar.advance(task, n))
-    print(json.dumps({"actions": report.actions, "batches": report.batches,
-                      "still_overdue": svc.overdue()}))
+
+    def once() -> None:
+        with Progress(TextColumn("[bold]{task.description}"), TextColumn("{task.completed}"),
+                      TimeElapsedColumn(), console=err, transient=every is not None) as bar:
+            task = bar.add_task("retention sweep", total=None)
+            report = svc.sweep(batch=batch, progress=lambda _k, n: bar.advance(task, n))
+        print(json.dumps({"started_at": report.started_at.isoformat(),
+                          "actions": report.actions, "batches": report.batches,
+                          "still_overdue": svc.overdue()}), flush=True)
+
+    if every is None:
+        once()
+        return
+    try:
+        run_every(once, seconds, max_runs)
+    except KeyboardInterrupt:
+        err.print("retention schedule stopped")
 
 
 @keys_app.command("rotate")

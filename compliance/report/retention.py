@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from compliance.audit.models import AuditEvent
@@ -28,6 +28,8 @@ def retention_section(session: Session, policies: PolicySet, window: Window, as_
         a["action"] = action.split(".")[1]
         a["batches"] += 1
         a["records"] += int(data.get("subjects", data.get("records", 0)))
+    sweeps = session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "retention.swept", window.clause(AuditEvent.occurred_at))) or 0
     rules = {r.key: r for r in policies.retention}
     still = overdue_counts(session, policies, as_of)
     return {
@@ -36,5 +38,6 @@ def retention_section(session: Session, policies: PolicySet, window: Window, as_
                                                                      "records": 0})),
                    "still_overdue": still.get(k, 0)} for k, r in rules.items()],
         "still_overdue": still,
-        "evidence": evidence(session, RETENTION_ACTIONS, window),
+        "sweeps": int(sweeps),
+        "evidence": evidence(session, (*RETENTION_ACTIONS, "retention.swept"), window),
     }

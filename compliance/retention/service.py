@@ -63,6 +63,10 @@ class RetentionService:
                 if progress:
                     progress(rule.key, n)
             report.actions[rule.key] = done
+        with self.db.unit_of_work() as s:  # evidence that the (scheduled) sweep ran at all
+            AuditLog(s).record("retention.swept", actor=self.actor, data={
+                "actions": report.actions, "batches": report.batches,
+                "started_at": now.isoformat()})
         return report
 
     def _erase_subjects(self, rule: RetentionRule, cutoff: datetime, now: datetime,

@@ -49,6 +49,19 @@ def test_cross_brand_sharing_needs_separate_consent(engine: PolicyEngine) -> Non
     assert engine.decide(req("cross_brand_sharing", ConsentState.SEPARATE)).allowed
 
 
+@pytest.mark.parametrize("purpose,categories,rule", [
+    ("public_disclosure", ("name",), "pipl.art25.separate_consent"),
+    ("cross_border_transfer", ("purchase_history", "email"), "pipl.art39.separate_consent"),
+])
+def test_disclosure_and_cross_border_need_separate_consent(
+        engine: PolicyEngine, purpose: str, categories: tuple[str, ...], rule: str) -> None:
+    general = engine.decide(req(purpose, categories=categories))
+    assert not general.allowed and general.rule_id == rule
+    assert engine.decide(req(purpose, ConsentState.SEPARATE, categories=categories)).allowed
+    assert not engine.decide(req(purpose, ConsentState.SEPARATE, categories=categories,
+                                 minor=True)).allowed
+
+
 def test_minimum_necessary_denies_extra_categories(engine: PolicyEngine) -> None:
     d = engine.decide(req(categories=("purchase_history", "phone")))
     assert not d.allowed and d.rule_id.endswith("minimum_necessary") and "phone" in d.explanation
