@@ -504,26 +504,21 @@ def report(
     format: Annotated[str, typer.Option(help="json, html or pdf")] = "json",  # noqa: A002
     lang: Annotated[str, typer.Option(help="en or zh")] = "en",
 ) -> None:
-    """The DPO report for a period (the records as they stood at its end)."""
+    """The DPO report for a period (the records as they stood at its end). Issuing it is
+    audited with the SHA-256 of the file written."""
     from compliance.database import Database
-    from compliance.report.builder import build_period_report
-    from compliance.report.period import parse_period
-    from compliance.report.render import render_html, render_pdf
+    from compliance.report.issue import issue_report
 
     if format not in ("json", "html", "pdf"):
         _fail(ComityError(f"format '{format}' is not json, html or pdf"))
         return
     try:
-        with Database().reading() as session:
-            built = build_period_report(session, parse_period(period), lang=lang)
+        issued = issue_report(Database(), period, fmt=format, lang=lang, actor="cli")
     except ComityError as exc:
         _fail(exc)
         return
-    if format == "pdf":
-        out.write_bytes(render_pdf(built))
-    else:
-        out.write_text(json.dumps(built, ensure_ascii=False, indent=2) if format == "json"
-                       else render_html(built), encoding="utf-8")
+    out.write_bytes(issued.body)
+    err.print(f"sha256 {issued.sha256} (audit event {issued.audit_seq})")
     print(str(out))
 
 

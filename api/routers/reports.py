@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 
-from api.deps import PrincipalDep, ReadSessionDep
-from compliance.report.builder import build_period_report
-from compliance.report.period import parse_period
-from compliance.report.render import render_html, render_pdf
+from api.deps import DatabaseDep, PrincipalDep
+from compliance.report.issue import issue_report
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 
 @router.get("/{period}", response_model=None)
-def report(period: str, session: ReadSessionDep, principal: PrincipalDep,
+def report(period: str, db: DatabaseDep, principal: PrincipalDep,
            format: Annotated[Literal["json", "html", "pdf"], Query()] = "json",  # noqa: A002
-           lang: Annotated[Literal["en", "zh"], Query()] = "en",
-           ) -> dict[str, Any] | Response:
+           lang: Annotated[Literal["en", "zh"], Query()] = "en") -> Response:
+    """Each issued report is audited (`report.issued`) with the SHA-256 of the exact bytes
+    returned, also sent as the `X-Report-SHA256` header, so an archived copy can be checked."""
     principal.require("dpo")
-    built = build_period_report(session, parse_period(period), lang=lang)
+    issued = issue_report(db, period, fmt=format, lang=lang, actor=principal.actor)
+    headers = {"X-Report-SHA256": issued.sha256, "X-Audit-Seq": str(issued.audit_seq)}
     if format == "pdf":
-        return Response(render_pdf(built), media_type="application/pdf", headers={
-            "Content-Disposition": f'attachment; filename="comity-report-{period}.pdf"'})
-    return HTMLResponse(render_html(built)) if format == "html" else built
+        headers["Content-Disposition"] = f'attachment; filename="comity-report-{period}.pdf"'
+    return Response(issued.body, media_type=issued.media_type, headers=headers)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
 
+from compliance.audit.models import AuditEvent
 from compliance.audit.service import AuditLog
 from compliance.database import Database
 
@@ -24,8 +26,15 @@ def test_period_report_over_the_api(client: TestClient, db: Database,
     assert status["requests.on_time"] == "not_applicable"  # no request in the period
     with db.unit_of_work() as s:
         AuditLog(s).checkpoint()
-    body = client.get("/v1/reports/2026-Q4", headers=dpo).json()
+    issued = client.get("/v1/reports/2026-Q4", headers=dpo)
+    body = issued.json()
     assert body["checklist"]["summary"]["fail"] == 0
+    digest = hashlib.sha256(issued.content).hexdigest()
+    assert issued.headers["x-report-sha256"] == digest
+    with db.reading() as s:
+        event = s.get(AuditEvent, int(issued.headers["x-audit-seq"]))
+    assert event is not None and event.action == "report.issued"
+    assert event.data["sha256"] == digest and event.data["period"] == "2026-Q4"
     html = client.get("/v1/reports/2026-Q4?format=html&lang=zh", headers=dpo)
     assert html.status_code == 200 and html.text.startswith("<!doctype html>")
     assert 'lang="zh-CN"' in html.text and "数据保护负责人报告 / DPO report" in html.text
