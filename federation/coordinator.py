@@ -280,9 +280,9 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
             # A resumed run also counts its earlier attempts and, conservatively, the round
             # the crash interrupted: brands may have trained on it.
             trained = attempts + (resumed.attempts + 1 if resumed else 0)
-            dp = {**dp_plan.report(),
-                  "epsilon": round(dp_plan.epsilon(dp_plan.steps_per_round * trained), 4),
-                  "round_attempts": trained}
+            steps = dp_plan.steps_per_round * trained
+            dp = {**dp_plan.report(), "epsilon": round(dp_plan.epsilon(steps), 4),
+                  "steps": steps, "round_attempts": trained}
         final = rounds[max(rounds)] if rounds else {}
         with db.unit_of_work() as session:
             AuditLog(session).record("wire.audit", actor="coordinator",

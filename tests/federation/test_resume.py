@@ -61,6 +61,7 @@ def test_a_killed_coordinator_resumes_from_its_last_round(db: Database, tmp_path
     assert _count(db, "gate.decision") == decisions  # the gate is checked, not re-audited
     dp = run.metrics["dp"]
     assert dp["round_attempts"] == 4  # 3 rounds and the one the crash may have cut short
+    assert dp["steps"] > 0 and dp["steps"] % 4 == 0  # per-round steps times 4 rounds
     assert dp["epsilon"] > 3.0  # honest: more steps than planned cost more than the target
 
 
