@@ -96,6 +96,9 @@ def test_secagg_round_through_flower_answers_within_the_interval(db: Database,
     body = r.json()
     assert body["federated"] is True
     truth = dict(pooled.group_by("city").len().iter_rows())
+    # Fresh noise every run: a 95% interval per group misses the truth in one group of
+    # several about a fifth of the time. Widen each to 99.99% (z 3.89 instead of 1.96), so
+    # the test fails only if the noise is far larger than the answer says.
     for g in body["groups"]:
         lo, hi = g["ci95"]
-        assert lo - 1 <= truth[g["key"]["city"]] <= hi + 1
+        assert abs(g["value"] - truth[g["key"]["city"]]) <= (hi - lo) / 2 * 3.89 / 1.96 + 1
