@@ -50,6 +50,11 @@ def toml_value(v: Any) -> str:
     return json.dumps(str(v))
 
 
+def _run_args(app_dir: Path, run_config: dict[str, Any]) -> list[str]:
+    overrides = " ".join(f"{k}={toml_value(v)}" for k, v in run_config.items())
+    return ["run", str(app_dir), FEDERATION, "--stream", "--run-config", overrides]
+
+
 def _cmdline(pid: int) -> bytes:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -164,9 +169,8 @@ class LocalDeployment:
 
     def submit(self, app_dir: Path, run_config: dict[str, Any]) -> subprocess.Popen[str]:
         """`flwr run` without waiting: the caller injects faults while it runs."""
-        overrides = " ".join(f"{k}={toml_value(v)}" for k, v in run_config.items())
-        return subprocess.Popen([_bin("flwr"), "run", str(app_dir), FEDERATION, "--stream",
-                                 "--run-config", overrides], stdout=subprocess.PIPE,
+        return subprocess.Popen([_bin("flwr"), *_run_args(app_dir, run_config)],
+                                stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, env=self._env(),
                                 cwd=self.workdir)
 
@@ -192,9 +196,7 @@ class LocalDeployment:
     def run(self, app_dir: Path, run_config: dict[str, Any], *, timeout: float = 600
             ) -> subprocess.CompletedProcess[str]:
         """Submit the app and follow it to the end (`--stream`)."""
-        overrides = " ".join(f"{k}={toml_value(v)}" for k, v in run_config.items())
-        return self._flwr(["run", str(app_dir), FEDERATION, "--stream", "--run-config",
-                           overrides], timeout=timeout)
+        return self._flwr(_run_args(app_dir, run_config), timeout=timeout)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

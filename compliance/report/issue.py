@@ -6,14 +6,13 @@ reports, kept and traceable)."""
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 
 from compliance.audit.service import AuditLog
 from compliance.database import Database
 from compliance.report.builder import build_period_report
 from compliance.report.period import parse_period
-from compliance.report.render import render_html, render_pdf
+from compliance.report.render import render
 
 MEDIA = {"json": "application/json", "html": "text/html; charset=utf-8",
          "pdf": "application/pdf"}
@@ -32,12 +31,7 @@ def issue_report(db: Database, period: str, *, fmt: str, lang: str, actor: str
     parsed = parse_period(period)
     with db.reading() as session:
         built = build_period_report(session, parsed, lang=lang)
-    if fmt == "pdf":
-        body = render_pdf(built)
-    elif fmt == "html":
-        body = render_html(built).encode("utf-8")
-    else:
-        body = json.dumps(built, ensure_ascii=False, indent=2).encode("utf-8")
+    body = render(built, fmt)
     digest = hashlib.sha256(body).hexdigest()
     with db.unit_of_work() as session:
         seq, _ = AuditLog(session).record("report.issued", actor=actor, data={

@@ -57,11 +57,23 @@ def render_pdf(report: dict[str, Any]) -> bytes:
     return bytes(HTML(string=render_html(report)).write_pdf())
 
 
+FORMATS = ("json", "html", "pdf")
+
+
+def render(report: dict[str, Any], fmt: str) -> bytes:
+    """The report as the bytes of one file format."""
+    if fmt == "pdf":
+        return render_pdf(report)
+    if fmt == "html":
+        return render_html(report).encode("utf-8")
+    if fmt == "json":
+        return json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
+    raise ValueError(f"unknown report format '{fmt}' (json, html, pdf)")
+
+
 def write_report(report: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "report.json", "html": out_dir / "report.html",
-             "pdf": out_dir / "report.pdf"}
-    paths["json"].write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    paths["html"].write_text(render_html(report), encoding="utf-8")
-    paths["pdf"].write_bytes(render_pdf(report))
+    paths = {fmt: out_dir / f"report.{fmt}" for fmt in FORMATS}
+    for fmt, path in paths.items():
+        path.write_bytes(render(report, fmt))
     return paths

@@ -165,12 +165,3 @@ class LineageService:
             run.status, run.finished_at = "failed", utcnow()
         self.audit.record("training.failed", actor=COORDINATOR,
                           data={"run_id": run_id, "reason": reason[:500]})
-
-    def runs(self) -> list[tuple[TrainingRun, list[TrainingRunBrand]]]:
-        runs = self.session.scalars(select(TrainingRun).order_by(TrainingRun.started_at)).all()
-        out = []
-        for r in runs:
-            brands = self.session.scalars(select(TrainingRunBrand).where(
-                TrainingRunBrand.run_id == r.id).order_by(TrainingRunBrand.brand_id)).all()
-            out.append((r, list(brands)))
-        return out
