@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import func, select
 
 from compliance.database import Database
@@ -78,9 +80,17 @@ def test_brand_and_admin_tokens_are_refused(client: TestClient, auth: Auth,
 def test_concurrent_requests_never_overspend(client: TestClient, auth: Auth, db: Database,
                                              registered: AggregateService) -> None:
     headers = auth("service:growth")
+    # One client per thread: a shared TestClient, used from 16 threads at once, answered an
+    # occasional Starlette 404 that a real server never gave.
+    local = threading.local()
+
+    def post(_: int) -> Response:
+        if not hasattr(local, "client"):
+            local.client = TestClient(client.app)
+        return local.client.post("/v1/aggregates", json=QUERY, headers=headers)
+
     with ThreadPoolExecutor(max_workers=16) as pool:
-        codes = list(pool.map(
-            lambda _: client.post("/v1/aggregates", json=QUERY, headers=headers), range(60)))
+        codes = list(pool.map(post, range(60)))
     ok = [r for r in codes if r.status_code == 200]
     refused = [r for r in codes if r.status_code == 429]
     assert len(ok) == 10 and len(refused) == 50
