@@ -122,7 +122,7 @@ def demo(
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                       console=console, transient=False) as bar:
-            steps = bar.add_task("comity demo", total=8)
+            steps = bar.add_task("comity demo", total=9)
             rounds_task = bar.add_task("federated rounds", total=rounds, visible=False)
 
             def step(text: str) -> None:
@@ -134,7 +134,7 @@ def demo(
 
             result = run_demo(out, db=db, seed=seed, rounds=rounds, scale=scale, epsilon=epsilon,
                               keep_silos=keep_silos, step=step, progress=progress)
-            bar.update(steps, completed=8, description="done")
+            bar.update(steps, completed=9, description="done")
     except ComityError as exc:
         _fail(exc)
         return
@@ -144,7 +144,11 @@ def demo(
     console.print(f"federated churn AUC {final.get('auc', float('nan')):.3f} over "
                   f"{len(result.outcome.lineage)} brands; audit chain verified: "
                   f"{result.report['audit']['verified']}")
-    dp = result.report["training_runs"][-1].get("dp")
+    rec = result.recommender.final
+    console.print(f"federated recommender HR@10 {rec.get('hr10', float('nan')):.3f}, NDCG@10 "
+                  f"{rec.get('ndcg10', float('nan')):.3f} (leave-last-out, full catalogue)")
+    dp = next((r.get("dp") for r in result.report["training_runs"]
+               if r["run_id"] == result.outcome.run_id), None)
     if dp:
         console.print(f"DP-SGD at every brand: epsilon {dp['epsilon']:.2f}, delta "
                       f"{dp['delta']:g} (Opacus RDP accountant, customer-level)")
@@ -550,6 +554,32 @@ def score(
         return
     for sc in scores:
         print(json.dumps(sc.as_dict(), ensure_ascii=False))
+
+
+@app.command("recommend")
+def recommend_cmd(
+    silo: Annotated[Path, typer.Option(help="This brand's silo directory (column_map.yaml)")],
+    customer: Annotated[list[str], typer.Option(help="Customer id (repeat; default: all)")
+                        ] = [],  # noqa: B006
+    k: Annotated[int, typer.Option(min=1, max=1000, help="Items per customer")] = 10,
+    catalogue: Annotated[Path | None, typer.Option(help="Alliance catalogue CSV (default: "
+                                                        "catalogue.csv beside the silo)")
+                         ] = None,
+) -> None:
+    """Top-k items per customer with the latest federated recommender, at the brand.
+    Customers who refused personalization (PIPL Art. 24) get the non-personalized list, and
+    the line says so. Output is JSON lines keyed by pseudonym."""
+    from compliance.database import Database
+    from federation.serving import recommend
+
+    try:
+        recs = recommend(Database(), silo, customers=customer or None, k=k,
+                         catalogue=catalogue, actor="brand")
+    except (ComityError, ValueError) as exc:
+        _fail(exc if isinstance(exc, ComityError) else ComityError(str(exc)))
+        return
+    for rec in recs:
+        print(json.dumps(rec.as_dict(), ensure_ascii=False))
 
 
 @app.command()

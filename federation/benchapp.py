@@ -19,8 +19,8 @@ from flwr.clientapp import ClientApp
 
 from federation.dpsgd import DpPlan, train_dp
 from federation.recommend import (
-    MatrixFactorization,
     RecData,
+    SequentialMF,
     build_recommender,
     evaluate_ranking,
     membership_scores,
@@ -101,7 +101,7 @@ def _users_key(cfg: ConfigRecord) -> str:
 
 
 def _recommender(cfg: ConfigRecord, context: Context, rec: RecData,
-                 items: list[np.ndarray]) -> MatrixFactorization:
+                 items: list[np.ndarray]) -> SequentialMF:
     """The shared items from the server, this brand's own users from its node state."""
     model = build_recommender(rec.n_users, rec.n_items, int(cast(int, cfg["dim"])))
     user_state = context.state.array_records.get(_users_key(cfg))

@@ -14,10 +14,13 @@ from flwr.app import Context
 from compliance.consent.service import ConsentService
 from compliance.consent.state import SubjectConsent, snapshot_digest
 from compliance.database import Database
+from compliance.errors import InputError
 from compliance.policy.engine import PolicyEngine
 from compliance.policy.loader import load_policies
+from federation.catalogue import CATALOGUE_FILE, load_catalogue
 from federation.features import churn_table, feature_matrix, segment_table
 from federation.gate import GateResult, apply_gate, select_columns
+from federation.recommend import RecData, leave_last_out
 from federation.settings import RunSettings
 from federation.silo import SiloData, load_silo
 from privacy.detection.analyzer import PiiScanner
@@ -35,6 +38,38 @@ class PreparedChurn:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+
+
+    @property
+    def train_examples(self) -> int:
+        return len(self.x_train)
+
+    @property
+    def test_examples(self) -> int:
+        return len(self.x_test)
+
+
+@dataclass(frozen=True)
+class PreparedRecommend:
+    """A brand's interactions for the shared item model: one example per customer (the
+    privacy unit), each customer's last item held out for federated evaluation."""
+    brand_id: str
+    gate: GateResult
+    snapshot_sha256: str
+    categories: tuple[str, ...]
+    data: RecData
+    unknown_items: int  # order rows whose item is not in the alliance catalogue
+
+    @property
+    def train_examples(self) -> int:
+        return self.data.n_users
+
+    @property
+    def test_examples(self) -> int:
+        return self.data.n_users
+
+
+Prepared = PreparedChurn | PreparedRecommend
 
 
 @dataclass(frozen=True)
@@ -87,6 +122,29 @@ def prepare_churn(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
                          t.categories, x[train], y[train], x[test], y[test])
 
 
+def interactions(orders: pd.DataFrame, items: Mapping[str, int]) -> tuple[pd.DataFrame, int]:
+    """Gated orders as an implicit-feedback log on the catalogue; rows with an item the
+    catalogue lacks are left out and counted."""
+    log = pd.DataFrame({"customer_id": orders["customer_id"],
+                        "ordered_at": pd.to_datetime(orders["ordered_at"], utc=True),
+                        "item_id": orders["item_id"].astype(str)})
+    known = log["item_id"].isin(items.keys())
+    return log[known], int((~known).sum())
+
+
+def prepare_recommend(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
+                      engine: PolicyEngine, purpose: str, items: Mapping[str, int],
+                      seed: int) -> PreparedRecommend:
+    t = gated_tables(silo, snapshot=snapshot, engine=engine, purpose=purpose, seed=seed)
+    if "item_id" not in t.orders.columns:
+        raise InputError(f"purpose '{purpose}' does not allow the orders' item column, "
+                         "so there is nothing to recommend from",
+                         file=silo.column_map.orders.file)
+    log, unknown = interactions(t.orders, items)
+    return PreparedRecommend(silo.column_map.brand_id, t.gate, snapshot_digest(snapshot),
+                             t.categories, leave_last_out(log, dict(items)), unknown)
+
+
 def prepare_segments(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
                      engine: PolicyEngine, purpose: str, cutoff: date, horizon_days: int,
                      seed: int) -> pd.DataFrame:
@@ -104,7 +162,7 @@ def brand_of(context: Context, brands: Sequence[str]) -> str:
     return brands[int(context.node_config["partition-id"])]
 
 
-def prepare_for_run(settings: RunSettings, brand_id: str) -> PreparedChurn:
+def prepare_for_run(settings: RunSettings, brand_id: str) -> Prepared:
     """A brand's rows for one run, gated on the consent snapshot at the run's as-of time:
     what the ClientApp trains on, and what a later privacy audit must rebuild exactly."""
     policies = load_policies()
@@ -116,6 +174,14 @@ def prepare_for_run(settings: RunSettings, brand_id: str) -> PreparedChurn:
     finally:
         db.dispose()
     silo = load_silo(Path(settings.silo_root) / brand_id, policies)
+    if settings.model == "recommend":
+        items = load_catalogue(Path(settings.silo_root) / CATALOGUE_FILE)
+        if len(items) != settings.items:
+            raise InputError(f"brand '{brand_id}' has a catalogue of {len(items)} items, the "
+                             f"run expects {settings.items}",
+                             file=str(Path(settings.silo_root) / CATALOGUE_FILE))
+        return prepare_recommend(silo, snapshot=snapshot, engine=PolicyEngine(policies),
+                                 purpose=settings.purpose, items=items, seed=settings.seed)
     return prepare_churn(silo, snapshot=snapshot, engine=PolicyEngine(policies),
                          purpose=settings.purpose, cutoff=date.fromisoformat(settings.cutoff),
                          horizon_days=settings.horizon_days, seed=settings.seed)

@@ -20,9 +20,15 @@ from flwr.clientapp import ClientApp
 
 from federation.aggregate_round import answer as aggregate_answer
 from federation.aggregate_round import is_aggregate_round
-from federation.brand import PreparedChurn, brand_of, prepare_for_run
+from federation.brand import Prepared, PreparedRecommend, brand_of, prepare_for_run
 from federation.dpsgd import DpPlan, train_dp
 from federation.gate_report import GateReport
+from federation.recommend import (
+    SequentialMF,
+    build_recommender,
+    evaluate_ranking,
+    train_recommender,
+)
 from federation.secagg import is_legacy, legacy_evaluate, legacy_train, secagg_when_asked
 from federation.settings import RunSettings
 from federation.task import (
@@ -43,11 +49,11 @@ torch.set_num_threads(1)
 prepared = lru_cache(maxsize=32)(prepare_for_run)
 
 
-def _prepared(settings: RunSettings, context: Context) -> PreparedChurn:
+def _prepared(settings: RunSettings, context: Context) -> Prepared:
     p = prepared(settings, brand_of(context, settings.brands))
     g = p.gate
     declare_population(context, g.records_used + g.excluded_no_consent + g.excluded_minor,
-                       g.records_used, len(p.x_train), len(p.x_test))
+                       g.records_used, p.train_examples, p.test_examples)
     return p
 
 
@@ -65,22 +71,48 @@ def gate_report(msg: Message, context: Context) -> Message:
     return Message(GateReport.of(_prepared(settings, context)).to_records(), reply_to=msg)
 
 
+def _plan(settings: RunSettings) -> DpPlan | None:
+    if settings.dp_noise_multiplier <= 0:
+        return None
+    return DpPlan(settings.dp_noise_multiplier, settings.dp_clip, settings.dp_sample_rate,
+                  settings.dp_steps_per_round, settings.rounds, settings.dp_delta)
+
+
+def _recommender(settings: RunSettings, context: Context, p: PreparedRecommend,
+                 items: list[np.ndarray]) -> SequentialMF:
+    """The shared item side from the coordinator; this brand's user vectors from its node
+    state, where they stay (they never leave the brand)."""
+    model = build_recommender(p.data.n_users, p.data.n_items, settings.dim)
+    users = context.state.array_records.get(f"users-{settings.run_id}")
+    if users is not None:
+        model.users.weight.data = torch.from_numpy(users.to_numpy_ndarrays()[0].copy())
+    model.set_item_weights(items)
+    return model
+
+
 def _train(settings: RunSettings, context: Context, weights: list[np.ndarray],
            config: Mapping[str, Any]) -> tuple[list[np.ndarray], int, dict[str, float]]:
     p = _prepared(settings, context)
-    model = build_model(p.x_train.shape[1], settings.model_kind)
-    set_weights(model, weights)
     server_round = (int(cast(int, config.get("server-round", 0)))
                     + int(cast(int, config.get("round-offset", 0))))
     seed = settings.seed * 1000 + server_round
-    if settings.dp_noise_multiplier > 0:
-        plan = DpPlan(settings.dp_noise_multiplier, settings.dp_clip, settings.dp_sample_rate,
-                      settings.dp_steps_per_round, settings.rounds, settings.dp_delta)
+    plan = _plan(settings)
+    lr = settings.dp_learning_rate if plan else settings.learning_rate
+    if isinstance(p, PreparedRecommend):
+        rec = _recommender(settings, context, p, weights)
+        loss = train_recommender(rec, p.data, epochs=settings.local_epochs, lr=lr, seed=seed,
+                                 plan=plan)
+        context.state[f"users-{settings.run_id}"] = ArrayRecord(
+            [rec.users.weight.detach().numpy().copy()])
+        return rec.item_weights(), p.data.n_users, {"train-loss": loss}
+    model = build_model(p.x_train.shape[1], settings.model_kind)
+    set_weights(model, weights)
+    if plan is not None:
         loss = train_dp(model, (torch.from_numpy(p.x_train), torch.from_numpy(p.y_train)),
-                        bce_loss, plan=plan, lr=settings.dp_learning_rate, seed=seed)
+                        bce_loss, plan=plan, lr=lr, seed=seed)
     else:
         loss = train_local(model, p.x_train, p.y_train, epochs=settings.local_epochs,
-                           lr=settings.learning_rate, batch_size=settings.batch_size, seed=seed,
+                           lr=lr, batch_size=settings.batch_size, seed=seed,
                            proximal_mu=float(cast(float, config.get("proximal-mu", 0.0))))
     return get_weights(model), len(p.x_train), {"train-loss": loss}
 
@@ -88,6 +120,9 @@ def _train(settings: RunSettings, context: Context, weights: list[np.ndarray],
 def _evaluate(settings: RunSettings, context: Context, weights: list[np.ndarray]
               ) -> tuple[float, int, dict[str, float]]:
     p = _prepared(settings, context)
+    if isinstance(p, PreparedRecommend):
+        r = evaluate_ranking(_recommender(settings, context, p, weights), p.data)
+        return 1.0 - r["hr10"], p.data.n_users, r
     model = build_model(p.x_test.shape[1], settings.model_kind)
     set_weights(model, weights)
     m = evaluate(model, p.x_test, p.y_test)

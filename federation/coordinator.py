@@ -32,6 +32,7 @@ from federation.dpsgd import DpPlan, plan_dp
 from federation.features import CHURN_FEATURES
 from federation.gate_report import GateReport
 from federation.lineage.service import BrandLineage, LineageService, ResumePoint
+from federation.recommend import build_recommender
 from federation.secagg import MIN_BRANDS, run_secagg
 from federation.settings import RunSettings
 from federation.strategy import make_strategy
@@ -240,6 +241,15 @@ def plan_private_training(settings: RunSettings, reports: dict[str, GateReport]
                    dp_steps_per_round=plan.steps_per_round), plan
 
 
+def initial_weights(settings: RunSettings) -> list[Any]:
+    """Round one's global model: the churn network, or the shared item side of the
+    recommender (user vectors are the brands' own and never part of it)."""
+    torch.manual_seed(settings.seed)
+    if settings.model == "recommend":
+        return build_recommender(1, settings.items, settings.dim).item_weights()
+    return get_weights(build_model(len(CHURN_FEATURES), settings.model_kind))
+
+
 def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: str = "fedavg",
                   progress: ProgressFn | None = None,
                   context: Context | None = None) -> RunOutcome:
@@ -264,8 +274,7 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
         else:
             lineage = _check_resumed_gate(db, settings, reports, resumed)
         settings, dp_plan = plan_private_training(settings, reports)
-        torch.manual_seed(settings.seed)
-        initial = get_weights(build_model(len(CHURN_FEATURES), settings.model_kind))
+        initial = initial_weights(settings)
         secure = (settings.secure_aggregation and strategy == "fedavg"
                   and len(settings.brands) >= MIN_BRANDS)
         if settings.secure_aggregation and not secure:

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -31,13 +31,20 @@ from compliance.retention.service import RetentionService
 from compliance.subjects.service import SubjectService
 from federation.aggregate_round import simulate_secure_sum
 from federation.brand import prepare_segments
+from federation.catalogue import CATALOGUE_FILE, load_catalogue, write_catalogue
 from federation.coordinator import RunOutcome
 from federation.features import CHURN_STATUS, RFM_TIERS
 from federation.privacy_audit import audit_run
 from federation.settings import RunSettings
 from federation.silo import load_silo, write_silo
 from federation.simulation import simulate
-from federation.synthetic import AS_OF, DEFAULT_CUTOFF, DEFAULT_HORIZON_DAYS, generate_alliance
+from federation.synthetic import (
+    AS_OF,
+    DEFAULT_CUTOFF,
+    DEFAULT_HORIZON_DAYS,
+    catalogue,
+    generate_alliance,
+)
 from privacy.aggregates.errors import BudgetExhausted
 from privacy.aggregates.schemas import AggregateQuery
 from privacy.aggregates.service import AggregateService
@@ -59,6 +66,7 @@ class DemoResult:
     report: dict
     paths: dict[str, Path]
     outcome: RunOutcome
+    recommender: RunOutcome
     aggregates: list[dict[str, Any]]
 
 
@@ -144,6 +152,7 @@ def prepare_alliance(db: Database, silo_root: Path, *, seed: int = 7, scale: flo
     silos = generate_alliance(seed=seed, scale=scale)
     for s in silos:
         write_silo(s, silo_root / s.spec.brand_id)
+    write_catalogue(catalogue(tuple(s.spec for s in silos)), silo_root)
     if on_generated:
         on_generated()
     for s in silos:
@@ -164,6 +173,14 @@ def prepare_alliance(db: Database, silo_root: Path, *, seed: int = 7, scale: flo
         seed=seed, dp_epsilon=dp_epsilon)
 
 
+def recommend_settings(churn: RunSettings) -> RunSettings:
+    """The recommender's run beside the churn run: same brands, consent time and DP target,
+    over the alliance catalogue the demo published."""
+    return replace(churn, run_id=str(uuid.uuid4()), model="recommend",
+                   items=len(load_catalogue(Path(churn.silo_root) / CATALOGUE_FILE)),
+                   local_epochs=2, learning_rate=0.01)
+
+
 def run_demo(out_dir: Path, *, db: Database, seed: int = 7, rounds: int = 8,
              scale: float = 1.0, epsilon: float = DEMO_EPSILON, keep_silos: Path | None = None,
              step: StepFn | None = None, progress: ProgressFn | None = None) -> DemoResult:
@@ -181,6 +198,10 @@ def run_demo(out_dir: Path, *, db: Database, seed: int = 7, rounds: int = 8,
         outcome = simulate(settings, db, progress=progress)
         step("Membership-inference audit of the trained model (at the brands)")
         audit_run(db, outcome.run_id, silo_root, actor="dpo")
+        step("Federated recommender over the alliance catalogue (shared items, user vectors "
+             "kept at each brand) and its membership-inference audit")
+        recommender = simulate(recommend_settings(settings), db, progress=progress)
+        audit_run(db, recommender.run_id, silo_root, actor="dpo")
         step("DP aggregates across the brands' silos (SecAgg+ sum, OpenDP noise, budget)")
         aggregates = demo_aggregates(db, settings)
         step("Data-subject requests: access, withdrawal, deletion (second-person approval)")
@@ -196,7 +217,7 @@ def run_demo(out_dir: Path, *, db: Database, seed: int = 7, rounds: int = 8,
         (out_dir / "aggregates.json").write_text(
             json.dumps(aggregates, ensure_ascii=False, indent=2), encoding="utf-8")
         paths["aggregates"] = out_dir / "aggregates.json"
-        return DemoResult(report, paths, outcome, aggregates)
+        return DemoResult(report, paths, outcome, recommender, aggregates)
     finally:
         if keep_silos is None:
             shutil.rmtree(silo_root, ignore_errors=True)

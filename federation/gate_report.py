@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from flwr.app import ConfigRecord, MetricRecord, RecordDict
 
-from federation.brand import PreparedChurn
+from federation.brand import Prepared
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,11 @@ class GateReport:
     test_examples: int
 
     @classmethod
-    def of(cls, p: PreparedChurn) -> GateReport:
+    def of(cls, p: Prepared) -> GateReport:
         g = p.gate
         return cls(p.brand_id, p.snapshot_sha256, g.excluded_digest, p.categories,
                    dict(g.dropped_columns), dict(g.excluded_by_rule), g.records_used,
-                   g.excluded_no_consent, g.excluded_minor, len(p.x_train), len(p.x_test))
+                   g.excluded_no_consent, g.excluded_minor, p.train_examples, p.test_examples)
 
     def to_records(self) -> RecordDict:
         info = ConfigRecord({

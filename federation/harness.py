@@ -36,6 +36,7 @@ from federation.recommend import (
     RecData,
     build_recommender,
     evaluate_ranking,
+    fold_in,
     leave_last_out,
     popularity_scores,
     rank_metrics,
@@ -357,17 +358,11 @@ def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> d
         fed = run_federated_pair(Path(d), len(brands), initial,
                                  {"federated": base, "federated_dp": dp_cfg},
                                  rounds=opts.rounds, strategy=opts.strategy)
-        # User embeddings stayed at the brands; score each brand with a local fine-tune of
-        # its own user vectors against the final shared items (what serving does).
+        # User embeddings stayed at the brands: each brand folds its own users in against
+        # the final shared items (what serving does).
         def scored(name: str) -> dict[str, Any]:
-            per = []
-            for b in brands:
-                m = fresh(b.n_users)
-                m.set_item_weights(fed[name][0])
-                m.items.weight.requires_grad_(False)
-                m.item_bias.weight.requires_grad_(False)
-                train_recommender(m, b, epochs=5, lr=opts.lr, seed=opts.seed)
-                per.append(evaluate_ranking(m, b))
+            per = [evaluate_ranking(fold_in(fed[name][0], b, lr=opts.lr, seed=opts.seed), b)
+                   for b in brands]
             return {"metrics": _by_users(per, brands), "seconds": round(fed[name][1], 2),
                     "membership_inference": _rec_membership(fed[name][2], pooled.n_users,
                                                             epsilon, opts.delta)}

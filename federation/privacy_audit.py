@@ -1,5 +1,5 @@
-"""Membership-inference audit of a trained churn model, run where the rows are (the brand or
-the benchmark), reporting only attack metrics."""
+"""Membership-inference audit of a trained churn or recommendation model, run where the
+rows are (the brand or the benchmark), reporting only attack metrics."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from torch import nn
 from compliance.audit.service import AuditLog
 from compliance.database import Database
 from compliance.errors import ComityError, NotFoundError
-from federation.brand import prepare_for_run
+from federation.brand import PreparedChurn, PreparedRecommend, prepare_for_run
 from federation.lineage.models import ModelVersion, TrainingRun
 from federation.lineage.service import weights_from_blob
+from federation.recommend import fold_in, membership_scores
 from federation.settings import RunSettings
 from federation.task import build_model, example_losses, predict_proba, set_weights
 from privacy.membership import black_box, dp_bound, loss_threshold
@@ -33,6 +34,22 @@ def audit_churn_model(model: nn.Module, x_members: np.ndarray, y_members: np.nda
     return {"epsilon": epsilon, "delta": delta, "dp_advantage_bound": dp_bound(epsilon, delta),
             "loss_threshold": lt.as_dict(), "black_box": bb.as_dict(),
             "advantage": max(lt.advantage, bb.advantage)}
+
+
+def audit_recommender(item_weights: list[np.ndarray], parts: list[PreparedRecommend], *,
+                      lr: float, epsilon: float | None, delta: float | None,
+                      seed: int) -> dict[str, Any]:
+    """Per customer, a trained item against the held-out one, scored by the model with the
+    brand's own folded-in user vector; the attack thresholds the standardized score."""
+    members, nonmembers = [], []
+    for p in parts:
+        m, n = membership_scores(fold_in(item_weights, p.data, lr=lr, seed=seed), p.data,
+                                 seed=seed)
+        members.append(m)
+        nonmembers.append(n)
+    res = loss_threshold(-np.concatenate(members), -np.concatenate(nonmembers), seed=seed)
+    return {"epsilon": epsilon, "delta": delta, "dp_advantage_bound": dp_bound(epsilon, delta),
+            "score_threshold": res.as_dict(), "advantage": res.advantage}
 
 
 def audit_run(db: Database, run_id: str, silo_root: Path, *, actor: str = "dpo"
@@ -55,17 +72,24 @@ def audit_run(db: Database, run_id: str, silo_root: Path, *, actor: str = "dpo"
                                          "silo_root": str(silo_root),
                                          "consent_as_of": run.consent_as_of.isoformat()})
     parts = [prepare_for_run(settings, brand) for brand in settings.brands]
-    model = build_model(parts[0].x_train.shape[1], settings.model_kind)
-    set_weights(model, weights)
-    epsilon = config.get("dp_epsilon")
-    findings = audit_churn_model(
-        model, np.concatenate([p.x_train for p in parts]),
-        np.concatenate([p.y_train for p in parts]), np.concatenate([p.x_test for p in parts]),
-        np.concatenate([p.y_test for p in parts]), epsilon=epsilon,
-        delta=config.get("dp_delta"), seed=settings.seed)
+    epsilon, delta = config.get("dp_epsilon") or None, config.get("dp_delta")
+    recs = [p for p in parts if isinstance(p, PreparedRecommend)]
+    churns = [p for p in parts if isinstance(p, PreparedChurn)]
+    if recs:
+        findings = audit_recommender(weights, recs, lr=settings.learning_rate,
+                                     epsilon=epsilon, delta=delta, seed=settings.seed)
+    else:
+        model = build_model(churns[0].x_train.shape[1], settings.model_kind)
+        set_weights(model, weights)
+        findings = audit_churn_model(
+            model, np.concatenate([p.x_train for p in churns]),
+            np.concatenate([p.y_train for p in churns]),
+            np.concatenate([p.x_test for p in churns]),
+            np.concatenate([p.y_test for p in churns]), epsilon=epsilon, delta=delta,
+            seed=settings.seed)
     findings = {"run_id": run_id, "model_version": mv.version, **findings,
-                "brands": {p.brand_id: {"members": len(p.x_train),
-                                        "nonmembers": len(p.x_test)} for p in parts}}
+                "brands": {p.brand_id: {"members": p.train_examples,
+                                        "nonmembers": p.test_examples} for p in parts}}
     with db.unit_of_work() as session:
         AuditLog(session).record("privacy.audit", actor=actor, data=findings)
     return findings

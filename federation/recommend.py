@@ -1,6 +1,13 @@
-"""Recommendation model: matrix factorisation with BPR (Rendle et al., 2009), split so that
-item embeddings are federated and user embeddings never leave the brand (federated
-collaborative filtering, Ammad-ud-din et al., 2019). Plain PyTorch, no I/O.
+"""Recommendation model: factorization with a sequential context, trained with BPR
+(Rendle et al., 2009), split so that every item-side parameter is federated and user
+embeddings never leave the brand (federated collaborative filtering, Ammad-ud-din et al.,
+2019). Plain PyTorch, no I/O.
+
+A user's taste is their own embedding plus the mean of the context embeddings of their last
+CONTEXT items, as in Fossil (He & McAuley, 2016): what someone bought last says much about what
+they buy next, and on MovieLens small it lifts HR@10 well above plain matrix factorization.
+Each training pair sees only the items before it (causal context), exactly as the held-out
+item sees the items before it.
 
 Evaluation is full ranking with leave-last-out: each user's last interaction is held out,
 every item the user has not trained on is ranked, HR@10 and NDCG@10 are averaged over users.
@@ -10,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -19,11 +27,14 @@ from torch import nn
 from federation.dpsgd import DpPlan, train_dp
 
 PAIRS_PER_USER = 16
+CONTEXT = 5
+USER_LR = 0.01  # Adam, for the brand's own user vectors beside DP-SGD on the item side
 
 
 @dataclass(frozen=True)
 class RecData:
-    """One brand's interactions with local user indices and global item indices."""
+    """One brand's interactions with local user indices and global item indices; training
+    rows are sorted by user, then time."""
     n_users: int
     n_items: int
     train_u: np.ndarray
@@ -43,6 +54,37 @@ class RecData:
         return cls(len(d["test_i"]), int(d["n_items"]), d["train_u"], d["train_i"],
                    d["test_i"])
 
+    @cached_property
+    def train_context(self) -> np.ndarray:
+        """Per training row, the user's previous CONTEXT items, newest first; `n_items`
+        pads (a user's first rows have less history)."""
+        ctx = np.full((self.n_train, CONTEXT), self.n_items, dtype=np.int64)
+        starts = np.searchsorted(self.train_u, np.arange(self.n_users))
+        pos = np.arange(self.n_train) - starts[self.train_u]
+        for back in range(1, CONTEXT + 1):
+            rows = np.flatnonzero(pos >= back)
+            ctx[rows, back - 1] = self.train_i[rows - back]
+        return ctx
+
+    @cached_property
+    def last_context(self) -> np.ndarray:
+        """Per user, the last CONTEXT training items: the context of the held-out item."""
+        users = np.arange(self.n_users)
+        starts = np.searchsorted(self.train_u, users)
+        ends = np.searchsorted(self.train_u, users, side="right")
+        return recent_context([self.train_i[s:e] for s, e in zip(starts, ends, strict=True)],
+                              self.n_items)
+
+
+def recent_context(histories: Sequence[np.ndarray], n_items: int) -> np.ndarray:
+    """Rows of the last CONTEXT items of each history (oldest first in each history),
+    newest first, padded with `n_items`."""
+    ctx = np.full((len(histories), CONTEXT), n_items, dtype=np.int64)
+    for row, h in enumerate(histories):
+        last = np.asarray(h, dtype=np.int64)[-CONTEXT:][::-1]
+        ctx[row, :len(last)] = last
+    return ctx
+
 
 def leave_last_out(log: pd.DataFrame, item_index: dict[str, int]) -> RecData:
     """`log` has customer_id, ordered_at, item_id. Users with fewer than two distinct items
@@ -60,80 +102,134 @@ def leave_last_out(log: pd.DataFrame, item_index: dict[str, int]) -> RecData:
     return RecData(len(users), len(item_index), u[~last], i[~last], test)
 
 
-class MatrixFactorization(nn.Module):
+def histories(log: pd.DataFrame, item_index: dict[str, int]) -> tuple[RecData, dict[str, int]]:
+    """Serving's view: every interaction is history (nothing held out), and the customer id
+    of each user row. `test_i` repeats the last item only to keep the shape."""
+    log = log.sort_values(["customer_id", "ordered_at", "item_id"], kind="stable")
+    log = log.drop_duplicates(["customer_id", "item_id"], keep="last")
+    users = {str(c): k for k, c in enumerate(log["customer_id"].unique())}
+    u = log["customer_id"].astype(str).map(users).to_numpy(dtype=np.int64)
+    i = log["item_id"].map(item_index).to_numpy(dtype=np.int64)
+    last = np.zeros(len(users), dtype=np.int64)
+    last[u] = i
+    return RecData(len(users), len(item_index), u, i, last), users
+
+
+class SequentialMF(nn.Module):
+    """Scores items for (user, recent items). `items`, `context` and `item_bias` are the
+    shared item side; `users` stays at the brand."""
+
     def __init__(self, n_users: int, n_items: int, dim: int) -> None:
         super().__init__()
+        self.n_items = n_items
         self.users = nn.Embedding(n_users, dim)
         self.items = nn.Embedding(n_items, dim)
+        self.context = nn.Embedding(n_items + 1, dim)  # the last row pads short histories
         self.item_bias = nn.Embedding(n_items, 1)
-        nn.init.normal_(self.users.weight, std=0.1)
-        nn.init.normal_(self.items.weight, std=0.1)
+        for emb in (self.users, self.items, self.context):
+            nn.init.normal_(emb.weight, std=0.1)
         nn.init.zeros_(self.item_bias.weight)
 
-    def score(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
-        return (self.users(u) * self.items(i)).sum(-1) + self.item_bias(i).squeeze(-1)
+    def context_mean(self, ctx: torch.Tensor) -> torch.Tensor:
+        """Mean embedding of the real (unpadded) context items."""
+        mask = (ctx < self.n_items).unsqueeze(-1).to(self.context.weight.dtype)
+        return (self.context(ctx) * mask).sum(-2) / mask.sum(-2).clamp(min=1.0)
 
-    def forward(self, u: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
-        """Per-example BPR loss; `pos` and `neg` may carry extra dims after the batch dim."""
-        if pos.dim() > u.dim():
-            u = u.unsqueeze(-1).expand_as(pos)
-        diff = self.score(u, pos) - self.score(u, neg)
-        loss = -nn.functional.logsigmoid(diff)
+    def taste(self, u: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+        return self.users(u) + self.context_mean(ctx)  # type: ignore[no-any-return]
+
+    def score(self, taste: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
+        return (taste * self.items(i)).sum(-1) + self.item_bias(i).squeeze(-1)
+
+    def forward(self, u: torch.Tensor, ctx: torch.Tensor, pos: torch.Tensor,
+                neg: torch.Tensor) -> torch.Tensor:
+        """Per-example BPR loss. `neg` may carry one more dim than `pos` (several negatives
+        per positive); under DP every tensor carries a pairs dim after the user dim."""
+        if ctx.dim() > u.dim() + 1:
+            u = u.unsqueeze(-1).expand(ctx.shape[:-1])
+        taste = self.taste(u, ctx)
+        pos_score = self.score(taste, pos)
+        if neg.dim() > pos.dim():
+            taste, pos_score = taste.unsqueeze(-2), pos_score.unsqueeze(-1)
+        loss = -nn.functional.logsigmoid(pos_score - self.score(taste, neg))
         return loss.reshape(loss.shape[0], -1).mean(-1)
 
+    def all_scores(self, ctx: torch.Tensor, users: torch.Tensor | None = None) -> np.ndarray:
+        """Scores of every item for each row of `ctx`, with each user's own embedding where
+        `users` is given (None: context and popularity only, no user vector)."""
+        with torch.no_grad():
+            taste = self.context_mean(ctx)
+            if users is not None:
+                taste = taste + self.users(users)
+            return (taste @ self.items.weight.T  # type: ignore[no-any-return]
+                    + self.item_bias.weight.T).numpy()
+
     def item_weights(self) -> list[np.ndarray]:
-        return [self.items.weight.detach().numpy().copy(),
-                self.item_bias.weight.detach().numpy().copy()]
+        return [p.weight.detach().numpy().copy()
+                for p in (self.items, self.context, self.item_bias)]
 
     def set_item_weights(self, weights: Sequence[np.ndarray]) -> None:
-        if len(weights) != 2 or weights[0].shape != tuple(self.items.weight.shape):
+        if len(weights) != 3 or weights[0].shape != tuple(self.items.weight.shape):
             raise ValueError("item weights do not match the model's item count and dimension")
-        self.items.weight.data = torch.from_numpy(np.array(weights[0], dtype=np.float32))
-        self.item_bias.weight.data = torch.from_numpy(np.array(weights[1], dtype=np.float32))
+        for p, w in zip((self.items, self.context, self.item_bias), weights, strict=True):
+            p.weight.data = torch.from_numpy(np.array(w, dtype=np.float32))
+
+    def freeze_items(self) -> None:
+        """Serving and scoring fine-tune only the brand's own user vectors."""
+        for p in (self.items, self.context, self.item_bias):
+            p.weight.requires_grad_(False)
 
 
-def build_recommender(n_users: int, n_items: int, dim: int) -> MatrixFactorization:
-    return MatrixFactorization(max(n_users, 1), n_items, dim)
+def build_recommender(n_users: int, n_items: int, dim: int) -> SequentialMF:
+    return SequentialMF(max(n_users, 1), n_items, dim)
 
 
 def bpr_loss_fn(model: nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor:
-    u, pos, neg = batch
-    return model(u, pos, neg).mean()  # type: ignore[no-any-return]
+    return model(*batch).mean()  # type: ignore[no-any-return]
 
 
-def _negatives(rng: np.random.Generator, n_items: int, shape: tuple[int, ...]) -> np.ndarray:
-    return rng.integers(0, n_items, size=shape)
-
-
-def train_recommender(model: MatrixFactorization, data: RecData, *, epochs: int, lr: float,
-                      seed: int, plan: DpPlan | None = None, batch_size: int = 1024,
-                      weight_decay: float = 1e-5) -> float:
-    """BPR with one uniform negative per positive. With a DP plan the example is the user:
-    each user contributes PAIRS_PER_USER sampled pairs, clipped together (user-level DP)."""
+def train_recommender(model: SequentialMF, data: RecData, *, epochs: int, lr: float,
+                      seed: int, plan: DpPlan | None = None, batch_size: int = 512,
+                      negatives: int = 4, weight_decay: float = 0.0) -> float:
+    """BPR with `negatives` uniform negatives per positive. With a DP plan the example is
+    the user: each user contributes PAIRS_PER_USER sampled pairs, clipped together
+    (user-level DP), and only the released item side is trained privately. User vectors,
+    which never leave the brand, are first fitted without noise against the items as they
+    stand (Jain et al., 2021): a user's vector depends on that user's rows and on released
+    items only, so the item side's guarantee is what Opacus accounts."""
     rng = np.random.default_rng(seed)
     if data.n_train == 0:
         return float("nan")
+    ctx_all = torch.tensor(data.train_context)
     if plan is not None:
+        items_side = (model.items, model.context, model.item_bias)
+        for p in items_side:
+            p.weight.requires_grad_(False)
+        train_recommender(model, data, epochs=1, lr=USER_LR, seed=seed)
+        for p in items_side:
+            p.weight.requires_grad_(True)
+        model.users.weight.requires_grad_(False)
         starts = np.searchsorted(data.train_u, np.arange(data.n_users))
         ends = np.searchsorted(data.train_u, np.arange(data.n_users), side="right")
-        picks = starts[:, None] + (rng.random((data.n_users, PAIRS_PER_USER))
-                                   * (ends - starts)[:, None]).astype(np.int64)
-        pos = torch.from_numpy(data.train_i[picks])
-        neg = torch.from_numpy(_negatives(rng, data.n_items, pos.shape))
-        users = torch.arange(data.n_users)
-        return train_dp(model, (users, pos, neg), bpr_loss_fn, plan=plan, lr=lr, seed=seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        picks = torch.from_numpy(starts[:, None] + (rng.random((data.n_users, PAIRS_PER_USER))
+                                                    * (ends - starts)[:, None]).astype(np.int64))
+        pos = torch.from_numpy(data.train_i)[picks]
+        neg = torch.from_numpy(rng.integers(0, data.n_items, size=tuple(pos.shape)))
+        return train_dp(model, (torch.arange(data.n_users), ctx_all[picks], pos, neg),
+                        bpr_loss_fn, plan=plan, lr=lr, seed=seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     model.train()
-    u_all, i_all = torch.from_numpy(data.train_u), torch.from_numpy(data.train_i)
+    u_all, i_all = torch.tensor(data.train_u), torch.tensor(data.train_i)
     last = 0.0
     for _ in range(epochs):
         perm = torch.from_numpy(rng.permutation(data.n_train))
-        neg_all = torch.from_numpy(_negatives(rng, data.n_items, (data.n_train,)))
+        neg_all = torch.from_numpy(rng.integers(0, data.n_items, (data.n_train, negatives)))
         total = 0.0
         for s in range(0, data.n_train, batch_size):
             idx = perm[s:s + batch_size]
             opt.zero_grad()
-            loss = model(u_all[idx], i_all[idx], neg_all[idx]).mean()
+            loss = model(u_all[idx], ctx_all[idx], i_all[idx], neg_all[idx]).mean()
             loss.backward()
             opt.step()
             total += float(loss.item()) * len(idx)
@@ -141,12 +237,30 @@ def train_recommender(model: MatrixFactorization, data: RecData, *, epochs: int,
     return last
 
 
-def evaluate_ranking(model: MatrixFactorization, data: RecData, *, k: int = 10
-                     ) -> dict[str, float]:
-    with torch.no_grad():
-        scores = (model.users.weight[:data.n_users] @ model.items.weight.T
-                  + model.item_bias.weight.T).numpy()
-    return rank_metrics(scores, data, k=k)
+FOLD_IN_EPOCHS = 5
+
+
+def fold_in(item_weights: Sequence[np.ndarray], data: RecData, *, lr: float, seed: int,
+            epochs: int = FOLD_IN_EPOCHS) -> SequentialMF:
+    """The brand's own user vectors fitted against the frozen shared item side. Serving,
+    audits and benchmarks get user vectors this way: the run's copies stayed in node state
+    at the brand and were never stored with the model."""
+    torch.manual_seed(seed)
+    model = build_recommender(data.n_users, data.n_items, int(item_weights[0].shape[1]))
+    model.set_item_weights(item_weights)
+    model.freeze_items()
+    train_recommender(model, data, epochs=epochs, lr=lr, seed=seed)
+    return model
+
+
+def user_scores(model: SequentialMF, data: RecData) -> np.ndarray:
+    """Every item's score for every user of `data`, at the held-out item's moment."""
+    return model.all_scores(torch.from_numpy(data.last_context),
+                            torch.arange(data.n_users))
+
+
+def evaluate_ranking(model: SequentialMF, data: RecData, *, k: int = 10) -> dict[str, float]:
+    return rank_metrics(user_scores(model, data), data, k=k)
 
 
 def rank_metrics(scores: np.ndarray, data: RecData, *, k: int = 10) -> dict[str, float]:
@@ -166,13 +280,11 @@ def popularity_scores(data: RecData, counts: np.ndarray) -> np.ndarray:
     return np.broadcast_to(counts.astype(np.float64), (data.n_users, len(counts)))
 
 
-def membership_scores(model: MatrixFactorization, data: RecData, *, seed: int
+def membership_scores(model: SequentialMF, data: RecData, *, seed: int
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Per user: one training interaction (member) and the held-out one (non-member), each
     scored as the item's score standardized over all items for that user."""
-    with torch.no_grad():
-        scores = (model.users.weight[:data.n_users] @ model.items.weight.T
-                  + model.item_bias.weight.T).numpy()
+    scores = user_scores(model, data)
     z = (scores - scores.mean(1, keepdims=True)) / (scores.std(1, keepdims=True) + 1e-9)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(data.train_u))

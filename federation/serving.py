@@ -1,35 +1,42 @@
-"""Churn scoring at the brand with the latest federated model, under PIPL Art. 24.
+"""Serving at the brand with the latest federated models, under PIPL Art. 24.
 
-A churn-risk score is an automated decision about a person. It is made only for customers the
-policy engine allows for `personalized_recommendation` (the purpose whose source is Art. 24).
-Features are computed from the categories that purpose allows, so birth dates are not used.
-Anyone else gets no individual score, and the answer says so and why. Output carries pseudonyms
-only; one audit event per scoring run records the counts and the model version.
+A churn-risk score and a personalized recommendation list are automated decisions about a
+person. They are made only for customers the policy engine allows for
+`personalized_recommendation` (the purpose whose source is Art. 24), from the data categories
+that purpose allows, so birth dates are not used. Anyone else gets no individual score, or the
+non-personalized list (the shared model's item popularity, the same for everyone), and the
+answer says so and why. Output carries pseudonyms only; one audit event per serving run
+records the counts and the model version.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import torch
 from sqlalchemy import select
 
 from compliance.audit.service import AuditLog
 from compliance.consent.service import ConsentService
 from compliance.database import Database, utcnow
-from compliance.errors import NotFoundError
+from compliance.errors import InputError, NotFoundError
 from compliance.policy.engine import PolicyEngine
 from compliance.policy.loader import load_policies
-from compliance.policy.schemas import DecisionRequest, SubjectFacts
-from federation.brand import gated_tables
+from compliance.policy.schemas import Decision, DecisionRequest, SubjectFacts
+from federation.brand import GatedTables, gated_tables, interactions
+from federation.catalogue import CATALOGUE_FILE, load_catalogue
 from federation.features import CHURN_FEATURES, churn_table, feature_matrix
 from federation.gate import NO_RECORD
 from federation.lineage.models import ModelVersion, TrainingRun
 from federation.lineage.service import weights_from_blob
-from federation.silo import load_silo
+from federation.recommend import build_recommender, fold_in, histories
+from federation.silo import SiloData, load_silo
 from federation.task import build_model, predict_proba, set_weights
 from privacy.pseudonym import Pseudonymizer
 
@@ -48,58 +55,99 @@ class Score:
         return self.__dict__.copy()
 
 
-def latest_churn_model(db: Database) -> tuple[ModelVersion, str]:
+@dataclass(frozen=True)
+class Recommendation:
+    subject: str
+    personalized: bool
+    items: list[str]
+    rule_id: str
+    explanation: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def latest_model(db: Database, model: str) -> tuple[ModelVersion, dict[str, Any]]:
+    """The newest version of `model` from a completed run, with that run's settings."""
     with db.reading() as s:
         row = s.execute(
             select(ModelVersion, TrainingRun.config)
             .join(TrainingRun, TrainingRun.id == ModelVersion.run_id)
-            .where(ModelVersion.model == "churn", TrainingRun.status == "completed")
+            .where(ModelVersion.model == model, TrainingRun.status == "completed")
             .order_by(ModelVersion.version.desc()).limit(1)).first()
     if row is None:
-        raise NotFoundError("no trained churn model yet (run a federated training first)")
-    return row[0], str(row[1].get("model_kind", "mlp"))
+        raise NotFoundError(f"no trained {model} model yet (run a federated training first)")
+    return row[0], dict(row[1])
 
 
-def score_churn(db: Database, silo: Path, *, customers: list[str] | None = None,
-                as_of: date | None = None, actor: str = "brand") -> list[Score]:
-    """`customers` are the brand's own customer ids (all customers when None)."""
+@dataclass(frozen=True)
+class _Serving:
+    """One brand's customers as serving sees them: gated for Art. 24, keyed by pseudonym."""
+    data: SiloData
+    engine: PolicyEngine
+    tables: GatedTables
+    snapshot: dict[str, Any]
+    pseudo: Pseudonymizer
+    ids: list[str]
+
+    def decisions(self) -> Iterator[tuple[str, Decision]]:
+        cmap = self.data.column_map
+        categories = frozenset(cmap.orders.columns.values()) & set(
+            self.engine.policies.purpose(SCORING_PURPOSE).allowed_categories)
+        for cid in self.ids:
+            key = self.pseudo(cid)
+            st = self.snapshot.get(key, NO_RECORD)
+            yield key, self.engine.decide(DecisionRequest(
+                brand_id=cmap.brand_id, purpose=SCORING_PURPOSE, jurisdiction=cmap.jurisdiction,
+                consent=st.state, data_categories=categories,
+                subject=SubjectFacts(st.is_minor, st.guardian_consent)))
+
+
+def _serving(db: Database, silo: Path, customers: list[str] | None) -> _Serving:
+    """`customers` are the brand's own customer ids (all customers when None); unknown ids
+    are refused before anything is computed."""
     policies = load_policies()
     engine = PolicyEngine(policies)
     data = load_silo(silo, policies)
     cmap = data.column_map
-    brand = cmap.brand_id
-    pseudo = Pseudonymizer.for_brand(brand)
-    mv, kind = latest_churn_model(db)
+    pseudo = Pseudonymizer.for_brand(cmap.brand_id)
     with db.reading() as s:
-        snapshot = ConsentService(s).snapshot(brand, SCORING_PURPOSE, utcnow())
-    tables = gated_tables(data, snapshot=snapshot, engine=engine, purpose=SCORING_PURPOSE,
-                          seed=0)
-    ids = [str(c) for c in (customers if customers is not None
-                            else data.customers[cmap.customers.key].astype(str))]
-    known = set(data.customers[cmap.customers.key].astype(str))
-    unknown = [c for c in ids if c not in known]
+        snapshot = ConsentService(s).snapshot(cmap.brand_id, SCORING_PURPOSE, utcnow())
+    known = data.customers[cmap.customers.key].astype(str)
+    ids = [str(c) for c in (customers if customers is not None else known)]
+    unknown = [c for c in ids if c not in set(known)]
     if unknown:
         raise NotFoundError(f"{len(unknown)} requested customers are not in the silo of "
-                            f"'{brand}' (first: {pseudo(unknown[0])})")
-    if as_of is None and len(tables.orders):
-        as_of = pd.to_datetime(tables.orders["ordered_at"]).max().date()
+                            f"'{cmap.brand_id}' (first: {pseudo(unknown[0])})")
+    tables = gated_tables(data, snapshot=snapshot, engine=engine, purpose=SCORING_PURPOSE,
+                          seed=0)
+    return _Serving(data, engine, tables, dict(snapshot), pseudo, ids)
+
+
+def _audit(db: Database, action: str, sv: _Serving, mv: ModelVersion, actor: str,
+           personalized: int, **extra: Any) -> None:
+    with db.unit_of_work() as s:
+        AuditLog(s).record(action, actor=actor, brand_id=sv.data.column_map.brand_id, data={
+            "model_version": mv.version, "weights_sha256": mv.weights_sha256,
+            "requested": len(sv.ids), "personalized": personalized,
+            "not_personalized": len(sv.ids) - personalized, **extra})
+
+
+def score_churn(db: Database, silo: Path, *, customers: list[str] | None = None,
+                as_of: date | None = None, actor: str = "brand") -> list[Score]:
+    mv, config = latest_model(db, "churn")
+    sv = _serving(db, silo, customers)
+    orders = sv.tables.orders
+    if as_of is None and len(orders):
+        as_of = pd.to_datetime(orders["ordered_at"]).max().date()
     cutoff = as_of or utcnow().date()
-    table = churn_table(tables.orders, tables.customers, cutoff=cutoff, horizon_days=1)
-    model = build_model(len(CHURN_FEATURES), kind)
+    table = churn_table(orders, sv.tables.customers, cutoff=cutoff, horizon_days=1)
+    model = build_model(len(CHURN_FEATURES), str(config.get("model_kind", "mlp")))
     set_weights(model, weights_from_blob(mv.weights))
     risk = dict(zip(table["customer_id"], predict_proba(model, feature_matrix(table))[:, 1],
                     strict=True)) if len(table) else {}
-    categories = frozenset(cmap.orders.columns.values()) & set(
-        policies.purpose(SCORING_PURPOSE).allowed_categories)
-    jurisdiction = cmap.jurisdiction
     out: list[Score] = []
-    for cid in ids:
-        key = pseudo(cid)
-        st = snapshot.get(key, NO_RECORD)
-        d = engine.decide(DecisionRequest(
-            brand_id=brand, purpose=SCORING_PURPOSE, jurisdiction=jurisdiction,
-            consent=st.state, data_categories=frozenset(categories),
-            subject=SubjectFacts(st.is_minor, st.guardian_consent)))
+    for key, d in sv.decisions():
         if d.allowed and key in risk:
             out.append(Score(key, True, round(float(risk[key]), 4), d.rule_id, d.explanation))
         elif d.allowed:
@@ -108,10 +156,57 @@ def score_churn(db: Database, silo: Path, *, customers: list[str] | None = None,
         else:
             out.append(Score(key, False, None, d.rule_id,
                              f"no individual score (PIPL Art. 24): {d.explanation}"))
-    with db.unit_of_work() as s:
-        AuditLog(s).record("serving.churn_scored", actor=actor, brand_id=brand, data={
-            "model_version": mv.version, "weights_sha256": mv.weights_sha256,
-            "requested": len(ids), "scored": sum(x.personalized for x in out),
-            "not_personalized": sum(not x.personalized for x in out),
-            "as_of": cutoff.isoformat()})
+    _audit(db, "serving.churn_scored", sv, mv, actor, sum(x.personalized for x in out),
+           as_of=cutoff.isoformat())
+    return out
+
+
+def recommend(db: Database, silo: Path, *, customers: list[str] | None = None, k: int = 10,
+              catalogue: Path | None = None, actor: str = "brand") -> list[Recommendation]:
+    """Top-k unseen items per customer, among those this brand sells. The brand folds its
+    allowed customers' user vectors in against the latest shared item side; the catalogue
+    defaults to the one published beside the silos."""
+    if k < 1:
+        raise InputError("k must be at least 1", column="k")
+    mv, config = latest_model(db, "recommend")
+    path = catalogue or silo.parent / CATALOGUE_FILE
+    items = load_catalogue(path)
+    weights = weights_from_blob(mv.weights)
+    if len(items) != weights[0].shape[0]:
+        raise InputError(f"catalogue has {len(items)} items, model version {mv.version} has "
+                         f"{weights[0].shape[0]}", file=str(path))
+    names = np.asarray(sorted(items, key=items.__getitem__))
+    sv = _serving(db, silo, customers)
+    log, _ = interactions(sv.tables.orders, items)
+    data, rows = histories(log, items)
+    model = (fold_in(weights, data, lr=float(config.get("learning_rate", 0.01)),
+                     seed=int(config.get("seed", 0))) if data.n_users
+             else build_recommender(1, len(items), int(weights[0].shape[1])))
+    if not data.n_users:
+        model.set_item_weights(weights)
+    # Only what this brand sells (its own and the alliance's items, as its orders show).
+    sold = np.zeros(len(items), dtype=bool)
+    sold[[items[x] for x in set(sv.data.orders["item_id"].astype(str)) if x in items]] = True
+    popular = names[np.argsort(np.where(sold, -weights[2][:, 0], np.inf),
+                               kind="stable")[:min(k, int(sold.sum()))]].tolist()
+    scores = model.all_scores(torch.from_numpy(data.last_context),
+                              torch.arange(data.n_users))
+    scores[:, ~sold] = -np.inf
+    scores[data.train_u, data.train_i] = -np.inf
+    out: list[Recommendation] = []
+    for key, d in sv.decisions():
+        row = rows.get(key)
+        if d.allowed and row is not None:
+            top = np.argsort(-scores[row], kind="stable")[:k]
+            top = top[np.isfinite(scores[row, top])]
+            out.append(Recommendation(key, True, names[top].tolist(), d.rule_id,
+                                      d.explanation))
+        elif d.allowed:
+            out.append(Recommendation(key, False, popular, "serving.no_history",
+                                      "no purchase history yet: the non-personalized list"))
+        else:
+            out.append(Recommendation(key, False, popular, d.rule_id,
+                                      "non-personalized list, the same for every customer "
+                                      f"(PIPL Art. 24): {d.explanation}"))
+    _audit(db, "serving.recommended", sv, mv, actor, sum(x.personalized for x in out), k=k)
     return out

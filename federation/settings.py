@@ -17,7 +17,9 @@ class RunSettings:
     database_url: str
     consent_as_of: str  # ISO timestamp, UTC
     model: str = "churn"
-    model_kind: str = "mlp"
+    model_kind: str = "mlp"  # churn: logistic or mlp
+    dim: int = 32  # recommend: embedding size
+    items: int = 0  # recommend: rows of the alliance catalogue, which every brand must share
     purpose: str = "model_training"
     rounds: int = 8
     local_epochs: int = 2
@@ -38,6 +40,10 @@ class RunSettings:
     dp_steps_per_round: int = 0
 
     def __post_init__(self) -> None:
+        if self.model not in ("churn", "recommend"):
+            raise ValueError(f"model must be churn or recommend, not '{self.model}'")
+        if self.model == "recommend" and self.items < 1:
+            raise ValueError("a recommendation run needs the catalogue size (items >= 1)")
         if not self.brands:
             raise ValueError("at least one brand is needed")
         if self.rounds < 1 or self.local_epochs < 1 or self.batch_size < 1:

@@ -68,6 +68,13 @@ DEMO_BRANDS: tuple[BrandSpec, ...] = (
     BrandSpec("jade-beauty", "Jade Beauty", "pipl", 900, 0.85, 80, 0.9, 0.05),
 )
 
+# Tastes: every customer keeps to one of THEMES themes (item index modulo THEMES), so a
+# recommender has something to learn. The first ALLIANCE_ITEMS indices of every brand are
+# the alliance's co-branded products, sold by all brands under one id: what makes a shared
+# item model worth federating.
+THEMES = 4
+ALLIANCE_ITEMS = 24
+
 OBS_START = date(2025, 1, 1)
 DEFAULT_CUTOFF = date(2026, 6, 1)
 DEFAULT_HORIZON_DAYS = 90
@@ -169,16 +176,17 @@ def generate_brand(spec: BrandSpec, seed: int) -> BrandSilo:
                           "signup_date": signup.isoformat()})
         t = float((signup - OBS_START).days)
         fav = rng.integers(0, spec.n_items, 3)
+        theme = int(fav[0]) % THEMES
         while True:
             t += rng.exponential(30.0 / rate)
             if t > min(churn_day, span):
                 break
-            item = int(fav[rng.integers(3)]) if rng.random() < 0.6 else int(
-                rng.integers(spec.n_items))
+            item = _in_theme(int(fav[rng.integers(3)]) if rng.random() < 0.6 else int(
+                rng.integers(spec.n_items)), theme, spec.n_items)
             amount = round(float(rng.lognormal(4.0 + 0.3 * loyalty, 0.5)), 2)
             orders.append({"customer_id": cid, "order_id": f"{cid}-{len(orders):07d}",
                            "ordered_at": (OBS_START + timedelta(days=t)).isoformat(),
-                           "item_id": f"{spec.brand_id[:3]}-{item:04d}", "amount": amount})
+                           "item_id": item_id(spec, item), "amount": amount})
         signup_at = datetime.combine(signup, datetime.min.time(), UTC) + timedelta(hours=10)
         guardian = minor and rng.random() < 0.4
         if guardian:
@@ -200,6 +208,22 @@ def generate_brand(spec: BrandSpec, seed: int) -> BrandSilo:
     cons = pd.DataFrame(consents, columns=["customer_id", "purpose", "action", "separate",
                                            "by_guardian", "occurred_at"])
     return BrandSilo(spec, pd.DataFrame(customers), pd.DataFrame(orders), cons, guardians)
+
+
+def _in_theme(item: int, theme: int, n_items: int) -> int:
+    """The drawn item moved into the customer's theme, keeping its position otherwise."""
+    moved = item - item % THEMES + theme
+    return moved if moved < n_items else moved - THEMES
+
+
+def item_id(spec: BrandSpec, item: int) -> str:
+    return f"ally-{item:04d}" if item < ALLIANCE_ITEMS else f"{spec.brand_id[:3]}-{item:04d}"
+
+
+def catalogue(brands: tuple[BrandSpec, ...] = DEMO_BRANDS) -> list[str]:
+    """Every item the alliance sells: products are not personal data, so brands publish
+    them and the shared item model is indexed by this list."""
+    return sorted({item_id(b, i) for b in brands for i in range(b.n_items)})
 
 
 def generate_alliance(seed: int = 7, brands: tuple[BrandSpec, ...] = DEMO_BRANDS,

@@ -1,5 +1,6 @@
-"""Churn scoring at the brand: the latest model for those who allow automated decisions, no
-individual score (and the reason) for those who refused, pseudonyms only."""
+"""Serving at the brand: churn scores and recommendations from the latest models for those
+who allow automated decisions; no individual score, or the non-personalized list (and the
+reason), for those who refused; pseudonyms only."""
 
 from __future__ import annotations
 
@@ -7,18 +8,21 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from compliance.consent.schemas import ConsentIn
 from compliance.consent.service import ConsentService
 from compliance.database import Database
-from compliance.errors import NotFoundError
+from compliance.errors import InputError, NotFoundError
 from compliance.policy.loader import load_policies
-from federation.demo import prepare_alliance
+from federation.coordinator import initial_weights
+from federation.demo import prepare_alliance, recommend_settings
 from federation.features import CHURN_FEATURES
 from federation.lineage.service import LineageService
-from federation.serving import SCORING_PURPOSE, score_churn
+from federation.serving import SCORING_PURPOSE, recommend, score_churn
 from federation.silo import load_silo
+from federation.synthetic import catalogue
 from federation.task import build_model, get_weights
 from privacy.pseudonym import Pseudonymizer
 
@@ -58,3 +62,54 @@ def test_scores_for_consenting_customers_and_art24_fallback(db: Database,
     assert after.subject == one.subject and not after.personalized
     assert after.churn_risk is None and "Art. 24" in after.explanation
     assert json.dumps(after.as_dict())
+
+
+def test_recommendations_personalized_only_where_art24_allows(db: Database,
+                                                              tmp_path: Path) -> None:
+    settings = prepare_alliance(db, tmp_path / "silos", seed=5, scale=0.1, rounds=1)
+    rec_settings = recommend_settings(settings)
+    brand = settings.brands[0]
+    silo = Path(settings.silo_root) / brand
+    with pytest.raises(NotFoundError, match="no trained recommend model"):
+        recommend(db, silo)
+    weights = initial_weights(rec_settings)
+    weights[2][:, 0] = np.arange(rec_settings.items, 0, -1)  # a known popularity order
+    with db.unit_of_work() as s:
+        lineage = LineageService(s)
+        lineage.start_run(rec_settings, "fedavg")
+        lineage.complete(rec_settings.run_id, {"final": {}}, weights)
+    orders = load_silo(silo, load_policies()).orders
+    sold = set(orders["item_id"])
+    bought = {Pseudonymizer.for_brand(brand)(c): set(g) for c, g in
+              orders.groupby("customer_id")["item_id"]}
+    recs = recommend(db, silo, k=5)
+    personal = [r for r in recs if r.personalized]
+    others = [r for r in recs if not r.personalized]
+    assert personal and others
+    for r in personal:
+        assert len(r.items) == 5 and set(r.items) <= sold
+        assert not set(r.items) & bought[r.subject]  # never what they already have
+    popular = sorted(sold, key=lambda x: -weights[2][catalogue().index(x), 0])[:5]
+    assert all(r.items == popular for r in others)
+    assert any("Art. 24" in r.explanation for r in others)
+
+    one = personal[0]
+    raw = next(c for c in orders["customer_id"]
+               if Pseudonymizer.for_brand(brand)(c) == one.subject)
+    with db.unit_of_work() as s:
+        ConsentService(s).record(ConsentIn.model_validate({
+            "brand_id": brand, "subject": one.subject, "purpose": SCORING_PURPOSE,
+            "action": "refuse", "notice_version": "v2",
+            "occurred_at": datetime.now().astimezone()}), actor="test",
+            policies=load_policies())
+    (after,) = recommend(db, silo, customers=[raw], k=5)
+    assert not after.personalized and after.items == popular and "Art. 24" in after.explanation
+
+    short = tmp_path / "short.csv"
+    short.write_text("item_id\nally-0000\n", encoding="utf-8")
+    with pytest.raises(InputError, match="catalogue has 1 items"):
+        recommend(db, silo, catalogue=short)
+    dup = tmp_path / "dup.csv"
+    dup.write_text("item_id\nally-0000\nally-0000\n", encoding="utf-8")
+    with pytest.raises(InputError, match="dup.csv:3:item_id: duplicated item id"):
+        recommend(db, silo, catalogue=dup)
