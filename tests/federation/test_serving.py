@@ -29,6 +29,15 @@ from privacy.pseudonym import Pseudonymizer
 pytestmark = pytest.mark.integration
 
 
+def _refuse_personalization(db: Database, brand: str, subject: str) -> None:
+    with db.unit_of_work() as s:
+        ConsentService(s).record(ConsentIn.model_validate({
+            "brand_id": brand, "subject": subject, "purpose": SCORING_PURPOSE,
+            "action": "refuse", "notice_version": "v2",
+            "occurred_at": datetime.now().astimezone()}), actor="test",
+            policies=load_policies())
+
+
 def test_scores_for_consenting_customers_and_art24_fallback(db: Database,
                                                              tmp_path: Path) -> None:
     settings = prepare_alliance(db, tmp_path / "silos", seed=5, scale=0.1, rounds=1)
@@ -52,12 +61,7 @@ def test_scores_for_consenting_customers_and_art24_fallback(db: Database,
 
     one = next(s for s in scored)
     raw = next(c for c in raw_ids if Pseudonymizer.for_brand(brand)(c) == one.subject)
-    with db.unit_of_work() as s:
-        ConsentService(s).record(ConsentIn.model_validate({
-            "brand_id": brand, "subject": one.subject, "purpose": SCORING_PURPOSE,
-            "action": "refuse", "notice_version": "v2",
-            "occurred_at": datetime.now().astimezone()}), actor="test",
-            policies=load_policies())
+    _refuse_personalization(db, brand, one.subject)
     (after,) = score_churn(db, silo, customers=[raw])
     assert after.subject == one.subject and not after.personalized
     assert after.churn_risk is None and "Art. 24" in after.explanation
@@ -96,12 +100,7 @@ def test_recommendations_personalized_only_where_art24_allows(db: Database,
     one = personal[0]
     raw = next(c for c in orders["customer_id"]
                if Pseudonymizer.for_brand(brand)(c) == one.subject)
-    with db.unit_of_work() as s:
-        ConsentService(s).record(ConsentIn.model_validate({
-            "brand_id": brand, "subject": one.subject, "purpose": SCORING_PURPOSE,
-            "action": "refuse", "notice_version": "v2",
-            "occurred_at": datetime.now().astimezone()}), actor="test",
-            policies=load_policies())
+    _refuse_personalization(db, brand, one.subject)
     (after,) = recommend(db, silo, customers=[raw], k=5)
     assert not after.personalized and after.items == popular and "Art. 24" in after.explanation
 
