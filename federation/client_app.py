@@ -27,6 +27,8 @@ from federation.recommend import (
     SequentialMF,
     build_recommender,
     evaluate_ranking,
+    popularity_scores,
+    rank_metrics,
     train_recommender,
 )
 from federation.secagg import is_legacy, legacy_evaluate, legacy_train, secagg_when_asked
@@ -121,8 +123,14 @@ def _evaluate(settings: RunSettings, context: Context, weights: list[np.ndarray]
               ) -> tuple[float, int, dict[str, float]]:
     p = _prepared(settings, context)
     if isinstance(p, PreparedRecommend):
-        r = evaluate_ranking(_recommender(settings, context, p, weights), p.data)
-        return 1.0 - r["hr10"], p.data.n_users, r
+        rec = _recommender(settings, context, p, weights)
+        r = evaluate_ranking(rec, p.data)
+        # The same model's non-personalized list, on the same held-out items: a model that
+        # does not beat it should not be serving personalized lists.
+        plain = rank_metrics(popularity_scores(p.data, rec.item_bias.weight.detach()
+                                               .numpy()[:, 0]), p.data)
+        return 1.0 - r["hr10"], p.data.n_users, {
+            **r, "hr10_nonpersonalized": plain["hr10"]}
     model = build_model(p.x_test.shape[1], settings.model_kind)
     set_weights(model, weights)
     m = evaluate(model, p.x_test, p.y_test)

@@ -67,17 +67,19 @@ class Recommendation:
         return self.__dict__.copy()
 
 
-def latest_model(db: Database, model: str) -> tuple[ModelVersion, dict[str, Any]]:
-    """The newest version of `model` from a completed run, with that run's settings."""
+def latest_model(db: Database, model: str
+                 ) -> tuple[ModelVersion, dict[str, Any], dict[str, Any]]:
+    """The newest version of `model` from a completed run, with that run's settings and its
+    final federated-evaluation metrics."""
     with db.reading() as s:
         row = s.execute(
-            select(ModelVersion, TrainingRun.config)
+            select(ModelVersion, TrainingRun.config, TrainingRun.metrics)
             .join(TrainingRun, TrainingRun.id == ModelVersion.run_id)
             .where(ModelVersion.model == model, TrainingRun.status == "completed")
             .order_by(ModelVersion.version.desc()).limit(1)).first()
     if row is None:
         raise NotFoundError(f"no trained {model} model yet (run a federated training first)")
-    return row[0], dict(row[1])
+    return row[0], dict(row[1]), dict((row[2] or {}).get("final") or {})
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ def _audit(db: Database, action: str, sv: _Serving, mv: ModelVersion, actor: str
 
 def score_churn(db: Database, silo: Path, *, customers: list[str] | None = None,
                 as_of: date | None = None, actor: str = "brand") -> list[Score]:
-    mv, config = latest_model(db, "churn")
+    mv, config, _ = latest_model(db, "churn")
     sv = _serving(db, silo, customers)
     orders = sv.tables.orders
     if as_of is None and len(orders):
@@ -168,7 +170,10 @@ def recommend(db: Database, silo: Path, *, customers: list[str] | None = None, k
     defaults to the one published beside the silos."""
     if k < 1:
         raise InputError("k must be at least 1", column="k")
-    mv, config = latest_model(db, "recommend")
+    mv, config, final = latest_model(db, "recommend")
+    # A model that did not beat its own non-personalized list on the brands' held-out items
+    # would serve worse lists than no personalization: serve that list to everyone.
+    beaten = float(final.get("hr10", 1.0)) <= float(final.get("hr10_nonpersonalized", -1.0))
     path = catalogue or silo.parent / CATALOGUE_FILE
     items = load_catalogue(path)
     weights = weights_from_blob(mv.weights)
@@ -196,7 +201,11 @@ def recommend(db: Database, silo: Path, *, customers: list[str] | None = None, k
     out: list[Recommendation] = []
     for key, d in sv.decisions():
         row = rows.get(key)
-        if d.allowed and row is not None:
+        if d.allowed and beaten:
+            out.append(Recommendation(key, False, popular, "serving.model_below_baseline",
+                                      f"model version {mv.version} did not beat the "
+                                      "non-personalized list in federated evaluation"))
+        elif d.allowed and row is not None:
             top = np.argsort(-scores[row], kind="stable")[:k]
             top = top[np.isfinite(scores[row, top])]
             out.append(Recommendation(key, True, names[top].tolist(), d.rule_id,

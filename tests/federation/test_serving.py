@@ -112,3 +112,15 @@ def test_recommendations_personalized_only_where_art24_allows(db: Database,
     dup.write_text("item_id\nally-0000\nally-0000\n", encoding="utf-8")
     with pytest.raises(InputError, match="dup.csv:3:item_id: duplicated item id"):
         recommend(db, silo, catalogue=dup)
+
+    # A newer version that lost to its own non-personalized list is not used to personalize.
+    worse = recommend_settings(settings)
+    with db.unit_of_work() as s:
+        lineage = LineageService(s)
+        lineage.start_run(worse, "fedavg")
+        lineage.complete(worse.run_id, {"final": {"hr10": 0.01, "hr10_nonpersonalized": 0.05}},
+                         weights)
+    recs = recommend(db, silo, k=5)
+    assert not any(r.personalized for r in recs)
+    assert {r.rule_id for r in recs if r.rule_id.startswith("serving.")} == {
+        "serving.model_below_baseline"}
