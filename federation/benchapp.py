@@ -21,7 +21,7 @@ from federation.dpsgd import DpPlan, train_dp
 from federation.recommend import (
     RecData,
     SequentialMF,
-    build_recommender,
+    assemble,
     evaluate_ranking,
     membership_scores,
     train_recommender,
@@ -103,12 +103,9 @@ def _users_key(cfg: ConfigRecord) -> str:
 def _recommender(cfg: ConfigRecord, context: Context, rec: RecData,
                  items: list[np.ndarray]) -> SequentialMF:
     """The shared items from the server, this brand's own users from its node state."""
-    model = build_recommender(rec.n_users, rec.n_items, int(cast(int, cfg["dim"])))
     user_state = context.state.array_records.get(_users_key(cfg))
-    if user_state is not None:
-        model.users.weight.data = torch.from_numpy(user_state.to_numpy_ndarrays()[0].copy())
-    model.set_item_weights(items)
-    return model
+    return assemble(rec.n_users, items,
+                    user_state.to_numpy_ndarrays()[0] if user_state is not None else None)
 
 
 @app.evaluate()

@@ -25,7 +25,7 @@ from federation.dpsgd import DpPlan, train_dp
 from federation.gate_report import GateReport
 from federation.recommend import (
     SequentialMF,
-    build_recommender,
+    assemble,
     evaluate_ranking,
     popularity_scores,
     rank_metrics,
@@ -84,12 +84,9 @@ def _recommender(settings: RunSettings, context: Context, p: PreparedRecommend,
                  items: list[np.ndarray]) -> SequentialMF:
     """The shared item side from the coordinator; this brand's user vectors from its node
     state, where they stay (they never leave the brand)."""
-    model = build_recommender(p.data.n_users, p.data.n_items, settings.dim)
     users = context.state.array_records.get(f"users-{settings.run_id}")
-    if users is not None:
-        model.users.weight.data = torch.from_numpy(users.to_numpy_ndarrays()[0].copy())
-    model.set_item_weights(items)
-    return model
+    return assemble(p.data.n_users, items,
+                    users.to_numpy_ndarrays()[0] if users is not None else None)
 
 
 def _train(settings: RunSettings, context: Context, weights: list[np.ndarray],

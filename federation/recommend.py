@@ -55,11 +55,18 @@ class RecData:
                    d["test_i"])
 
     @cached_property
+    def user_spans(self) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end (exclusive) of each user's training rows."""
+        users = np.arange(self.n_users)
+        return (np.searchsorted(self.train_u, users),
+                np.searchsorted(self.train_u, users, side="right"))
+
+    @cached_property
     def train_context(self) -> np.ndarray:
         """Per training row, the user's previous CONTEXT items, newest first; `n_items`
         pads (a user's first rows have less history)."""
         ctx = np.full((self.n_train, CONTEXT), self.n_items, dtype=np.int64)
-        starts = np.searchsorted(self.train_u, np.arange(self.n_users))
+        starts, _ = self.user_spans
         pos = np.arange(self.n_train) - starts[self.train_u]
         for back in range(1, CONTEXT + 1):
             rows = np.flatnonzero(pos >= back)
@@ -69,9 +76,7 @@ class RecData:
     @cached_property
     def last_context(self) -> np.ndarray:
         """Per user, the last CONTEXT training items: the context of the held-out item."""
-        users = np.arange(self.n_users)
-        starts = np.searchsorted(self.train_u, users)
-        ends = np.searchsorted(self.train_u, users, side="right")
+        starts, ends = self.user_spans
         return recent_context([self.train_i[s:e] for s, e in zip(starts, ends, strict=True)],
                               self.n_items)
 
@@ -86,16 +91,27 @@ def recent_context(histories: Sequence[np.ndarray], n_items: int) -> np.ndarray:
     return ctx
 
 
+def _implicit(log: pd.DataFrame) -> pd.DataFrame:
+    """Sorted by customer, then time; repeat purchases count once (implicit feedback)."""
+    log = log.sort_values(["customer_id", "ordered_at", "item_id"], kind="stable")
+    return log.drop_duplicates(["customer_id", "item_id"], keep="last")
+
+
+def _encode(log: pd.DataFrame, item_index: dict[str, int]
+            ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """User rows (in order of first appearance), item rows, and each customer's user row."""
+    users = {str(c): k for k, c in enumerate(log["customer_id"].unique())}
+    u = log["customer_id"].astype(str).map(users).to_numpy(dtype=np.int64)
+    i = log["item_id"].map(item_index).to_numpy(dtype=np.int64)
+    return u, i, users
+
+
 def leave_last_out(log: pd.DataFrame, item_index: dict[str, int]) -> RecData:
     """`log` has customer_id, ordered_at, item_id. Users with fewer than two distinct items
-    cannot be evaluated and are left out. Repeat purchases count once (implicit feedback)."""
-    log = log.sort_values(["customer_id", "ordered_at", "item_id"], kind="stable")
-    log = log.drop_duplicates(["customer_id", "item_id"], keep="last")
-    counts = log.groupby("customer_id")["item_id"].transform("size")
-    log = log[counts >= 2]
-    users = {u: k for k, u in enumerate(log["customer_id"].unique())}
-    u = log["customer_id"].map(users).to_numpy(dtype=np.int64)
-    i = log["item_id"].map(item_index).to_numpy(dtype=np.int64)
+    cannot be evaluated and are left out."""
+    log = _implicit(log)
+    log = log[log.groupby("customer_id")["item_id"].transform("size") >= 2]
+    u, i, users = _encode(log, item_index)
     last = np.r_[u[1:] != u[:-1], True]
     test = np.empty(len(users), dtype=np.int64)
     test[u[last]] = i[last]
@@ -105,11 +121,7 @@ def leave_last_out(log: pd.DataFrame, item_index: dict[str, int]) -> RecData:
 def histories(log: pd.DataFrame, item_index: dict[str, int]) -> tuple[RecData, dict[str, int]]:
     """Serving's view: every interaction is history (nothing held out), and the customer id
     of each user row. `test_i` repeats the last item only to keep the shape."""
-    log = log.sort_values(["customer_id", "ordered_at", "item_id"], kind="stable")
-    log = log.drop_duplicates(["customer_id", "item_id"], keep="last")
-    users = {str(c): k for k, c in enumerate(log["customer_id"].unique())}
-    u = log["customer_id"].astype(str).map(users).to_numpy(dtype=np.int64)
-    i = log["item_id"].map(item_index).to_numpy(dtype=np.int64)
+    u, i, users = _encode(_implicit(log), item_index)
     last = np.zeros(len(users), dtype=np.int64)
     last[u] = i
     return RecData(len(users), len(item_index), u, i, last), users
@@ -154,14 +166,10 @@ class SequentialMF(nn.Module):
         loss = -nn.functional.logsigmoid(pos_score - self.score(taste, neg))
         return loss.reshape(loss.shape[0], -1).mean(-1)
 
-    def all_scores(self, ctx: torch.Tensor, users: torch.Tensor | None = None) -> np.ndarray:
-        """Scores of every item for each row of `ctx`, with each user's own embedding where
-        `users` is given (None: context and popularity only, no user vector)."""
+    def all_scores(self, users: torch.Tensor, ctx: torch.Tensor) -> np.ndarray:
+        """Scores of every item for each (user, recent items) row."""
         with torch.no_grad():
-            taste = self.context_mean(ctx)
-            if users is not None:
-                taste = taste + self.users(users)
-            return (taste @ self.items.weight.T  # type: ignore[no-any-return]
+            return (self.taste(users, ctx) @ self.items.weight.T  # type: ignore[no-any-return]
                     + self.item_bias.weight.T).numpy()
 
     def item_weights(self) -> list[np.ndarray]:
@@ -182,6 +190,18 @@ class SequentialMF(nn.Module):
 
 def build_recommender(n_users: int, n_items: int, dim: int) -> SequentialMF:
     return SequentialMF(max(n_users, 1), n_items, dim)
+
+
+def assemble(n_users: int, item_weights: Sequence[np.ndarray],
+             users: np.ndarray | None = None) -> SequentialMF:
+    """A brand's model: the shared item side as released, and the brand's own user vectors
+    where it kept them (freshly initialised otherwise)."""
+    model = build_recommender(n_users, int(item_weights[0].shape[0]),
+                              int(item_weights[0].shape[1]))
+    if users is not None:
+        model.users.weight.data = torch.from_numpy(np.array(users, dtype=np.float32))
+    model.set_item_weights(item_weights)
+    return model
 
 
 def bpr_loss_fn(model: nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -209,8 +229,7 @@ def train_recommender(model: SequentialMF, data: RecData, *, epochs: int, lr: fl
         for p in items_side:
             p.weight.requires_grad_(True)
         model.users.weight.requires_grad_(False)
-        starts = np.searchsorted(data.train_u, np.arange(data.n_users))
-        ends = np.searchsorted(data.train_u, np.arange(data.n_users), side="right")
+        starts, ends = data.user_spans
         picks = torch.from_numpy(starts[:, None] + (rng.random((data.n_users, PAIRS_PER_USER))
                                                     * (ends - starts)[:, None]).astype(np.int64))
         pos = torch.from_numpy(data.train_i)[picks]
@@ -246,8 +265,7 @@ def fold_in(item_weights: Sequence[np.ndarray], data: RecData, *, lr: float, see
     audits and benchmarks get user vectors this way: the run's copies stayed in node state
     at the brand and were never stored with the model."""
     torch.manual_seed(seed)
-    model = build_recommender(data.n_users, data.n_items, int(item_weights[0].shape[1]))
-    model.set_item_weights(item_weights)
+    model = assemble(data.n_users, item_weights)
     model.freeze_items()
     train_recommender(model, data, epochs=epochs, lr=lr, seed=seed)
     return model
@@ -255,8 +273,7 @@ def fold_in(item_weights: Sequence[np.ndarray], data: RecData, *, lr: float, see
 
 def user_scores(model: SequentialMF, data: RecData) -> np.ndarray:
     """Every item's score for every user of `data`, at the held-out item's moment."""
-    return model.all_scores(torch.from_numpy(data.last_context),
-                            torch.arange(data.n_users))
+    return model.all_scores(torch.arange(data.n_users), torch.from_numpy(data.last_context))
 
 
 def evaluate_ranking(model: SequentialMF, data: RecData, *, k: int = 10) -> dict[str, float]:

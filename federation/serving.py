@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from sqlalchemy import select
 
 from compliance.audit.service import AuditLog
@@ -35,7 +34,7 @@ from federation.features import CHURN_FEATURES, churn_table, feature_matrix
 from federation.gate import NO_RECORD
 from federation.lineage.models import ModelVersion, TrainingRun
 from federation.lineage.service import weights_from_blob
-from federation.recommend import build_recommender, fold_in, histories
+from federation.recommend import fold_in, histories, user_scores
 from federation.silo import SiloData, load_silo
 from federation.task import build_model, predict_proba, set_weights
 from privacy.pseudonym import Pseudonymizer
@@ -184,18 +183,14 @@ def recommend(db: Database, silo: Path, *, customers: list[str] | None = None, k
     sv = _serving(db, silo, customers)
     log, _ = interactions(sv.tables.orders, items)
     data, rows = histories(log, items)
-    model = (fold_in(weights, data, lr=float(config.get("learning_rate", 0.01)),
-                     seed=int(config.get("seed", 0))) if data.n_users
-             else build_recommender(1, len(items), int(weights[0].shape[1])))
-    if not data.n_users:
-        model.set_item_weights(weights)
+    model = fold_in(weights, data, lr=float(config.get("learning_rate", 0.01)),
+                    seed=int(config.get("seed", 0)))
     # Only what this brand sells (its own and the alliance's items, as its orders show).
     sold = np.zeros(len(items), dtype=bool)
     sold[[items[x] for x in set(sv.data.orders["item_id"].astype(str)) if x in items]] = True
     popular = names[np.argsort(np.where(sold, -weights[2][:, 0], np.inf),
                                kind="stable")[:min(k, int(sold.sum()))]].tolist()
-    scores = model.all_scores(torch.from_numpy(data.last_context),
-                              torch.arange(data.n_users))
+    scores = user_scores(model, data)
     scores[:, ~sold] = -np.inf
     scores[data.train_u, data.train_i] = -np.inf
     out: list[Recommendation] = []
