@@ -77,8 +77,8 @@ def bench(
         return
     defaults = ({"rounds": 30, "epochs": 30, "epsilon": 3.0, "lr": 0.01, "clip": 1.0,
                  "dp_lr": 0.5} if task == "churn"
-                else {"rounds": 20, "epochs": 20, "epsilon": 8.0, "lr": 0.01, "clip": 0.1,
-                      "dp_lr": 5.0})
+                else {"rounds": 20, "epochs": 20, "epsilon": 8.0, "lr": 0.01, "clip": 1.0,
+                      "dp_lr": 0.5})
     opts = BenchOptions(
         data=data, brands=brands, seed=seed, alpha=alpha,
         rounds=rounds or int(defaults["rounds"]), epochs=epochs or int(defaults["epochs"]),

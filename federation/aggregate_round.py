@@ -14,19 +14,13 @@ import numpy as np
 import polars as pl
 from flwr.app import Context
 from flwr.clientapp import ClientApp
-from flwr.common import FitRes, ndarrays_to_parameters
-from flwr.server import LegacyContext, ServerConfig
-from flwr.server.client_proxy import ClientProxy
-from flwr.server.strategy import FedAvg as LegacyFedAvg
-from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
-from flwr.server.workflow.constant import MAIN_PARAMS_RECORD
 from flwr.serverapp import Grid, ServerApp
 from flwr.simulation import run_simulation
 
 from compliance.errors import ComityError
 from federation.backend import simulation_backend
 from federation.brand import brand_of
-from federation.secagg import MIN_BRANDS
+from federation.secagg import MIN_BRANDS, secure_vector_sum
 from federation.wire_audit import AuditingGrid, declare_population
 from privacy.aggregates.federated import (
     CLIPPING_RANGE,
@@ -39,17 +33,6 @@ from privacy.aggregates.release import scan
 
 PLAN_KEY = "dp-aggregate-plan"
 BRANDS_KEY = "dp-aggregate-brands"
-
-
-class _CountingFedAvg(LegacyFedAvg):
-    """FedAvg that remembers how many brands the secure mean was taken over."""
-
-    reporting = 0
-
-    def aggregate_fit(self, server_round: int, results: list[tuple[ClientProxy, FitRes]],
-                      failures: list[Any]) -> Any:
-        self.reporting = len(results)
-        return super().aggregate_fit(server_round, results, failures)
 
 
 def silo_frame(plan: FederatedPlan, brand: str, path: str | None = None) -> pl.DataFrame:
@@ -79,22 +62,14 @@ def secure_sum(grid: Grid, context: Context, plan: FederatedPlan) -> tuple[np.nd
     if n < MIN_BRANDS:
         raise ComityError(f"SecAgg+ needs at least {MIN_BRANDS} silos, got {n}")
     size = len(plan.keys) * (2 if plan.with_sum else 1)
-    strategy = _CountingFedAvg(
-        fraction_fit=1.0, fraction_evaluate=0.0, min_fit_clients=n, min_evaluate_clients=0,
-        min_available_clients=n, initial_parameters=ndarrays_to_parameters([np.zeros(size)]),
-        on_fit_config_fn=lambda _r: {PLAN_KEY: plan.to_json(), BRANDS_KEY: ",".join(brands)})
-    legacy = LegacyContext(context=context, config=ServerConfig(num_rounds=1),
-                           strategy=strategy)
-    workflow = DefaultWorkflow(fit_workflow=SecAggPlusWorkflow(
-        num_shares=n, reconstruction_threshold=n - 1, max_weight=1.0,
+    summed = secure_vector_sum(
+        AuditingGrid(grid), context, n_brands=n, size=size,
+        config={PLAN_KEY: plan.to_json(), BRANDS_KEY: ",".join(brands)},
         clipping_range=CLIPPING_RANGE, quantization_range=QUANTIZATION_RANGE,
-        modulus_range=MODULUS_RANGE))
-    workflow(AuditingGrid(grid), legacy)
-
-    mean = legacy.state.array_records[MAIN_PARAMS_RECORD].to_numpy_ndarrays()[0]
-    if strategy.reporting == 0:
+        modulus_range=MODULUS_RANGE)
+    if summed is None:
         raise ComityError("no brand answered the aggregate round", status_code=503)
-    return np.asarray(mean, dtype=np.float64) * strategy.reporting, strategy.reporting
+    return summed
 
 
 def simulate_secure_sum(plan: FederatedPlan, client_app: ClientApp | None = None

@@ -8,6 +8,7 @@ embeddings are federated, each brand's user embeddings stay in its node state).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
@@ -23,13 +24,17 @@ from federation.recommend import (
     SequentialMF,
     assemble,
     evaluate_ranking,
+    fold_in,
     membership_scores,
     train_recommender,
 )
+from federation.secagg import is_legacy, legacy_train, secagg_when_asked
+from federation.statistics_round import answer as statistics_answer
+from federation.statistics_round import is_statistics_round
 from federation.task import bce_loss, build_model, evaluate, get_weights, set_weights, train_local
 from privacy.membership import score_histogram
 
-app = ClientApp()
+app = ClientApp(mods=[secagg_when_asked])
 torch.set_num_threads(1)
 
 
@@ -39,7 +44,7 @@ def _load(path: str) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-def _data(cfg: ConfigRecord, context: Context) -> dict[str, np.ndarray]:
+def _data(cfg: Mapping[str, Any], context: Context) -> dict[str, np.ndarray]:
     pid = int(cast(int, context.node_config["partition-id"]))
     return _load(str(Path(str(cfg["data-dir"])) / f"brand-{pid}.npz"))
 
@@ -65,8 +70,14 @@ def _cfg(msg: Message) -> ConfigRecord:
 
 @app.train()
 def train(msg: Message, context: Context) -> Message:
+    if is_legacy(msg.content):  # a SecAgg+ round: only item statistics go through it here
+        return legacy_train(msg, lambda c, _w: statistics_answer(
+            c, RecData.from_arrays(_data(c, context))))
     cfg = _cfg(msg)
     d = _data(cfg, context)
+    if is_statistics_round(cfg):
+        arrays, _, _ = statistics_answer(cfg, RecData.from_arrays(d))
+        return _reply(msg, arrays, {"num-examples": 1})
     weights = msg.content.array_records["arrays"].to_numpy_ndarrays()
     rnd = int(cast(int, cfg.get("server-round", 0)))
     seed = int(cast(int, cfg["seed"])) * 1000 + rnd
@@ -88,7 +99,7 @@ def train(msg: Message, context: Context) -> Message:
     rec = RecData.from_arrays(d)
     model = _recommender(cfg, context, rec, weights)
     loss = train_recommender(model, rec, epochs=int(cast(int, cfg["local-epochs"])), lr=lr,
-                             seed=seed, plan=plan)
+                             seed=seed)
     context.state[_users_key(cfg)] = ArrayRecord([model.users.weight.detach().numpy().copy()])
     return _reply(msg, model.item_weights(), {"train-loss": loss,
                                               "num-examples": rec.n_train})
@@ -102,7 +113,10 @@ def _users_key(cfg: ConfigRecord) -> str:
 
 def _recommender(cfg: ConfigRecord, context: Context, rec: RecData,
                  items: list[np.ndarray]) -> SequentialMF:
-    """The shared items from the server, this brand's own users from its node state."""
+    """The shared items from the server, this brand's own users from its node state (none
+    for a model released as item statistics)."""
+    if bool(cfg.get("item-statistics", False)):
+        return fold_in(items, rec, lr=0.0, seed=0, user_vectors=False)
     user_state = context.state.array_records.get(_users_key(cfg))
     return assemble(rec.n_users, items,
                     user_state.to_numpy_ndarrays()[0] if user_state is not None else None)

@@ -2,8 +2,9 @@
 
 Three handlers: `query` runs the privacy gate and reports counts and the consent
 snapshot digest (no identifiers); `train` and `evaluate` run plain PyTorch from
-`federation.task`, and a SecAgg+ train round may instead carry a DP aggregate plan
-(`federation.aggregate_round`). Only weights, counts, bounded aggregates and metrics leave
+`federation.task`; a train round may instead carry a DP aggregate plan
+(`federation.aggregate_round`, SecAgg+) or ask for the brand's noisy item statistics
+(`federation.statistics_round`). Only weights, counts, bounded aggregates and metrics leave
 the brand.
 """
 
@@ -27,12 +28,15 @@ from federation.recommend import (
     SequentialMF,
     assemble,
     evaluate_ranking,
+    fold_in,
     popularity_scores,
     rank_metrics,
     train_recommender,
 )
 from federation.secagg import is_legacy, legacy_evaluate, legacy_train, secagg_when_asked
 from federation.settings import RunSettings
+from federation.statistics_round import STAGE_KEY, is_statistics_round
+from federation.statistics_round import answer as statistics_answer
 from federation.task import (
     bce_loss,
     build_model,
@@ -41,6 +45,7 @@ from federation.task import (
     set_weights,
     train_local,
 )
+from federation.transitions import noise_share, plan_statistics
 from federation.wire_audit import declare_population, wire_audit_mod
 
 app = ClientApp(mods=[wire_audit_mod, secagg_when_asked])
@@ -84,6 +89,9 @@ def _recommender(settings: RunSettings, context: Context, p: PreparedRecommend,
                  items: list[np.ndarray]) -> SequentialMF:
     """The shared item side from the coordinator; this brand's user vectors from its node
     state, where they stay (they never leave the brand)."""
+    if not settings.user_vectors:
+        return fold_in(items, p.data, lr=settings.learning_rate, seed=settings.seed,
+                       user_vectors=False)
     users = context.state.array_records.get(f"users-{settings.run_id}")
     return assemble(p.data.n_users, items,
                     users.to_numpy_ndarrays()[0] if users is not None else None)
@@ -92,6 +100,14 @@ def _recommender(settings: RunSettings, context: Context, p: PreparedRecommend,
 def _train(settings: RunSettings, context: Context, weights: list[np.ndarray],
            config: Mapping[str, Any]) -> tuple[list[np.ndarray], int, dict[str, float]]:
     p = _prepared(settings, context)
+    if is_statistics_round(config):
+        if not isinstance(p, PreparedRecommend):
+            raise ValueError("item statistics are asked of recommendation runs only")
+        stats = plan_statistics(target_epsilon=settings.dp_epsilon,
+                                delta=settings.dp_delta, n_items=settings.items)
+        sigma = stats.pop_sigma if config[STAGE_KEY] == "popularity" else stats.pair_sigma
+        return statistics_answer(config, p.data, min_std=noise_share(
+            sigma, len(settings.brands), secure=True))
     server_round = (int(cast(int, config.get("server-round", 0)))
                     + int(cast(int, config.get("round-offset", 0))))
     seed = settings.seed * 1000 + server_round
@@ -99,8 +115,7 @@ def _train(settings: RunSettings, context: Context, weights: list[np.ndarray],
     lr = settings.dp_learning_rate if plan else settings.learning_rate
     if isinstance(p, PreparedRecommend):
         rec = _recommender(settings, context, p, weights)
-        loss = train_recommender(rec, p.data, epochs=settings.local_epochs, lr=lr, seed=seed,
-                                 plan=plan)
+        loss = train_recommender(rec, p.data, epochs=settings.local_epochs, lr=lr, seed=seed)
         context.state[f"users-{settings.run_id}"] = ArrayRecord(
             [rec.users.weight.detach().numpy().copy()])
         return rec.item_weights(), p.data.n_users, {"train-loss": loss}

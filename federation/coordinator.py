@@ -35,8 +35,16 @@ from federation.lineage.service import BrandLineage, LineageService, ResumePoint
 from federation.recommend import build_recommender
 from federation.secagg import MIN_BRANDS, run_secagg
 from federation.settings import RunSettings
+from federation.statistics_round import (
+    StatisticsFailed,
+    evaluate_round,
+    plain_sum_fn,
+    release_item_side,
+    secure_sum_fn,
+)
 from federation.strategy import make_strategy
 from federation.task import build_model, get_weights
+from federation.transitions import plan_statistics
 from federation.wire_audit import AuditingGrid, WireViolation
 
 log = logging.getLogger(__name__)
@@ -241,6 +249,38 @@ def plan_private_training(settings: RunSettings, reports: dict[str, GateReport]
                    dp_steps_per_round=plan.steps_per_round), plan
 
 
+def release_statistics(grid: Grid, db: Database, settings: RunSettings,
+                       reports: dict[str, GateReport], nodes: list[int], *, secure: bool,
+                       context: Context | None, earlier_attempts: int,
+                       progress: ProgressFn | None
+                       ) -> tuple[list[Any], dict[int, dict[str, float]], dict[str, Any]]:
+    """A recommender under DP: its item side is released as two noisy sums over the brands
+    (`federation.transitions`) instead of trained by DP-SGD, then evaluated once. Attempts
+    of an interrupted earlier start are counted by the accountant too."""
+    plan = plan_statistics(target_epsilon=settings.dp_epsilon, delta=settings.dp_delta,
+                           n_items=settings.items)
+    base = dict(settings.to_record())
+    if secure:
+        if context is None:
+            raise FederationError("SecAgg+ needs the ServerApp context")
+        sum_fn = secure_sum_fn(grid, context, len(settings.brands), base)
+    else:
+        sum_fn = plain_sum_fn(grid, nodes, base)
+    try:
+        weights, attempts = release_item_side(
+            sum_fn, plan, n_brands=len(settings.brands), secure=secure,
+            max_customers=max(r.train_examples for r in reports.values()),
+            n_items=settings.items, dim=settings.dim)
+    except StatisticsFailed as exc:
+        raise FederationError(str(exc)) from exc
+    metrics = evaluate_round(grid, nodes, weights, base)
+    with db.unit_of_work() as session:
+        LineageService(session).save_round(settings.run_id, 1, weights, metrics, attempts)
+    if progress:
+        progress("round", 1, 1)
+    return weights, {1: metrics}, plan.report(attempts + earlier_attempts)
+
+
 def initial_weights(settings: RunSettings) -> list[Any]:
     """Round one's global model: the churn network, or the shared item side of the
     recommender (user vectors are the brands' own and never part of it)."""
@@ -273,18 +313,24 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
                 LineageService(session).record_brands(settings.run_id, lineage)
         else:
             lineage = _check_resumed_gate(db, settings, reports, resumed)
-        settings, dp_plan = plan_private_training(settings, reports)
-        initial = initial_weights(settings)
         secure = (settings.secure_aggregation and strategy == "fedavg"
                   and len(settings.brands) >= MIN_BRANDS)
         if settings.secure_aggregation and not secure:
             log.warning("secure aggregation off: strategy %s over %d brands", strategy,
                         len(settings.brands))
-        start = resumed.weights if resumed and resumed.weights is not None else initial
-        weights, rounds, attempts = _train_rounds(
-            grid, db, settings, weights=start, done=resumed.rounds if resumed else {},
-            secure=secure, strategy=strategy, context=context, progress=progress)
-        dp = None
+        dp: dict[str, Any] | None = None
+        if not settings.user_vectors:
+            weights, rounds, dp = release_statistics(
+                grid, db, settings, reports, nodes, secure=secure, context=context,
+                earlier_attempts=resumed.attempts + 1 if resumed else 0, progress=progress)
+            dp_plan = None
+        else:
+            settings, dp_plan = plan_private_training(settings, reports)
+            start = (resumed.weights if resumed and resumed.weights is not None
+                     else initial_weights(settings))
+            weights, rounds, attempts = _train_rounds(
+                grid, db, settings, weights=start, done=resumed.rounds if resumed else {},
+                secure=secure, strategy=strategy, context=context, progress=progress)
         if dp_plan is not None:
             # A resumed run also counts its earlier attempts and, conservatively, the round
             # the crash interrupted: brands may have trained on it.

@@ -28,6 +28,7 @@ from flwr.simulation import run_simulation
 from federation.backend import simulation_backend
 from federation.benchapp import app as bench_client
 from federation.connectors import LoadReport, load_customers, load_transactions
+from federation.coordinator import wait_for_nodes
 from federation.dpsgd import DpPlan, plan_dp
 from federation.features import churn_table
 from federation.partition import dirichlet_split, stratified_split
@@ -42,9 +43,17 @@ from federation.recommend import (
     rank_metrics,
     train_recommender,
 )
+from federation.secagg import MIN_BRANDS
+from federation.statistics_round import (
+    evaluate_round,
+    plain_sum_fn,
+    release_item_side,
+    secure_sum_fn,
+)
 from federation.strategy import make_strategy
 from federation.tabular import TableSummary, TabularEncoder, summarize
 from federation.task import build_model, evaluate, get_weights, set_weights, train_local
+from federation.transitions import StatisticsPlan, plan_statistics
 from privacy.membership import chance_advantage, dp_bound, threshold_from_histograms
 
 ProgressFn = Callable[[str], None]
@@ -126,10 +135,13 @@ def _dp_config(plan: DpPlan) -> dict[str, Any]:
 # ---------------------------------------------------------------- federated runtime
 
 def run_federated_pair(data_dir: Path, n_brands: int, initial: list[np.ndarray],
-                       configs: dict[str, dict[str, Any]], *, rounds: int, strategy: str
+                       configs: dict[str, dict[str, Any]], *, rounds: int, strategy: str,
+                       statistics: StatisticsPlan | None = None
                        ) -> dict[str, tuple[list[np.ndarray], float, dict[str, Any]]]:
     """Train each named config in turn through one Flower simulation; returns final weights,
-    seconds and the last round's federated-evaluation metrics per config."""
+    seconds and the last round's federated-evaluation metrics per config. A config with
+    `item-statistics` is released as DP item statistics under `statistics` instead (its
+    metrics also carry the `attempts` the accountant counts)."""
     results: dict[str, tuple[list[np.ndarray], float, dict[str, Any]]] = {}
     server = ServerApp()
 
@@ -139,6 +151,19 @@ def run_federated_pair(data_dir: Path, n_brands: int, initial: list[np.ndarray],
             t0 = time.perf_counter()
             strat = make_strategy(strategy, n_brands)
             record = ConfigRecord({"data-dir": str(data_dir), "run-name": name, **cfg})
+            if cfg.get("item-statistics") and statistics is not None:
+                nodes = wait_for_nodes(grid, n_brands)
+                secure = n_brands >= MIN_BRANDS
+                weights, attempts = release_item_side(
+                    secure_sum_fn(grid, context, n_brands, record) if secure
+                    else plain_sum_fn(grid, nodes, record), statistics,
+                    n_brands=n_brands, secure=secure,
+                    max_customers=int(cfg["max-customers"]), n_items=len(initial[0]),
+                    dim=int(cfg["dim"]))
+                metrics = evaluate_round(grid, nodes, weights, record)
+                results[name] = (weights, time.perf_counter() - t0,
+                                 {**metrics, "attempts": attempts})
+                continue
             res = strat.start(grid=grid, initial_arrays=ArrayRecord(initial),
                               num_rounds=rounds, train_config=record, evaluate_config=record)
             last = res.evaluate_metrics_clientapp.get(rounds)
@@ -343,25 +368,27 @@ def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> d
     central_out = _timed(central)
     local_out = _timed(local)
     pop_out = _timed(popularity)
-    smallest = min(b.n_users for b in brands)
-    plan = plan_dp(n_examples=smallest, batch_size=min(opts.dp_batch_size, smallest // 2),
-                   local_epochs=opts.local_epochs, rounds=opts.rounds,
-                   target_epsilon=opts.epsilon, delta=opts.delta, clip=opts.clip)
+    # Under DP the item side is released as item statistics, as the product does it.
+    stats = plan_statistics(target_epsilon=opts.epsilon, delta=opts.delta,
+                            n_items=len(items))
     base = {"task": "recommend", "seed": opts.seed, "lr": opts.lr, "dim": opts.dim,
             "local-epochs": opts.local_epochs}
-    dp_cfg = {**base, "lr": opts.dp_lr, **_dp_config(plan)}
+    dp_cfg = {**base, "item-statistics": True,
+              "max-customers": max(b.n_users for b in brands)}
     initial = fresh(1).item_weights()
     with tempfile.TemporaryDirectory(prefix="comity-bench-") as d:
         for i, b in enumerate(brands):
             _save(Path(d) / f"brand-{i}.npz", b.to_arrays())
-        say(f"federated and federated with DP: {opts.rounds} rounds each")
+        say(f"federated ({opts.rounds} rounds) and federated with DP item statistics")
         fed = run_federated_pair(Path(d), len(brands), initial,
                                  {"federated": base, "federated_dp": dp_cfg},
-                                 rounds=opts.rounds, strategy=opts.strategy)
+                                 rounds=opts.rounds, strategy=opts.strategy,
+                                 statistics=stats)
         # User embeddings stayed at the brands: each brand folds its own users in against
         # the final shared items (what serving does).
         def scored(name: str) -> dict[str, Any]:
-            per = [evaluate_ranking(fold_in(fed[name][0], b, lr=opts.lr, seed=opts.seed), b)
+            per = [evaluate_ranking(fold_in(fed[name][0], b, lr=opts.lr, seed=opts.seed,
+                                            user_vectors=name != "federated_dp"), b)
                    for b in brands]
             return {"metrics": _by_users(per, brands), "seconds": round(fed[name][1], 2),
                     "membership_inference": _rec_membership(fed[name][2], pooled.n_users,
@@ -369,8 +396,9 @@ def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> d
 
         epsilon = None
         fed_out = scored("federated")
-        epsilon = plan.epsilon()
-        dp_out = {**scored("federated_dp"), **plan.report()}
+        attempts = int(fed["federated_dp"][2]["attempts"])
+        epsilon = stats.epsilon(attempts)
+        dp_out = {**scored("federated_dp"), **stats.report(attempts)}
     return {"task": "recommend", "data": opts.data, "load": report.as_dict(),
             "brands": opts.brands, "seed": opts.seed, "alpha": opts.alpha,
             "rounds": opts.rounds, "items": len(items), "users": pooled.n_users,

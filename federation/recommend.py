@@ -24,11 +24,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from federation.dpsgd import DpPlan, train_dp
-
-PAIRS_PER_USER = 16
 CONTEXT = 5
-USER_LR = 0.01  # Adam, for the brand's own user vectors beside DP-SGD on the item side
 
 
 @dataclass(frozen=True)
@@ -156,9 +152,7 @@ class SequentialMF(nn.Module):
     def forward(self, u: torch.Tensor, ctx: torch.Tensor, pos: torch.Tensor,
                 neg: torch.Tensor) -> torch.Tensor:
         """Per-example BPR loss. `neg` may carry one more dim than `pos` (several negatives
-        per positive); under DP every tensor carries a pairs dim after the user dim."""
-        if ctx.dim() > u.dim() + 1:
-            u = u.unsqueeze(-1).expand(ctx.shape[:-1])
+        per positive)."""
         taste = self.taste(u, ctx)
         pos_score = self.score(taste, pos)
         if neg.dim() > pos.dim():
@@ -204,38 +198,15 @@ def assemble(n_users: int, item_weights: Sequence[np.ndarray],
     return model
 
 
-def bpr_loss_fn(model: nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor:
-    return model(*batch).mean()  # type: ignore[no-any-return]
-
-
 def train_recommender(model: SequentialMF, data: RecData, *, epochs: int, lr: float,
-                      seed: int, plan: DpPlan | None = None, batch_size: int = 512,
-                      negatives: int = 4, weight_decay: float = 0.0) -> float:
-    """BPR with `negatives` uniform negatives per positive. With a DP plan the example is
-    the user: each user contributes PAIRS_PER_USER sampled pairs, clipped together
-    (user-level DP), and only the released item side is trained privately. User vectors,
-    which never leave the brand, are first fitted without noise against the items as they
-    stand (Jain et al., 2021): a user's vector depends on that user's rows and on released
-    items only, so the item side's guarantee is what Opacus accounts."""
+                      seed: int, batch_size: int = 512, negatives: int = 4,
+                      weight_decay: float = 0.0) -> float:
+    """BPR with `negatives` uniform negatives per positive. Without DP only: a private
+    recommender's item side is released as item statistics (`federation.transitions`)."""
     rng = np.random.default_rng(seed)
     if data.n_train == 0:
         return float("nan")
     ctx_all = torch.tensor(data.train_context)
-    if plan is not None:
-        items_side = (model.items, model.context, model.item_bias)
-        for p in items_side:
-            p.weight.requires_grad_(False)
-        train_recommender(model, data, epochs=1, lr=USER_LR, seed=seed)
-        for p in items_side:
-            p.weight.requires_grad_(True)
-        model.users.weight.requires_grad_(False)
-        starts, ends = data.user_spans
-        picks = torch.from_numpy(starts[:, None] + (rng.random((data.n_users, PAIRS_PER_USER))
-                                                    * (ends - starts)[:, None]).astype(np.int64))
-        pos = torch.from_numpy(data.train_i)[picks]
-        neg = torch.from_numpy(rng.integers(0, data.n_items, size=tuple(pos.shape)))
-        return train_dp(model, (torch.arange(data.n_users), ctx_all[picks], pos, neg),
-                        bpr_loss_fn, plan=plan, lr=lr, seed=seed)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     model.train()
@@ -260,13 +231,18 @@ FOLD_IN_EPOCHS = 5
 
 
 def fold_in(item_weights: Sequence[np.ndarray], data: RecData, *, lr: float, seed: int,
-            epochs: int = FOLD_IN_EPOCHS) -> SequentialMF:
+            epochs: int = FOLD_IN_EPOCHS, user_vectors: bool = True) -> SequentialMF:
     """The brand's own user vectors fitted against the frozen shared item side. Serving,
     audits and benchmarks get user vectors this way: the run's copies stayed in node state
-    at the brand and were never stored with the model."""
+    at the brand and were never stored with the model. A model released as DP item
+    statistics has no user vectors (`user_vectors=False`: taste is the recent items alone)."""
     torch.manual_seed(seed)
-    model = assemble(data.n_users, item_weights)
+    model = assemble(data.n_users, item_weights, None if user_vectors else
+                     np.zeros((max(data.n_users, 1), item_weights[0].shape[1]), np.float32))
     model.freeze_items()
+    if not user_vectors:
+        model.users.weight.requires_grad_(False)
+        return model
     train_recommender(model, data, epochs=epochs, lr=lr, seed=seed)
     return model
 

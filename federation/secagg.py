@@ -29,6 +29,7 @@ from flwr.common import (
 from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS
 from flwr.compat.common import recorddict_compat as compat
 from flwr.server import LegacyContext, ServerConfig
+from flwr.server.client_proxy import ClientProxy
 from flwr.server.strategy import FedAvg as LegacyFedAvg
 from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 from flwr.server.workflow.constant import MAIN_PARAMS_RECORD
@@ -71,6 +72,44 @@ def _weighted(results: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
     total = sum(n for n, _ in results) or 1
     keys = {k for _, m in results for k in m}
     return {k: sum(n * float(m.get(k, 0.0)) for n, m in results) / total for k in keys}
+
+
+class _CountingFedAvg(LegacyFedAvg):
+    """FedAvg that remembers how many brands the secure mean was taken over."""
+
+    reporting = 0
+
+    def aggregate_fit(self, server_round: int, results: list[tuple[ClientProxy, FitRes]],
+                      failures: list[Any]) -> Any:
+        self.reporting = len(results)
+        return super().aggregate_fit(server_round, results, failures)
+
+
+def secure_vector_sum(grid: Grid, context: Context, *, n_brands: int, size: int,
+                      config: dict[str, Any], clipping_range: float,
+                      quantization_range: int, modulus_range: int
+                      ) -> tuple[np.ndarray, int] | None:
+    """One SecAgg+ round in which every brand answers `config` with one vector of `size`
+    values in [-clipping_range, clipping_range] at weight 1: returns their sum and how many
+    brands it covers, or None when the round halted. Any one brand may drop out."""
+    if n_brands < MIN_BRANDS:
+        raise ValueError(f"SecAgg+ needs at least {MIN_BRANDS} brands, got {n_brands}")
+    strategy = _CountingFedAvg(
+        fraction_fit=1.0, fraction_evaluate=0.0, min_fit_clients=n_brands,
+        min_evaluate_clients=0, min_available_clients=n_brands,
+        initial_parameters=ndarrays_to_parameters([np.zeros(size)]),
+        on_fit_config_fn=lambda _r: config)
+    legacy = LegacyContext(context=context, config=ServerConfig(num_rounds=1),
+                           strategy=strategy)
+    workflow = DefaultWorkflow(fit_workflow=SecAggPlusWorkflow(
+        num_shares=n_brands, reconstruction_threshold=n_brands - 1, max_weight=1.0,
+        clipping_range=clipping_range, quantization_range=quantization_range,
+        modulus_range=modulus_range))
+    workflow(grid, legacy)
+    if strategy.reporting == 0:
+        return None
+    mean = legacy.state.array_records[MAIN_PARAMS_RECORD].to_numpy_ndarrays()[0]
+    return np.asarray(mean, dtype=np.float64) * strategy.reporting, strategy.reporting
 
 
 def run_secagg(grid: Grid, context: Context, *, initial: list[np.ndarray], n_brands: int,

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime
 from typing import Any
 
 from flwr.app import ConfigRecord
+
+
+def user_vectors(config: Mapping[str, Any]) -> bool:
+    """Whether a run's model has per-customer vectors at the brand: a recommender trained
+    under DP is released as item statistics (`federation.transitions`) and has none."""
+    return not (config.get("model") == "recommend" and float(config.get("dp_epsilon") or 0) > 0)
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,10 @@ class RunSettings:
             raise ValueError("dp_epsilon must be >= 0, dp_delta in (0, 1), dp_clip > 0")
         datetime.fromisoformat(self.consent_as_of)
         date.fromisoformat(self.cutoff)
+
+    @property
+    def user_vectors(self) -> bool:
+        return user_vectors(asdict(self))
 
     @property
     def as_of(self) -> datetime:

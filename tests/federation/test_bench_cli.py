@@ -78,4 +78,7 @@ def test_bench_recommend_on_a_transaction_log(tmp_path: Path) -> None:
     for key in ("centralized", "local_only", "popularity", "federated", "federated_dp"):
         assert 0.0 <= r[key]["metrics"]["hr10"] <= 1.0 and r[key]["seconds"] >= 0
     assert r["federated"]["metrics"]["hr10"] > 2 * r["popularity"]["metrics"]["hr10"]
-    assert r["federated_dp"]["epsilon"] <= 8.0 and r["federated_dp"]["delta"] == 1e-5
+    dp = r["federated_dp"]
+    assert dp["epsilon"] <= 8.0 and dp["delta"] == 1e-5
+    assert dp["mechanism"] == "gaussian item statistics" and dp["releases"] == 2
+    assert dp["metrics"]["hr10"] > 2 * r["popularity"]["metrics"]["hr10"]

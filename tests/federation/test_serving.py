@@ -5,6 +5,7 @@ reason), for those who refused; pseudonyms only."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -19,9 +20,11 @@ from compliance.policy.loader import load_policies
 from federation.coordinator import initial_weights
 from federation.demo import prepare_alliance, recommend_settings
 from federation.features import CHURN_FEATURES
+from federation.lineage.models import TrainingRun
 from federation.lineage.service import LineageService
 from federation.serving import SCORING_PURPOSE, recommend, score_churn
 from federation.silo import load_silo
+from federation.simulation import simulate
 from federation.synthetic import catalogue
 from federation.task import build_model, get_weights
 from privacy.pseudonym import Pseudonymizer
@@ -124,3 +127,28 @@ def test_recommendations_personalized_only_where_art24_allows(db: Database,
     assert not any(r.personalized for r in recs)
     assert {r.rule_id for r in recs if r.rule_id.startswith("serving.")} == {
         "serving.model_below_baseline"}
+
+
+@pytest.mark.slow
+def test_private_recommender_is_released_as_item_statistics_and_served(
+        db: Database, tmp_path: Path) -> None:
+    """Under DP the product path releases the item side as two noisy sums (here without
+    SecAgg+, so each brand adds all the noise), evaluates it once, and serving uses it
+    without user vectors: the lists follow each customer's recent items."""
+    settings = prepare_alliance(db, tmp_path / "silos", seed=5, scale=0.3, rounds=1)
+    rec = replace(recommend_settings(settings), dp_epsilon=3.0, secure_aggregation=False)
+    assert not rec.user_vectors
+    outcome = simulate(rec, db)
+    assert sorted(outcome.rounds) == [1]
+    with db.reading() as s:
+        run = s.get(TrainingRun, rec.run_id)
+        assert run is not None and run.status == "completed"
+        dp, secure = run.metrics["dp"], run.metrics["secure_aggregation"]
+    assert not secure and dp["mechanism"] == "gaussian item statistics"
+    assert dp["epsilon"] <= 3.0 and dp["releases"] == 2 and dp["privacy_unit"] == "customer"
+    final = outcome.final
+    assert final["hr10"] > final["hr10_nonpersonalized"]  # four tastes: recency tells them
+    silo = Path(settings.silo_root) / settings.brands[0]
+    recs = recommend(db, silo, k=5)
+    personal = [r for r in recs if r.personalized]
+    assert personal and len({tuple(r.items) for r in personal}) > 1

@@ -1,0 +1,147 @@
+"""The recommender's DP item side (`federation.transitions`) as federated rounds: two sums
+over the brands, through SecAgg+ when there are enough brands, then one evaluation round.
+
+A brand answers a statistics round with its own noisy sum (`answer`); the coordinator never
+sees a brand's sum without noise, and under SecAgg+ not even that, only the total.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+import numpy as np
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, RecordDict
+from flwr.app.message_type import MessageType
+from flwr.serverapp import Grid
+
+from federation.recommend import RecData
+from federation.secagg import secure_vector_sum
+from federation.transitions import (
+    StatisticsPlan,
+    item_side,
+    noise_share,
+    noisy,
+    popularity_sum,
+    top_items,
+    transition_sum,
+)
+
+STAGE_KEY = "item-stats-stage"
+STD_KEY = "item-stats-std"
+TOP_KEY = "item-stats-top"
+QUANTIZATION_RANGE = 2**24  # per value; at a clipping range of 2^10 a step is about 1e-4
+MODULUS_RANGE = 2**32
+MAX_ATTEMPTS = 3
+
+# (config for the brands, values per brand, largest |value|) -> the sum, or None if halted
+SumFn = Callable[[dict[str, Any], int, float], "np.ndarray | None"]
+
+
+class StatisticsFailed(RuntimeError):
+    """A statistics round produced no sum in MAX_ATTEMPTS attempts."""
+
+
+def is_statistics_round(config: Mapping[str, Any]) -> bool:
+    return STAGE_KEY in config
+
+
+def answer(config: Mapping[str, Any], data: RecData, *, min_std: float = 0.0
+           ) -> tuple[list[np.ndarray], int, dict[str, float]]:
+    """Brand side: the brand's sum plus its share of the noise, at weight 1 (so SecAgg+'s
+    mean times the brands reporting is the sum). `min_std` is the least noise the brand's
+    own reading of the run settings allows: a coordinator asking for less is refused."""
+    std = float(cast(float, config[STD_KEY]))
+    if std < min_std * (1 - 1e-9):
+        raise ValueError(f"item statistics asked with noise {std:.4g}, below the "
+                         f"{min_std:.4g} this run's epsilon needs")
+    if config[STAGE_KEY] == "popularity":
+        total = popularity_sum(data)
+    else:
+        top = np.asarray([int(t) for t in str(config[TOP_KEY]).split(",")], dtype=np.int64)
+        total = transition_sum(data, top)
+    return [noisy(total, std)], 1, {}
+
+
+def value_bound(max_customers: int, std: float) -> float:
+    """SecAgg+ clips each value to this range: a cell of a brand's sum is at most its
+    customer count, and the noise stays within 8 std but with negligible probability."""
+    return float(2 ** math.ceil(math.log2(max_customers + 8 * std + 1)))
+
+
+def release_item_side(sum_fn: SumFn, plan: StatisticsPlan, *, n_brands: int, secure: bool,
+                      max_customers: int, n_items: int, dim: int
+                      ) -> tuple[list[np.ndarray], int]:
+    """Both releases, each retried when it halts; returns the item side and the attempts
+    the accountant must count (every attempt may have released a noisy sum)."""
+    attempts = {"popularity": 0, "transitions": 0}
+
+    def stage(name: str, sigma: float, size: int, extra: dict[str, Any]) -> np.ndarray:
+        std = noise_share(sigma, n_brands, secure=secure)
+        config = {STAGE_KEY: name, STD_KEY: std, **extra}
+        for _ in range(MAX_ATTEMPTS):
+            attempts[name] += 1
+            out = sum_fn(config, size, value_bound(max_customers, std))
+            if out is not None:
+                return out
+        raise StatisticsFailed(f"the {name} sum did not complete in {MAX_ATTEMPTS} attempts")
+
+    pop = stage("popularity", plan.pop_sigma, n_items, {})
+    top = top_items(pop, plan.top)
+    pairs = stage("transitions", plan.pair_sigma, plan.top ** 2,
+                  {TOP_KEY: ",".join(map(str, top.tolist()))})
+    return item_side(pop, pairs, top, dim), max(attempts.values())
+
+
+def secure_sum_fn(grid: Grid, context: Context, n_brands: int,
+                  base: Mapping[str, Any]) -> SumFn:
+    """Sums through SecAgg+; `base` is the run's config the brands also need."""
+    def run(config: dict[str, Any], size: int, bound: float) -> np.ndarray | None:
+        out = secure_vector_sum(grid, context, n_brands=n_brands, size=size,
+                                config={**base, **config}, clipping_range=bound,
+                                quantization_range=QUANTIZATION_RANGE,
+                                modulus_range=MODULUS_RANGE)
+        return None if out is None else out[0]
+    return run
+
+
+def plain_sum_fn(grid: Grid, nodes: list[int], base: Mapping[str, Any],
+                 timeout: float = 600.0) -> SumFn:
+    """Sums the brands' answers here (every brand's answer carries the full noise); a round
+    missing any brand is halted."""
+    def run(config: dict[str, Any], size: int, bound: float) -> np.ndarray | None:
+        record = ConfigRecord({**base, **config})
+        msgs = [Message(RecordDict({"config": record, "arrays": ArrayRecord([np.zeros(0)])}),
+                        dst_node_id=n, message_type=MessageType.TRAIN) for n in nodes]
+        replies = [r for r in grid.send_and_receive(msgs, timeout=timeout)
+                   if not r.has_error()]
+        if len(replies) < len(nodes):
+            return None
+        vectors = [r.content.array_records["arrays"].to_numpy_ndarrays()[0] for r in replies]
+        if any(v.shape != (size,) for v in vectors):
+            raise StatisticsFailed(f"a brand answered {size} statistics with another shape")
+        return np.sum(vectors, axis=0)
+    return run
+
+
+def evaluate_round(grid: Grid, nodes: list[int], weights: list[np.ndarray],
+                   config: Mapping[str, Any], timeout: float = 600.0) -> dict[str, float]:
+    """One federated evaluation of `weights`: metrics averaged by the brands' examples."""
+    record = ConfigRecord(dict(config))
+    msgs = [Message(RecordDict({"config": record, "arrays": ArrayRecord(weights)}),
+                    dst_node_id=n, message_type=MessageType.EVALUATE) for n in nodes]
+    metrics = [r.content.metric_records["metrics"]
+               for r in grid.send_and_receive(msgs, timeout=timeout) if not r.has_error()]
+    total = sum(float(cast(float, m["num-examples"])) for m in metrics)
+    if not metrics or total <= 0:
+        return {}
+    out: dict[str, Any] = {}
+    for key in metrics[0]:
+        if key == "num-examples":
+            continue
+        vals = [np.asarray(m[key], dtype=float) * float(cast(float, m["num-examples"]))
+                for m in metrics]
+        avg = np.sum(vals, axis=0) / total
+        out[key] = avg.tolist() if avg.ndim else float(avg)
+    return out
