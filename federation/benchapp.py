@@ -116,7 +116,7 @@ def _recommender(cfg: ConfigRecord, context: Context, rec: RecData,
     """The shared items from the server, this brand's own users from its node state (none
     for a model released as item statistics)."""
     if bool(cfg.get("item-statistics", False)):
-        return fold_in(items, rec, lr=0.0, seed=0, user_vectors=False)
+        return fold_in(items, rec, lr=0.0, seed=0, fit_users=False)
     user_state = context.state.array_records.get(_users_key(cfg))
     return assemble(rec.n_users, items,
                     user_state.to_numpy_ndarrays()[0] if user_state is not None else None)

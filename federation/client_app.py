@@ -89,9 +89,9 @@ def _recommender(settings: RunSettings, context: Context, p: PreparedRecommend,
                  items: list[np.ndarray]) -> SequentialMF:
     """The shared item side from the coordinator; this brand's user vectors from its node
     state, where they stay (they never leave the brand)."""
-    if not settings.user_vectors:
+    if not settings.fits_users:
         return fold_in(items, p.data, lr=settings.learning_rate, seed=settings.seed,
-                       user_vectors=False)
+                       fit_users=False)
     users = context.state.array_records.get(f"users-{settings.run_id}")
     return assemble(p.data.n_users, items,
                     users.to_numpy_ndarrays()[0] if users is not None else None)

@@ -319,7 +319,7 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
             log.warning("secure aggregation off: strategy %s over %d brands", strategy,
                         len(settings.brands))
         dp: dict[str, Any] | None = None
-        if not settings.user_vectors:
+        if not settings.fits_users:
             weights, rounds, dp = release_statistics(
                 grid, db, settings, reports, nodes, secure=secure, context=context,
                 earlier_attempts=resumed.attempts + 1 if resumed else 0, progress=progress)

@@ -388,7 +388,7 @@ def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> d
         # the final shared items (what serving does).
         def scored(name: str) -> dict[str, Any]:
             per = [evaluate_ranking(fold_in(fed[name][0], b, lr=opts.lr, seed=opts.seed,
-                                            user_vectors=name != "federated_dp"), b)
+                                            fit_users=name != "federated_dp"), b)
                    for b in brands]
             return {"metrics": _by_users(per, brands), "seconds": round(fed[name][1], 2),
                     "membership_inference": _rec_membership(fed[name][2], pooled.n_users,

@@ -38,13 +38,13 @@ def audit_churn_model(model: nn.Module, x_members: np.ndarray, y_members: np.nda
 
 def audit_recommender(item_weights: list[np.ndarray], parts: list[PreparedRecommend], *,
                       lr: float, epsilon: float | None, delta: float | None,
-                      seed: int, user_vectors: bool = True) -> dict[str, Any]:
+                      seed: int, fit_users: bool = True) -> dict[str, Any]:
     """Per customer, a trained item against the held-out one, scored by the model with the
     brand's own folded-in user vector; the attack thresholds the standardized score."""
     members, nonmembers = [], []
     for p in parts:
         m, n = membership_scores(fold_in(item_weights, p.data, lr=lr, seed=seed,
-                                         user_vectors=user_vectors), p.data,
+                                         fit_users=fit_users), p.data,
                                  seed=seed)
         members.append(m)
         nonmembers.append(n)
@@ -79,7 +79,7 @@ def audit_run(db: Database, run_id: str, silo_root: Path, *, actor: str = "dpo"
     if recs:
         findings = audit_recommender(weights, recs, lr=settings.learning_rate,
                                      epsilon=epsilon, delta=delta, seed=settings.seed,
-                                     user_vectors=settings.user_vectors)
+                                     fit_users=settings.fits_users)
     else:
         model = build_model(churns[0].x_train.shape[1], settings.model_kind)
         set_weights(model, weights)

@@ -230,17 +230,29 @@ def train_recommender(model: SequentialMF, data: RecData, *, epochs: int, lr: fl
 FOLD_IN_EPOCHS = 5
 
 
+def history_taste(context: np.ndarray, data: RecData) -> np.ndarray:
+    """Per user, the mean context embedding over every item of their history (items the
+    released statistics do not cover have zero embeddings and count as such): a user
+    vector computed at the brand, not fitted."""
+    n = max(data.n_users, 1)
+    sums = np.zeros((n, context.shape[1]), dtype=np.float64)
+    np.add.at(sums, data.train_u, context[data.train_i])
+    counts = np.bincount(data.train_u, minlength=n).clip(min=1)
+    return (sums / counts[:, None]).astype(np.float32)
+
+
 def fold_in(item_weights: Sequence[np.ndarray], data: RecData, *, lr: float, seed: int,
-            epochs: int = FOLD_IN_EPOCHS, user_vectors: bool = True) -> SequentialMF:
+            epochs: int = FOLD_IN_EPOCHS, fit_users: bool = True) -> SequentialMF:
     """The brand's own user vectors fitted against the frozen shared item side. Serving,
     audits and benchmarks get user vectors this way: the run's copies stayed in node state
     at the brand and were never stored with the model. A model released as DP item
-    statistics has no user vectors (`user_vectors=False`: taste is the recent items alone)."""
+    statistics is not fitted to (`fit_users=False`): its user vector is the mean context
+    embedding of the user's whole history, beside the mean of their last CONTEXT items."""
     torch.manual_seed(seed)
-    model = assemble(data.n_users, item_weights, None if user_vectors else
-                     np.zeros((max(data.n_users, 1), item_weights[0].shape[1]), np.float32))
+    model = assemble(data.n_users, item_weights, None if fit_users else
+                     history_taste(np.asarray(item_weights[1]), data))
     model.freeze_items()
-    if not user_vectors:
+    if not fit_users:
         model.users.weight.requires_grad_(False)
         return model
     train_recommender(model, data, epochs=epochs, lr=lr, seed=seed)

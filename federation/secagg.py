@@ -87,11 +87,12 @@ class _CountingFedAvg(LegacyFedAvg):
 
 def secure_vector_sum(grid: Grid, context: Context, *, n_brands: int, size: int,
                       config: dict[str, Any], clipping_range: float,
-                      quantization_range: int, modulus_range: int
+                      quantization_range: int, modulus_range: int, every_brand: bool = False
                       ) -> tuple[np.ndarray, int] | None:
     """One SecAgg+ round in which every brand answers `config` with one vector of `size`
     values in [-clipping_range, clipping_range] at weight 1: returns their sum and how many
-    brands it covers, or None when the round halted. Any one brand may drop out."""
+    brands it covers, or None when the round halted. Any one brand may drop out, unless
+    `every_brand`: then the sum is unmasked only with every brand's vector in it."""
     if n_brands < MIN_BRANDS:
         raise ValueError(f"SecAgg+ needs at least {MIN_BRANDS} brands, got {n_brands}")
     strategy = _CountingFedAvg(
@@ -102,8 +103,8 @@ def secure_vector_sum(grid: Grid, context: Context, *, n_brands: int, size: int,
     legacy = LegacyContext(context=context, config=ServerConfig(num_rounds=1),
                            strategy=strategy)
     workflow = DefaultWorkflow(fit_workflow=SecAggPlusWorkflow(
-        num_shares=n_brands, reconstruction_threshold=n_brands - 1, max_weight=1.0,
-        clipping_range=clipping_range, quantization_range=quantization_range,
+        num_shares=n_brands, reconstruction_threshold=1.0 if every_brand else n_brands - 1,
+        max_weight=1.0, clipping_range=clipping_range, quantization_range=quantization_range,
         modulus_range=modulus_range))
     workflow(grid, legacy)
     if strategy.reporting == 0:

@@ -35,7 +35,7 @@ from federation.gate import NO_RECORD
 from federation.lineage.models import ModelVersion, TrainingRun
 from federation.lineage.service import weights_from_blob
 from federation.recommend import fold_in, histories, user_scores
-from federation.settings import user_vectors
+from federation.settings import fits_users
 from federation.silo import SiloData, load_silo
 from federation.task import build_model, predict_proba, set_weights
 from privacy.pseudonym import Pseudonymizer
@@ -185,7 +185,7 @@ def recommend(db: Database, silo: Path, *, customers: list[str] | None = None, k
     log, _ = interactions(sv.tables.orders, items)
     data, rows = histories(log, items)
     model = fold_in(weights, data, lr=float(config.get("learning_rate", 0.01)),
-                    seed=int(config.get("seed", 0)), user_vectors=user_vectors(config))
+                    seed=int(config.get("seed", 0)), fit_users=fits_users(config))
     # Only what this brand sells (its own and the alliance's items, as its orders show).
     sold = np.zeros(len(items), dtype=bool)
     sold[[items[x] for x in set(sv.data.orders["item_id"].astype(str)) if x in items]] = True

@@ -10,9 +10,10 @@ from typing import Any
 from flwr.app import ConfigRecord
 
 
-def user_vectors(config: Mapping[str, Any]) -> bool:
-    """Whether a run's model has per-customer vectors at the brand: a recommender trained
-    under DP is released as item statistics (`federation.transitions`) and has none."""
+def fits_users(config: Mapping[str, Any]) -> bool:
+    """Whether a run's model fits per-customer vectors at the brand. A recommender under DP
+    is released as item statistics (`federation.transitions`); its customers' vectors are
+    computed from their history at the brand, never fitted."""
     return not (config.get("model") == "recommend" and float(config.get("dp_epsilon") or 0) > 0)
 
 
@@ -63,8 +64,8 @@ class RunSettings:
         date.fromisoformat(self.cutoff)
 
     @property
-    def user_vectors(self) -> bool:
-        return user_vectors(asdict(self))
+    def fits_users(self) -> bool:
+        return fits_users(asdict(self))
 
     @property
     def as_of(self) -> datetime:

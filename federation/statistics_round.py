@@ -101,7 +101,7 @@ def secure_sum_fn(grid: Grid, context: Context, n_brands: int,
         out = secure_vector_sum(grid, context, n_brands=n_brands, size=size,
                                 config={**base, **config}, clipping_range=bound,
                                 quantization_range=QUANTIZATION_RANGE,
-                                modulus_range=MODULUS_RANGE)
+                                modulus_range=MODULUS_RANGE, every_brand=True)
         return None if out is None else out[0]
     return run
 

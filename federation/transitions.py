@@ -11,16 +11,18 @@ Gaussian mechanism releases at once:
    items before it), also scaled to L2 norm 1.
 
 One customer moves each sum by at most 1 in L2 (the privacy unit is one customer), so each
-release is a Gaussian mechanism with noise multiplier sigma; Opacus' RDP accountant composes
-the two (and every retried attempt). The coordinator factorizes the noisy transition matrix
-into the model's item and context embeddings: post-processing, free under DP. The model's
-score is then the mean transition score from a customer's last CONTEXT items plus a small
-popularity prior, and customers keep no user vector (the brand computes nothing from its own
-customers that the DP release does not already cover).
+release is a Gaussian mechanism with noise multiplier sigma; Opacus' PRV accountant (tight
+for Gaussian releases) composes the two and every retried attempt. The coordinator factorizes
+the noisy transition matrix into the model's item and context embeddings: post-processing,
+free under DP. The model's
+score is then the mean transition score from a customer's last CONTEXT items and from their
+whole history, plus a small popularity prior: the brand computes each customer's vector from
+their own history and the released side, and fits nothing.
 
 With secure aggregation only the sum is revealed, so each brand adds its share of the noise,
-sized so that the sum of any n-1 brands still carries the full sigma (SecAgg+ tolerates one
-brand dropping out). Without it every brand adds the full sigma itself. OpenDP samples the
+sigma / sqrt(n): SecAgg+ is then run to unmask the sum only with every brand's share in it
+(a brand dropping out halts the round, which is retried and counted). Without it every brand
+adds the full sigma itself. OpenDP samples the
 noise; a brand refuses to answer with less than the smallest share its run settings allow.
 """
 
@@ -29,10 +31,11 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import opendp.prelude as dp
-from opacus.accountants import RDPAccountant
+from opacus.accountants import PRVAccountant, RDPAccountant
 
 from federation.recommend import CONTEXT, RecData
 
@@ -56,40 +59,54 @@ class StatisticsPlan:
         return self.pair_sigma * POP_NOISE_RATIO
 
     def epsilon(self, attempts: int = 1) -> float:
-        acc = RDPAccountant()
-        acc.history = [(self.pop_sigma, 1.0, attempts), (self.pair_sigma, 1.0, attempts)]
-        return float(acc.get_epsilon(self.delta))
+        return self._epsilon(attempts)[0]
+
+    def _epsilon(self, attempts: int) -> tuple[float, str]:
+        """Opacus' PRV accountant, which is tight for plain Gaussian releases; where it
+        cannot discretize (far-off sigmas), its RDP accountant's looser bound."""
+        history = [(self.pop_sigma, 1.0, attempts), (self.pair_sigma, 1.0, attempts)]
+        with warnings.catch_warnings():  # sample rate 1 is a log(0) PRV handles
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            try:
+                prv = PRVAccountant()
+                prv.history = history
+                return float(prv.get_epsilon(self.delta)), "opacus.prv"
+            except RuntimeError:
+                rdp = RDPAccountant()
+                rdp.history = history
+                return float(rdp.get_epsilon(self.delta)), "opacus.rdp"
 
     def report(self, attempts: int = 1) -> dict[str, float | int | str]:
-        return {"epsilon": round(self.epsilon(attempts), 4), "delta": self.delta,
+        epsilon, accountant = self._epsilon(attempts)
+        return {"epsilon": round(epsilon, 4), "delta": self.delta,
                 "noise_multiplier": round(self.pair_sigma, 4),
                 "popularity_noise_multiplier": round(self.pop_sigma, 4), "clip": 1.0,
                 "top_items": self.top, "releases": 2 * attempts, "privacy_unit": "customer",
-                "mechanism": "gaussian item statistics", "accountant": "opacus.rdp"}
+                "mechanism": "gaussian item statistics", "accountant": accountant}
 
 
+@lru_cache(maxsize=64)
 def plan_statistics(*, target_epsilon: float, delta: float, n_items: int,
                     top: int = TOP_ITEMS) -> StatisticsPlan:
     """The smallest noise whose two releases stay within `target_epsilon` (bisection on the
     accountant, which is monotone in sigma)."""
     if target_epsilon <= 0 or not 0 < delta < 1:
         raise ValueError("target epsilon must be > 0 and delta in (0, 1)")
-    lo, hi = 1e-3, 1e3
-    with warnings.catch_warnings():  # far-off trial sigmas hit the accountant's alpha range
-        warnings.simplefilter("ignore", UserWarning)
-        for _ in range(60):
-            mid = math.sqrt(lo * hi)
-            if StatisticsPlan(mid, delta, 1).epsilon() > target_epsilon:
-                lo = mid
-            else:
-                hi = mid
+    lo, hi = 0.05, 200.0
+    for _ in range(20):
+        mid = math.sqrt(lo * hi)
+        if StatisticsPlan(mid, delta, 1).epsilon() > target_epsilon:
+            lo = mid
+        else:
+            hi = mid
     return StatisticsPlan(hi, delta, max(1, min(top, n_items)))
 
 
 def noise_share(sigma: float, n_brands: int, *, secure: bool) -> float:
-    """Each brand's noise std: under SecAgg+ the revealed sum of any n-1 brands has std
-    sigma; without it each brand's own answer must carry all of it."""
-    return sigma / math.sqrt(n_brands - 1) if secure and n_brands > 1 else sigma
+    """Each brand's noise std: under SecAgg+ only the sum of all n brands is ever revealed,
+    and it has std sigma; without it each brand's own answer must carry all of it."""
+    return sigma / math.sqrt(n_brands) if secure else sigma
 
 
 def _histories(data: RecData) -> list[np.ndarray]:

@@ -72,9 +72,9 @@ def test_plan_meets_the_target_and_counts_every_attempt() -> None:
         plan_statistics(target_epsilon=0.0, delta=1e-5, n_items=10)
 
 
-def test_noise_shares_add_up_to_sigma_without_any_one_brand() -> None:
+def test_noise_shares_add_up_to_sigma() -> None:
     share = noise_share(2.0, 5, secure=True)
-    assert 4 * share ** 2 == pytest.approx(4.0)  # any 4 of 5 brands: variance sigma^2
+    assert 5 * share ** 2 == pytest.approx(4.0)  # the sum of all 5 brands: variance sigma^2
     assert noise_share(2.0, 5, secure=False) == 2.0
 
 
@@ -98,8 +98,10 @@ def test_noiseless_statistics_learn_what_comes_next() -> None:
     d = _walks(80, 30, 8)
     top = top_items(popularity_sum(d), 30)
     weights = item_side(popularity_sum(d), transition_sum(d, top), top, dim=30)
-    model = fold_in(weights, d, lr=0.01, seed=0, user_vectors=False)
-    assert not model.users.weight.any()
+    model = fold_in(weights, d, lr=0.01, seed=0, fit_users=False)
+    first = weights[1][d.train_i[d.train_u == 0]].mean(0)  # computed from history, not fitted
+    np.testing.assert_allclose(model.users.weight[0].numpy(), first, atol=1e-5)
+    assert not model.users.weight.requires_grad
     assert evaluate_ranking(model, d)["hr10"] > 0.9  # without the context: about 10/23
 
 

@@ -137,7 +137,7 @@ def test_private_recommender_is_released_as_item_statistics_and_served(
     without user vectors: the lists follow each customer's recent items."""
     settings = prepare_alliance(db, tmp_path / "silos", seed=5, scale=0.3, rounds=1)
     rec = replace(recommend_settings(settings), dp_epsilon=3.0, secure_aggregation=False)
-    assert not rec.user_vectors
+    assert not rec.fits_users
     outcome = simulate(rec, db)
     assert sorted(outcome.rounds) == [1]
     with db.reading() as s:
