@@ -54,6 +54,7 @@ def test_demo_report_has_lineage_consent_and_verified_audit(demo_run: tuple[Path
     run, rec = runs["churn"], runs["recommend"]
     assert all(r["status"] == "completed" and r["rounds"] == ROUNDS for r in runs.values())
     assert rec["secure_aggregation"] and rec["dp"]["epsilon"] <= 3.0
+    assert rec["dp"]["mechanism"] == "gaussian item statistics"  # SecAgg+ rounds, OpenDP noise
     assert 0.0 <= rec["metrics"]["hr10"] <= 1.0 and "ndcg10" in rec["metrics"]
     assert rec["privacy_audit"]["score_threshold"]["members"] > 0
     assert {b["brand_id"] for b in run["brands"]} == {"lumen-tea", "north-outfitters",
