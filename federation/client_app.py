@@ -98,16 +98,18 @@ def _recommender(settings: RunSettings, context: Context, p: PreparedRecommend,
 
 
 def _train(settings: RunSettings, context: Context, weights: list[np.ndarray],
-           config: Mapping[str, Any]) -> tuple[list[np.ndarray], int, dict[str, float]]:
+           config: Mapping[str, Any], *, secure: bool = False
+           ) -> tuple[list[np.ndarray], int, dict[str, float]]:
+    """`secure`: the round goes through SecAgg+, so a noise share is enough."""
     p = _prepared(settings, context)
     if is_statistics_round(config):
-        if not isinstance(p, PreparedRecommend):
-            raise ValueError("item statistics are asked of recommendation runs only")
+        if not isinstance(p, PreparedRecommend) or settings.dp_epsilon <= 0:
+            raise ValueError("item statistics are asked of private recommendation runs only")
         stats = plan_statistics(target_epsilon=settings.dp_epsilon,
                                 delta=settings.dp_delta, n_items=settings.items)
         sigma = stats.pop_sigma if config[STAGE_KEY] == "popularity" else stats.pair_sigma
         return statistics_answer(config, p.data, min_std=noise_share(
-            sigma, len(settings.brands), secure=True))
+            sigma, len(settings.brands), secure=secure))
     server_round = (int(cast(int, config.get("server-round", 0)))
                     + int(cast(int, config.get("round-offset", 0))))
     seed = settings.seed * 1000 + server_round
@@ -154,7 +156,8 @@ def train(msg: Message, context: Context) -> Message:
     if is_legacy(msg.content):  # a SecAgg+ round: legacy FitIns in, FitRes out
         return legacy_train(msg, lambda cfg, w: aggregate_answer(cfg, context)
                             if is_aggregate_round(cfg)
-                            else _train(RunSettings.from_mapping(cfg), context, w, cfg))
+                            else _train(RunSettings.from_mapping(cfg), context, w, cfg,
+                                        secure=True))
     config = msg.content.config_records["config"]
     weights, n, metrics = _train(_settings(msg), context, _weights(msg), config)
     return Message(RecordDict({"arrays": ArrayRecord(weights),

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from flwr.app import Context, RecordDict
 
 from compliance.consent.schemas import ConsentIn
 from compliance.consent.service import ConsentService
 from compliance.database import Database
 from compliance.errors import InputError, NotFoundError
 from compliance.policy.loader import load_policies
+from federation import client_app
 from federation.coordinator import initial_weights
 from federation.demo import prepare_alliance, recommend_settings
 from federation.features import CHURN_FEATURES
@@ -25,8 +27,10 @@ from federation.lineage.service import LineageService
 from federation.serving import SCORING_PURPOSE, recommend, score_churn
 from federation.silo import load_silo
 from federation.simulation import simulate
+from federation.statistics_round import STAGE_KEY, STD_KEY
 from federation.synthetic import catalogue
 from federation.task import build_model, get_weights
+from federation.transitions import noise_share, plan_statistics
 from privacy.pseudonym import Pseudonymizer
 
 pytestmark = pytest.mark.integration
@@ -154,3 +158,13 @@ def test_private_recommender_is_released_as_item_statistics_and_served(
     recs = recommend(db, silo, k=5)
     personal = [r for r in recs if r.personalized]
     assert personal and len({tuple(r.items) for r in personal}) > 1
+
+    # A brand refuses a coordinator asking, outside SecAgg+, for only a share of the noise.
+    brand = Context(run_id=0, node_id=0, node_config={"brand-id": settings.brands[0]},
+                    state=RecordDict(), run_config={})
+    sigma = plan_statistics(target_epsilon=8.0, delta=rec.dp_delta, n_items=rec.items).pop_sigma
+    share = {STAGE_KEY: "popularity", STD_KEY: noise_share(sigma, 3, secure=True)}
+    with pytest.raises(ValueError, match="below the"):
+        client_app._train(rec, brand, [], share)
+    (vector,), _, _ = client_app._train(rec, brand, [], share, secure=True)
+    assert vector.shape == (rec.items,)
