@@ -297,6 +297,8 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
     robust strategies (trimmed mean, median) need the individual updates, so choosing one
     turns it off."""
     t0 = time.perf_counter()
+    if not settings.fits_users:  # released in one round of item statistics, not trained
+        settings = replace(settings, rounds=1)
     engine = PolicyEngine(load_policies())
     grid = AuditingGrid(grid)
     nodes = wait_for_nodes(grid, len(settings.brands))
