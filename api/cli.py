@@ -150,11 +150,19 @@ def demo(
     rec = result.recommender.final
     console.print(f"federated recommender HR@10 {rec.get('hr10', float('nan')):.3f}, NDCG@10 "
                   f"{rec.get('ndcg10', float('nan')):.3f} (leave-last-out, full catalogue)")
-    dp = next((r.get("dp") for r in result.report["training_runs"]
-               if r["run_id"] == result.outcome.run_id), None)
+    runs = {r["run_id"]: r for r in result.report["training_runs"]}
+    dp = (runs.get(result.outcome.run_id) or {}).get("dp")
+    rec_run = runs.get(result.recommender.run_id) or {}
+    rec_dp = rec_run.get("dp")
     if dp:
-        console.print(f"DP-SGD at every brand: epsilon {dp['epsilon']:.2f}, delta "
+        console.print(f"churn: DP-SGD at every brand, epsilon {dp['epsilon']:.2f}, delta "
                       f"{dp['delta']:g} (Opacus RDP accountant, customer-level)")
+    if rec_dp:
+        via = "through" if rec_run.get("secure_aggregation") else "without"
+        console.print(f"recommender: DP item statistics {via} SecAgg+, epsilon "
+                      f"{rec_dp['epsilon']:.2f}, delta {rec_dp['delta']:g} (Opacus PRV "
+                      "accountant, customer-level); non-personalized list HR@10 "
+                      f"{rec.get('hr10_nonpersonalized', float('nan')):.3f}")
     console.print("DPO checklist: " + ", ".join(
         f"{n} {k.replace('_', ' ')}" for k, n in result.report["checklist"]["summary"].items()))
     for item in result.aggregates:
