@@ -75,16 +75,13 @@ def bench(
     if task not in ("churn", "recommend"):
         _fail(ComityError(f"unknown bench '{task}' (churn or recommend)"))
         return
-    defaults = ({"rounds": 30, "epochs": 30, "epsilon": 3.0, "lr": 0.01, "clip": 1.0,
-                 "dp_lr": 0.5} if task == "churn"
-                else {"rounds": 20, "epochs": 20, "epsilon": 8.0, "lr": 0.01, "clip": 1.0,
-                      "dp_lr": 0.5})
+    defaults = ({"rounds": 30, "epochs": 30, "epsilon": 3.0, "lr": 0.01} if task == "churn"
+                else {"rounds": 20, "epochs": 20, "epsilon": 8.0, "lr": 0.01})
     opts = BenchOptions(
         data=data, brands=brands, seed=seed, alpha=alpha,
         rounds=rounds or int(defaults["rounds"]), epochs=epochs or int(defaults["epochs"]),
         model=model, strategy=strategy, epsilon=epsilon or float(defaults["epsilon"]),
-        delta=delta, lr=float(defaults["lr"]), clip=float(defaults["clip"]),
-        dp_lr=float(defaults["dp_lr"]), id_col=id_col, label_col=label_col,
+        delta=delta, lr=float(defaults["lr"]), id_col=id_col, label_col=label_col,
         positive=positive, customer_col=customer_col, time_col=time_col, item_col=item_col,
         amount_col=amount_col, time_format=time_format, cutoff=cutoff,
         horizon_days=horizon_days)

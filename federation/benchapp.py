@@ -113,8 +113,8 @@ def _users_key(cfg: ConfigRecord) -> str:
 
 def _recommender(cfg: ConfigRecord, context: Context, rec: RecData,
                  items: list[np.ndarray]) -> SequentialMF:
-    """The shared items from the server, this brand's own users from its node state (none
-    for a model released as item statistics)."""
+    """The shared items from the server, this brand's own users from its node state (for a
+    model released as item statistics, computed from their history)."""
     if bool(cfg.get("item-statistics", False)):
         return fold_in(items, rec, lr=0.0, seed=0, fit_users=False)
     user_state = context.state.array_records.get(_users_key(cfg))

@@ -39,7 +39,6 @@ class PreparedChurn:
     x_test: np.ndarray
     y_test: np.ndarray
 
-
     @property
     def train_examples(self) -> int:
         return len(self.x_train)

@@ -35,13 +35,7 @@ from federation.lineage.service import BrandLineage, LineageService, ResumePoint
 from federation.recommend import build_recommender
 from federation.secagg import MIN_BRANDS, run_secagg
 from federation.settings import RunSettings
-from federation.statistics_round import (
-    StatisticsFailed,
-    evaluate_round,
-    plain_sum_fn,
-    release_item_side,
-    secure_sum_fn,
-)
+from federation.statistics_round import StatisticsFailed, release_and_evaluate
 from federation.strategy import make_strategy
 from federation.task import build_model, get_weights
 from federation.transitions import plan_statistics
@@ -259,21 +253,14 @@ def release_statistics(grid: Grid, db: Database, settings: RunSettings,
     of an interrupted earlier start are counted by the accountant too."""
     plan = plan_statistics(target_epsilon=settings.dp_epsilon, delta=settings.dp_delta,
                            n_items=settings.items)
-    base = dict(settings.to_record())
-    if secure:
-        if context is None:
-            raise FederationError("SecAgg+ needs the ServerApp context")
-        sum_fn = secure_sum_fn(grid, context, len(settings.brands), base)
-    else:
-        sum_fn = plain_sum_fn(grid, nodes, base)
     try:
-        weights, attempts = release_item_side(
-            sum_fn, plan, n_brands=len(settings.brands), secure=secure,
+        weights, attempts, metrics = release_and_evaluate(
+            grid, context, nodes, plan, dict(settings.to_record()),
+            n_brands=len(settings.brands), secure=secure,
             max_customers=max(r.train_examples for r in reports.values()),
             n_items=settings.items, dim=settings.dim)
-    except StatisticsFailed as exc:
+    except (StatisticsFailed, ValueError) as exc:
         raise FederationError(str(exc)) from exc
-    metrics = evaluate_round(grid, nodes, weights, base)
     with db.unit_of_work() as session:
         LineageService(session).save_round(settings.run_id, 1, weights, metrics, attempts)
     if progress:

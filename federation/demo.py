@@ -199,8 +199,8 @@ def run_demo(out_dir: Path, *, db: Database, seed: int = 7, rounds: int = 8,
         outcome = simulate(settings, db, progress=progress)
         step("Membership-inference audit of the trained model (at the brands)")
         audit_run(db, outcome.run_id, silo_root, actor="dpo")
-        step("Federated recommender over the alliance catalogue (shared items, user vectors "
-             "kept at each brand) and its membership-inference audit")
+        step("Federated recommender over the alliance catalogue (shared items; under DP "
+             "released as item statistics) and its membership-inference audit")
         recommender = simulate(recommend_settings(settings), db, progress=progress)
         audit_run(db, recommender.run_id, silo_root, actor="dpo")
         step("DP aggregates across the brands' silos (SecAgg+ sum, OpenDP noise, budget)")

@@ -44,12 +44,7 @@ from federation.recommend import (
     train_recommender,
 )
 from federation.secagg import MIN_BRANDS
-from federation.statistics_round import (
-    evaluate_round,
-    plain_sum_fn,
-    release_item_side,
-    secure_sum_fn,
-)
+from federation.statistics_round import release_and_evaluate
 from federation.strategy import make_strategy
 from federation.tabular import TableSummary, TabularEncoder, summarize
 from federation.task import build_model, evaluate, get_weights, set_weights, train_local
@@ -149,21 +144,19 @@ def run_federated_pair(data_dir: Path, n_brands: int, initial: list[np.ndarray],
     def _main(grid: Grid, context: Context) -> None:
         for name, cfg in configs.items():
             t0 = time.perf_counter()
-            strat = make_strategy(strategy, n_brands)
             record = ConfigRecord({"data-dir": str(data_dir), "run-name": name, **cfg})
-            if cfg.get("item-statistics") and statistics is not None:
-                nodes = wait_for_nodes(grid, n_brands)
-                secure = n_brands >= MIN_BRANDS
-                weights, attempts = release_item_side(
-                    secure_sum_fn(grid, context, n_brands, record) if secure
-                    else plain_sum_fn(grid, nodes, record), statistics,
-                    n_brands=n_brands, secure=secure,
+            if cfg.get("item-statistics"):
+                if statistics is None:
+                    raise ValueError(f"'{name}' asks for item statistics without a plan")
+                weights, attempts, metrics = release_and_evaluate(
+                    grid, context, wait_for_nodes(grid, n_brands), statistics, record,
+                    n_brands=n_brands, secure=n_brands >= MIN_BRANDS,
                     max_customers=int(cfg["max-customers"]), n_items=len(initial[0]),
                     dim=int(cfg["dim"]))
-                metrics = evaluate_round(grid, nodes, weights, record)
                 results[name] = (weights, time.perf_counter() - t0,
                                  {**metrics, "attempts": attempts})
                 continue
+            strat = make_strategy(strategy, n_brands)
             res = strat.start(grid=grid, initial_arrays=ArrayRecord(initial),
                               num_rounds=rounds, train_config=record, evaluate_config=record)
             last = res.evaluate_metrics_clientapp.get(rounds)

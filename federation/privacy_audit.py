@@ -40,7 +40,8 @@ def audit_recommender(item_weights: list[np.ndarray], parts: list[PreparedRecomm
                       lr: float, epsilon: float | None, delta: float | None,
                       seed: int, fit_users: bool = True) -> dict[str, Any]:
     """Per customer, a trained item against the held-out one, scored by the model with the
-    brand's own folded-in user vector; the attack thresholds the standardized score."""
+    brand's own user vector (folded in, or computed from history for a DP model); the
+    attack thresholds the standardized score."""
     members, nonmembers = [], []
     for p in parts:
         m, n = membership_scores(fold_in(item_weights, p.data, lr=lr, seed=seed,

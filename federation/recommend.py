@@ -58,6 +58,12 @@ class RecData:
                 np.searchsorted(self.train_u, users, side="right"))
 
     @cached_property
+    def user_histories(self) -> list[np.ndarray]:
+        """Each user's training items, oldest first."""
+        starts, ends = self.user_spans
+        return [self.train_i[s:e] for s, e in zip(starts, ends, strict=True)]
+
+    @cached_property
     def train_context(self) -> np.ndarray:
         """Per training row, the user's previous CONTEXT items, newest first; `n_items`
         pads (a user's first rows have less history)."""
@@ -72,9 +78,7 @@ class RecData:
     @cached_property
     def last_context(self) -> np.ndarray:
         """Per user, the last CONTEXT training items: the context of the held-out item."""
-        starts, ends = self.user_spans
-        return recent_context([self.train_i[s:e] for s, e in zip(starts, ends, strict=True)],
-                              self.n_items)
+        return recent_context(self.user_histories, self.n_items)
 
 
 def recent_context(histories: Sequence[np.ndarray], n_items: int) -> np.ndarray:

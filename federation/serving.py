@@ -166,8 +166,9 @@ def score_churn(db: Database, silo: Path, *, customers: list[str] | None = None,
 def recommend(db: Database, silo: Path, *, customers: list[str] | None = None, k: int = 10,
               catalogue: Path | None = None, actor: str = "brand") -> list[Recommendation]:
     """Top-k unseen items per customer, among those this brand sells. The brand folds its
-    allowed customers' user vectors in against the latest shared item side; the catalogue
-    defaults to the one published beside the silos."""
+    allowed customers' user vectors in against the latest shared item side (for a DP model,
+    computes them from history); the catalogue defaults to the one published beside the
+    silos."""
     if k < 1:
         raise InputError("k must be at least 1", column="k")
     mv, config, final = latest_model(db, "recommend")

@@ -15,6 +15,7 @@ import numpy as np
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, RecordDict
 from flwr.app.message_type import MessageType
 from flwr.serverapp import Grid
+from flwr.serverapp.strategy.strategy_utils import aggregate_metricrecords
 
 from federation.recommend import RecData
 from federation.secagg import secure_vector_sum
@@ -94,9 +95,26 @@ def release_item_side(sum_fn: SumFn, plan: StatisticsPlan, *, n_brands: int, sec
     return item_side(pop, pairs, top, dim), max(attempts.values())
 
 
-def secure_sum_fn(grid: Grid, context: Context, n_brands: int,
-                  base: Mapping[str, Any]) -> SumFn:
-    """Sums through SecAgg+; `base` is the run's config the brands also need."""
+def release_and_evaluate(grid: Grid, context: Context | None, nodes: list[int],
+                         plan: StatisticsPlan, config: Mapping[str, Any], *, n_brands: int,
+                         secure: bool, max_customers: int, n_items: int, dim: int
+                         ) -> tuple[list[np.ndarray], int, dict[str, Any]]:
+    """The whole DP release as the coordinator and the bench run it: both sums (through
+    SecAgg+ when `secure`), then one federated evaluation. `config` is the run's config the
+    brands also need; SecAgg+ needs the ServerApp `context`. Returns the item side, the
+    attempts to account, and the metrics."""
+    if secure and context is None:
+        raise ValueError("SecAgg+ needs the ServerApp context")
+    sum_fn = (_secure_sum_fn(grid, context, n_brands, config) if secure and context
+              else _plain_sum_fn(grid, nodes, config))
+    weights, attempts = release_item_side(sum_fn, plan, n_brands=n_brands, secure=secure,
+                                          max_customers=max_customers, n_items=n_items,
+                                          dim=dim)
+    return weights, attempts, evaluate_round(grid, nodes, weights, config)
+
+
+def _secure_sum_fn(grid: Grid, context: Context, n_brands: int,
+                   base: Mapping[str, Any]) -> SumFn:
     def run(config: dict[str, Any], size: int, bound: float) -> np.ndarray | None:
         out = secure_vector_sum(grid, context, n_brands=n_brands, size=size,
                                 config={**base, **config}, clipping_range=bound,
@@ -106,8 +124,8 @@ def secure_sum_fn(grid: Grid, context: Context, n_brands: int,
     return run
 
 
-def plain_sum_fn(grid: Grid, nodes: list[int], base: Mapping[str, Any],
-                 timeout: float = 600.0) -> SumFn:
+def _plain_sum_fn(grid: Grid, nodes: list[int], base: Mapping[str, Any],
+                  timeout: float = 600.0) -> SumFn:
     """Sums the brands' answers here (every brand's answer carries the full noise); a round
     missing any brand is halted."""
     def run(config: dict[str, Any], size: int, bound: float) -> np.ndarray | None:
@@ -126,22 +144,14 @@ def plain_sum_fn(grid: Grid, nodes: list[int], base: Mapping[str, Any],
 
 
 def evaluate_round(grid: Grid, nodes: list[int], weights: list[np.ndarray],
-                   config: Mapping[str, Any], timeout: float = 600.0) -> dict[str, float]:
-    """One federated evaluation of `weights`: metrics averaged by the brands' examples."""
+                   config: Mapping[str, Any], timeout: float = 600.0) -> dict[str, Any]:
+    """One federated evaluation of `weights`: metrics averaged by the brands' examples, as
+    Flower's strategies average them."""
     record = ConfigRecord(dict(config))
     msgs = [Message(RecordDict({"config": record, "arrays": ArrayRecord(weights)}),
                     dst_node_id=n, message_type=MessageType.EVALUATE) for n in nodes]
-    metrics = [r.content.metric_records["metrics"]
-               for r in grid.send_and_receive(msgs, timeout=timeout) if not r.has_error()]
-    total = sum(float(cast(float, m["num-examples"])) for m in metrics)
-    if not metrics or total <= 0:
+    replies = [r.content for r in grid.send_and_receive(msgs, timeout=timeout)
+               if not r.has_error()]
+    if not replies:
         return {}
-    out: dict[str, Any] = {}
-    for key in metrics[0]:
-        if key == "num-examples":
-            continue
-        vals = [np.asarray(m[key], dtype=float) * float(cast(float, m["num-examples"]))
-                for m in metrics]
-        avg = np.sum(vals, axis=0) / total
-        out[key] = avg.tolist() if avg.ndim else float(avg)
-    return out
+    return dict(aggregate_metricrecords(replies, "num-examples"))

@@ -14,16 +14,15 @@ One customer moves each sum by at most 1 in L2 (the privacy unit is one customer
 release is a Gaussian mechanism with noise multiplier sigma; Opacus' PRV accountant (tight
 for Gaussian releases) composes the two and every retried attempt. The coordinator factorizes
 the noisy transition matrix into the model's item and context embeddings: post-processing,
-free under DP. The model's
-score is then the mean transition score from a customer's last CONTEXT items and from their
-whole history, plus a small popularity prior: the brand computes each customer's vector from
-their own history and the released side, and fits nothing.
+free under DP. The model's score is then the mean transition score from a customer's last
+CONTEXT items and from their whole history, plus a small popularity prior: the brand computes
+each customer's vector from their own history and the released side, and fits nothing.
 
 With secure aggregation only the sum is revealed, so each brand adds its share of the noise,
 sigma / sqrt(n): SecAgg+ is then run to unmask the sum only with every brand's share in it
 (a brand dropping out halts the round, which is retried and counted). Without it every brand
-adds the full sigma itself. OpenDP samples the
-noise; a brand refuses to answer with less than the smallest share its run settings allow.
+adds the full sigma itself. OpenDP samples the noise; a brand refuses to answer with less
+than its run settings allow.
 """
 
 from __future__ import annotations
@@ -109,15 +108,10 @@ def noise_share(sigma: float, n_brands: int, *, secure: bool) -> float:
     return sigma / math.sqrt(n_brands) if secure else sigma
 
 
-def _histories(data: RecData) -> list[np.ndarray]:
-    starts, ends = data.user_spans
-    return [data.train_i[s:e] for s, e in zip(starts, ends, strict=True)]
-
-
 def popularity_sum(data: RecData) -> np.ndarray:
     """Sum over customers of their item indicator scaled to norm 1."""
     out = np.zeros(data.n_items)
-    for items in _histories(data):
+    for items in data.user_histories:
         bought = np.unique(items)
         if len(bought):
             out[bought] += 1.0 / math.sqrt(len(bought))
@@ -131,7 +125,7 @@ def transition_sum(data: RecData, top: np.ndarray) -> np.ndarray:
     pos = np.full(data.n_items, -1, dtype=np.int64)
     pos[top] = np.arange(m)
     out = np.zeros(m * m)
-    for items in _histories(data):
+    for items in data.user_histories:
         p = pos[items]
         pairs = [np.stack([p[:-k], p[k:]], 1) for k in range(1, CONTEXT + 1) if len(p) > k]
         if not pairs:
