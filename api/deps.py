@@ -9,7 +9,7 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
 from compliance.database import Database
-from compliance.policy.loader import PolicySet
+from compliance.policy.schemas import PolicySet
 from compliance.tokens.service import AuthError, ForbiddenError, Principal, TokenService
 
 

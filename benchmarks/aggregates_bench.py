@@ -190,7 +190,7 @@ def contention(work: Path, n: int = 200, limit: float = 2.0, eps: float = 0.1
 def federated(work: Path, rows: int, brands: int = 5) -> dict[str, Any]:
     """The same grouped count+mean answered across `brands` silos through Flower's runtime
     and SecAgg+, beside the pooled DP answer and the true value."""
-    from api.app import simulated_secure_sum
+    from api.composition import simulated_secure_sum
 
     df = make_data(work / "pooled.parquet", rows, seed=3)
     silos = {}

@@ -3,7 +3,7 @@ same model, clients and data, side by side in one Flower simulation; SecAgg+ rep
 
     python benchmarks/coordinator_bench.py [--rounds 6] [--repeats 2] [--scale 1.0] [--json OUT]
 
-Both drive the same ClientApp (`federation.client_app`) over the demo's three synthetic
+Both drive the same ClientApp (`federation.brand.client_app`) over the demo's three synthetic
 brands. "Bare" is `flwr.serverapp.strategy.FedAvg.start` with nothing else. "Ours" is
 `coordinator.run_federated` with SecAgg+ off: gate reports and their verification, lineage,
 audit events, the wire audit on every reply and update screening. Round times are read
@@ -32,13 +32,13 @@ from flwr.serverapp.strategy import FedAvg
 from flwr.simulation import run_simulation
 
 from compliance.database import Database
-from federation.backend import simulation_backend
-from federation.client_app import app as client_app
-from federation.coordinator import run_federated
+from federation.brand.client_app import app as client_app
+from federation.coordinator.coordinator import run_federated
+from federation.data.features import CHURN_FEATURES
 from federation.demo import prepare_alliance
-from federation.features import CHURN_FEATURES
+from federation.models.churn import build_model, get_weights
+from federation.runtime.simulation import simulation_backend
 from federation.settings import RunSettings
-from federation.task import build_model, get_weights
 
 POLL_S = 0.002
 

@@ -15,8 +15,15 @@ import string
 from datetime import date, timedelta
 from pathlib import Path
 
-from federation.synthetic import CN_GIVEN, CN_PLACES, CN_SURNAMES, EN_FIRST, EN_LAST, EN_STREETS
-from privacy.identifiers import luhn_valid, resident_id_check_digit
+from federation.data.synthetic import (
+    CN_GIVEN,
+    CN_PLACES,
+    CN_SURNAMES,
+    EN_FIRST,
+    EN_LAST,
+    EN_STREETS,
+)
+from privacy.check_digits import luhn_valid, resident_id_check_digit
 
 OUT = Path(__file__).parent / "data" / "pii_corpus.jsonl"
 R = random.Random(20261122)

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from federation.deployment import free_port
+from federation.runtime.deployment import free_port
 
 
 @contextmanager

@@ -19,6 +19,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from compliance.canonical import canonical_json
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -55,6 +57,11 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON()}
 
 
+class KeyStoreRecord:
+    """Mixin for models that live in the key store (`COMITY_KEYSTORE_URL`), not with the
+    data: sessions bind every subclass to the key-store engine."""
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -85,8 +92,6 @@ def keystore_url(main_url: str, explicit: str | None = None) -> str:
 def make_engine(url: str) -> Engine:
     """JSON is stored as canonical text (sorted keys, compact) so that the audit verifier
     can hash stored `data` as it is."""
-    from compliance.audit.chain import canonical_json
-
     if url.startswith("sqlite"):
         # FULL (the default) makes every commit survive power loss; NORMAL (WAL) survives a
         # crash of the process but not of the machine, for about a fifth less CPU per write.
@@ -161,8 +166,6 @@ class Database:
 
     def __init__(self, url: str | None = None, *, migrate: bool = True,
                  key_url: str | None = None) -> None:
-        from privacy.vault.models import SubjectKey
-
         self.url = database_url(url)
         self.key_url = keystore_url(self.url, key_url)
         urls = [self.url] if self.key_url == self.url else [self.url, self.key_url]
@@ -172,11 +175,11 @@ class Database:
         self.engine = make_engine(self.url)
         self.key_engine = self.engine if len(urls) == 1 else make_engine(self.key_url)
         read_only = {"comity_read_only": True}
-        self._sessions = sessionmaker(self.engine, binds={SubjectKey: self.key_engine},
+        self._sessions = sessionmaker(self.engine, binds={KeyStoreRecord: self.key_engine},
                                       expire_on_commit=False)
         self._readers = sessionmaker(
             self.engine.execution_options(**read_only),
-            binds={SubjectKey: self.key_engine.execution_options(**read_only)},
+            binds={KeyStoreRecord: self.key_engine.execution_options(**read_only)},
             expire_on_commit=False)
         self._sqlite = self.url.startswith("sqlite")
         self._write_lock = threading.Lock()

@@ -23,6 +23,13 @@ class NotFoundError(ComityError):
     status_code = 404
 
 
+class ConflictError(ComityError):
+    """The request contradicts what is recorded: a reused idempotency key, a request already
+    decided, a run already completed."""
+
+    status_code = 409
+
+
 class InputError(ComityError):
     """Bad input, located: file, line and column where known."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from federation.certificates import make_certificates
+from federation.runtime.certificates import make_certificates
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from compliance.audit.service import AuditLog
+from compliance.consent.importer import ConsentImporter
 from compliance.consent.service import ConsentService
 from compliance.database import Database, utcnow
 from compliance.policy.engine import PolicyEngine
@@ -29,26 +30,25 @@ from compliance.requests.schemas import RequestIn, RequestType
 from compliance.requests.service import NEEDS_SECOND_PERSON, RequestService
 from compliance.retention.service import RetentionService
 from compliance.subjects.service import SubjectService
-from federation.aggregate_round import simulate_secure_sum
-from federation.brand import prepare_segments
-from federation.catalogue import CATALOGUE_FILE, load_catalogue, write_catalogue
-from federation.coordinator import RunOutcome
-from federation.features import CHURN_STATUS, RFM_TIERS
-from federation.privacy_audit import audit_run
-from federation.settings import RunSettings
-from federation.silo import load_silo, write_silo
-from federation.simulation import simulate
-from federation.synthetic import (
+from federation.coordinator.coordinator import RunOutcome
+from federation.data.catalogue import CATALOGUE_FILE, load_catalogue, write_catalogue
+from federation.data.features import CHURN_STATUS, RFM_TIERS
+from federation.data.silo import load_silo, write_silo
+from federation.data.synthetic import (
     AS_OF,
     DEFAULT_CUTOFF,
     DEFAULT_HORIZON_DAYS,
     catalogue,
     generate_alliance,
 )
+from federation.gate.prepare import prepare_segments
+from federation.privacy_audit import audit_run
+from federation.runtime.simulation import simulate, simulate_secure_sum
+from federation.settings import RunSettings
 from privacy.aggregates.errors import BudgetExhausted
 from privacy.aggregates.schemas import AggregateQuery
 from privacy.aggregates.service import AggregateService
-from privacy.keys import key_dir
+from privacy.keys import audit_signing_key, key_dir
 from privacy.pseudonym import Pseudonymizer
 from privacy.vault.service import Vault
 
@@ -157,10 +157,9 @@ def prepare_alliance(db: Database, silo_root: Path, *, seed: int = 7, scale: flo
         on_generated()
     for s in silos:
         with db.unit_of_work() as session:
-            svc = SubjectService(session)
-            svc.register_brand(s.spec.brand_id, s.spec.name, s.spec.jurisdiction,
-                               actor="admin")
-            svc.import_consents(
+            SubjectService(session).register_brand(s.spec.brand_id, s.spec.name,
+                                                   s.spec.jurisdiction, actor="admin")
+            ConsentImporter(session).import_silo(
                 s.spec.brand_id, s.customers, s.consents,
                 pseudonym=Pseudonymizer.for_brand(s.spec.brand_id),
                 minor_age=policies.jurisdictions[s.spec.jurisdiction].minor_age,
@@ -176,7 +175,7 @@ def prepare_alliance(db: Database, silo_root: Path, *, seed: int = 7, scale: flo
 def recommend_settings(churn: RunSettings) -> RunSettings:
     """The recommender's run beside the churn run: same brands, consent time and DP target,
     over the alliance catalogue the demo published. Under DP its item side is released as
-    item statistics (`federation.transitions`), not trained by DP-SGD."""
+    item statistics (`federation.models.item_statistics`), not trained by DP-SGD."""
     return replace(churn, run_id=str(uuid.uuid4()), model="recommend",
                    items=len(load_catalogue(Path(churn.silo_root) / CATALOGUE_FILE)),
                    local_epochs=2, learning_rate=0.01)
@@ -210,7 +209,7 @@ def run_demo(out_dir: Path, *, db: Database, seed: int = 7, rounds: int = 8,
         step("Retention sweep and a signed audit checkpoint")
         RetentionService(db, load_policies(), actor="retention").sweep()
         with db.unit_of_work() as session:
-            AuditLog(session).checkpoint()
+            AuditLog(session).checkpoint(audit_signing_key())
         step("Writing the DPO report (checklist, evidence, charts)")
         with db.unit_of_work() as session:
             report = build_report(session)

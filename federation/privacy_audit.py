@@ -13,12 +13,13 @@ from torch import nn
 from compliance.audit.service import AuditLog
 from compliance.database import Database
 from compliance.errors import ComityError, NotFoundError
-from federation.brand import PreparedChurn, PreparedRecommend, prepare_for_run
-from federation.lineage.models import ModelVersion, TrainingRun
-from federation.lineage.service import weights_from_blob
-from federation.recommend import fold_in, membership_scores
+from federation.brand.node import prepare_for_run
+from federation.coordinator.lineage.models import ModelVersion, TrainingRun
+from federation.coordinator.lineage.service import weights_from_blob
+from federation.gate.prepare import PreparedChurn, PreparedRecommend
+from federation.models.churn import build_model, example_losses, predict_proba, set_weights
+from federation.models.recommend import fold_in, membership_scores
 from federation.settings import RunSettings
-from federation.task import build_model, example_losses, predict_proba, set_weights
 from privacy.membership import black_box, dp_bound, loss_threshold
 
 
@@ -38,14 +39,14 @@ def audit_churn_model(model: nn.Module, x_members: np.ndarray, y_members: np.nda
 
 def audit_recommender(item_weights: list[np.ndarray], parts: list[PreparedRecommend], *,
                       lr: float, epsilon: float | None, delta: float | None,
-                      seed: int, fit_users: bool = True) -> dict[str, Any]:
+                      seed: int, fit_user_vectors: bool = True) -> dict[str, Any]:
     """Per customer, a trained item against the held-out one, scored by the model with the
     brand's own user vector (folded in, or computed from history for a DP model); the
     attack thresholds the standardized score."""
     members, nonmembers = [], []
     for p in parts:
         m, n = membership_scores(fold_in(item_weights, p.data, lr=lr, seed=seed,
-                                         fit_users=fit_users), p.data,
+                                         fit_user_vectors=fit_user_vectors), p.data,
                                  seed=seed)
         members.append(m)
         nonmembers.append(n)
@@ -80,15 +81,15 @@ def audit_run(db: Database, run_id: str, silo_root: Path, *, actor: str = "dpo"
     if recs:
         findings = audit_recommender(weights, recs, lr=settings.learning_rate,
                                      epsilon=epsilon, delta=delta, seed=settings.seed,
-                                     fit_users=settings.fits_users)
+                                     fit_user_vectors=not settings.item_statistics)
     else:
-        model = build_model(churns[0].x_train.shape[1], settings.model_kind)
+        model = build_model(churns[0].data.x_train.shape[1], settings.model_kind)
         set_weights(model, weights)
         findings = audit_churn_model(
-            model, np.concatenate([p.x_train for p in churns]),
-            np.concatenate([p.y_train for p in churns]),
-            np.concatenate([p.x_test for p in churns]),
-            np.concatenate([p.y_test for p in churns]), epsilon=epsilon, delta=delta,
+            model, np.concatenate([p.data.x_train for p in churns]),
+            np.concatenate([p.data.y_train for p in churns]),
+            np.concatenate([p.data.x_test for p in churns]),
+            np.concatenate([p.data.y_test for p in churns]), epsilon=epsilon, delta=delta,
             seed=settings.seed)
     findings = {"run_id": run_id, "model_version": mv.version, **findings,
                 "brands": {p.brand_id: {"members": p.train_examples,

@@ -1,4 +1,9 @@
-"""Settings of one federated training run, carried to brands inside Flower ConfigRecords."""
+"""Settings of one federated training run, carried to brands inside Flower ConfigRecords,
+and the keys of the special rounds both parties read (DP item statistics, DP aggregates).
+
+This and `gate.report` are where the brand node and the coordinator meet: both import them,
+neither imports the other.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,33 @@ from typing import Any
 
 from flwr.app import ConfigRecord
 
+from federation.models.dpsgd import DpPlan
 
-def fits_users(config: Mapping[str, Any]) -> bool:
-    """Whether a run's model fits per-customer vectors at the brand. A recommender under DP
-    is released as item statistics (`federation.transitions`); its customers' vectors are
-    computed from their history at the brand, never fitted."""
-    return not (config.get("model") == "recommend" and float(config.get("dp_epsilon") or 0) > 0)
+SECAGG_MIN_BRANDS = 3  # below this the sum of two updates reveals each to the other's holder
+
+# A round asking for the brands' noisy item statistics (`federation.models.item_statistics`):
+# which sum, the noise std each brand adds, the items the transitions are counted over.
+STAGE_KEY = "item-stats-stage"
+STD_KEY = "item-stats-std"
+TOP_KEY = "item-stats-top"
+# A SecAgg+ round carrying a DP aggregate plan (`privacy.aggregates.federated`).
+PLAN_KEY = "dp-aggregate-plan"
+BRANDS_KEY = "dp-aggregate-brands"
+
+
+def is_statistics_round(config: Mapping[str, Any]) -> bool:
+    return STAGE_KEY in config
+
+
+def is_aggregate_round(config: Mapping[str, Any]) -> bool:
+    return PLAN_KEY in config
+
+
+def releases_item_statistics(config: Mapping[str, Any]) -> bool:
+    """Whether a run (its settings as a mapping) releases the recommender's item side as DP
+    item statistics instead of training it: a recommender under DP. Its customers' vectors
+    are then computed from their history at the brand, never fitted."""
+    return config.get("model") == "recommend" and float(config.get("dp_epsilon") or 0) > 0
 
 
 @dataclass(frozen=True)
@@ -64,8 +90,18 @@ class RunSettings:
         date.fromisoformat(self.cutoff)
 
     @property
-    def fits_users(self) -> bool:
-        return fits_users(asdict(self))
+    def item_statistics(self) -> bool:
+        """The recommender's item side is released as DP item statistics, not trained."""
+        return releases_item_statistics(asdict(self))
+
+    @property
+    def dp_plan(self) -> DpPlan | None:
+        """The DP-SGD plan every brand trains with, as the coordinator set it before round
+        one (None: no DP-SGD in this run)."""
+        if self.dp_noise_multiplier <= 0:
+            return None
+        return DpPlan(self.dp_noise_multiplier, self.dp_clip, self.dp_sample_rate,
+                      self.dp_steps_per_round, self.rounds, self.dp_delta)
 
     @property
     def as_of(self) -> datetime:

@@ -7,7 +7,12 @@ from compliance.database import Base
 from compliance.requests.models import SubjectRequest
 from compliance.subjects.models import Brand, Subject
 from compliance.tokens.models import ApiToken
-from federation.lineage.models import ModelVersion, TrainingRun, TrainingRunBrand
+from federation.coordinator.lineage.models import (
+    ModelVersion,
+    TrainingRound,
+    TrainingRun,
+    TrainingRunBrand,
+)
 from privacy.aggregates.models import BudgetLedger, DpDataset, DpRelease, PrivacyBudget
 from privacy.vault.models import SubjectKey, SubjectPii
 
@@ -27,6 +32,7 @@ __all__ = [
     "SubjectKey",
     "SubjectPii",
     "SubjectRequest",
+    "TrainingRound",
     "TrainingRun",
     "TrainingRunBrand",
 ]

@@ -12,10 +12,13 @@ import base64
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from privacy.detection.analyzer import PiiScanner
 from privacy.detection.entities import Finding
+from privacy.detection.service import ProgressFn, process_jsonl
 from privacy.pii import mask_text
 from privacy.pseudonym import Pseudonymizer
 
@@ -80,3 +83,10 @@ def apply(text: str, findings: Sequence[Finding], operator: Operator) -> str:
     for f in sorted(findings, key=lambda x: x.start, reverse=True):
         out = out[:f.start] + operator(text[f.start:f.end], f) + out[f.end:]
     return out
+
+
+def redact_jsonl(inp: Path, out: Path, scanner: PiiScanner, operator: Operator,
+                 progress: ProgressFn | None = None) -> int:
+    return process_jsonl(inp, out, scanner, lambda rid, text, fs: {
+        "id": rid, "text": apply(text, fs, operator),
+        "entities": [f.as_dict() for f in fs]}, progress)

@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from compliance.errors import ComityError
@@ -31,16 +32,26 @@ def master_key() -> bytes:
         if len(key) != 32:
             raise ComityError("COMITY_MASTER_KEY must be 32 bytes (64 hex characters)")
         return key
-    path = key_dir() / "master.key"
+    return _secret_file("master.key", 32)
+
+
+def _secret_file(name: str, nbytes: int) -> bytes:
+    """A random secret kept in the key directory, created once with mode 0600."""
+    path = key_dir() / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-    key = bytes.fromhex(path.read_text().strip())
-    if len(key) != 32:
-        raise ComityError(f"key file {path} does not hold a 32-byte hex key")
-    return key
+            fh.write(secrets.token_hex(nbytes))
+    value = bytes.fromhex(path.read_text().strip())
+    if len(value) != nbytes:
+        raise ComityError(f"key file {path} does not hold a {nbytes}-byte hex key")
+    return value
+
+
+def audit_signing_key() -> Ed25519PrivateKey:
+    """The coordinator's Ed25519 key that signs audit checkpoints (RFC 8032)."""
+    return Ed25519PrivateKey.from_private_bytes(_secret_file("audit-signing.key", 32))
 
 
 def master_versions() -> dict[int, bytes]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from federation.synthetic import generate_alliance
+from federation.data.synthetic import generate_alliance
 
 SEED, SCALE, ROUNDS = 11, 0.25, 3
 

@@ -13,7 +13,7 @@ import yaml
 from compliance.database import Database
 from compliance.errors import InputError
 from compliance.policy.loader import load_policies
-from federation.column_map import load_column_map
+from federation.data.silo import load_column_map
 from privacy.aggregates.schemas import AggregateQuery
 from privacy.aggregates.service import AggregateService
 from privacy.detection.table import read_table

@@ -14,12 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from compliance.canonical import canonical_json
+
 GENESIS_HASH = "0" * 64
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,7 @@ from compliance.audit.chain import (
 )
 from compliance.audit.checkpoint_models import AuditCheckpoint
 from compliance.audit.models import AuditEvent
-from compliance.audit.signing import checkpoint_message, signing_key, verify_signature
+from compliance.audit.signing import checkpoint_message, verify_signature
 from compliance.database import utcnow
 from compliance.errors import NotFoundError
 
@@ -116,14 +117,14 @@ class AuditLog:
             return f"events {cp.first_seq}-{cp.last_seq} differ from their signed checkpoint"
         return None
 
-    def checkpoint(self, actor: str = "system") -> AuditCheckpoint | None:
-        """Sign the Merkle root of every event since the previous checkpoint."""
+    def checkpoint(self, key: Ed25519PrivateKey) -> AuditCheckpoint | None:
+        """Sign the Merkle root of every event since the previous checkpoint with the
+        coordinator's key (`privacy.keys.audit_signing_key`)."""
         prev = self.session.scalar(select(func.max(AuditCheckpoint.last_seq))) or 0
         head, head_hash = self._head()
         if head <= prev:
             return None
         root = merkle.root(self._range_hashes(prev + 1, head)).hex()
-        key = signing_key()
         sig = key.sign(checkpoint_message(prev + 1, head, head_hash, root)).hex()
         from cryptography.hazmat.primitives import serialization
 

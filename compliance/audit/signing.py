@@ -1,27 +1,13 @@
-"""The Ed25519 key that signs audit checkpoints (RFC 8032), kept in the key directory."""
+"""Ed25519 signatures over audit checkpoints (RFC 8032): the signed message and its check.
+The private key is the coordinator's and is handed in by whoever signs
+(`privacy.keys.audit_signing_key`); verifying needs only the public key kept beside each
+checkpoint."""
 
 from __future__ import annotations
 
-import os
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
-
-from privacy.keys import key_dir
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 CHECKPOINT_DOMAIN = "comity-audit-checkpoint/1"
-
-
-def signing_key() -> Ed25519PrivateKey:
-    path = key_dir() / "audit-signing.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(os.urandom(32).hex())
-    return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(path.read_text().strip()))
 
 
 def checkpoint_message(first: int, last: int, head_hash: str, merkle_root: str) -> bytes:

@@ -1,24 +1,85 @@
-"""Every consent query."""
+"""Every consent query: subjects as consent sees them, consent events, and the rows a
+snapshot is derived from."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from compliance.consent.models import ConsentEvent
-from compliance.subjects.models import Subject
+from compliance.subjects.models import Brand, Subject
 
 
 class ConsentRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    def brand(self, brand_id: str) -> Brand | None:
+        return self.session.get(Brand, brand_id)
+
+    def subject(self, brand_id: str, key: str) -> Subject | None:
+        return self.session.scalar(select(Subject).where(Subject.brand_id == brand_id,
+                                                         Subject.subject_key == key))
+
+    def subject_by_id(self, subject_id: int) -> Subject | None:
+        return self.session.get(Subject, subject_id)
+
+    def add_subject(self, subject: Subject) -> Subject:
+        self.session.add(subject)
+        self.session.flush()
+        return subject
+
+    def subject_facts(self, brand_id: str, key: str) -> Row | None:
+        """(id, jurisdiction, is_minor) of a subject, without loading the ORM object."""
+        return self.session.execute(select(
+            Subject.id, Subject.jurisdiction, Subject.is_minor).where(
+            Subject.brand_id == brand_id, Subject.subject_key == key)).first()
+
+    def update_subject(self, subject_id: int, values: Mapping[str, object]) -> None:
+        self.session.execute(update(Subject).where(Subject.id == subject_id).values(**values))
+
+    def event(self, event_id: int) -> ConsentEvent:
+        return self.session.get_one(ConsentEvent, event_id)
+
+    def event_id_for_key(self, idempotency_key: str) -> int | None:
+        return self.session.scalar(select(ConsentEvent.id).where(
+            ConsentEvent.idempotency_key == idempotency_key))
+
+    def insert_event(self, values: Mapping[str, object]) -> int:
+        """One Core INSERT ... RETURNING id. On SQLite, writers are serialized (BEGIN
+        IMMEDIATE) and the caller checked the idempotency key in this same transaction, so no
+        concurrent insert can collide: no savepoint. Elsewhere a savepoint keeps a unique
+        violation from aborting the caller's transaction."""
+        stmt = insert(ConsentEvent).values(**values).returning(ConsentEvent.id)
+        if self.session.get_bind().dialect.name == "sqlite":
+            return int(self.session.execute(stmt).scalar_one())
+        with self.session.begin_nested():
+            return int(self.session.execute(stmt).scalar_one())
+
     def add_many(self, events: Iterable[ConsentEvent]) -> None:
         self.session.add_all(list(events))
         self.session.flush()
+
+    def page(self, *, brand_id: str | None, subject: str | None, purpose: str | None,
+             after_id: int, limit: int) -> list[Row]:
+        """(event, subject key) after `after_id`, in id order."""
+        q = (select(ConsentEvent, Subject.subject_key)
+             .join(Subject, Subject.id == ConsentEvent.subject_id)
+             .where(ConsentEvent.id > after_id).order_by(ConsentEvent.id).limit(limit))
+        if brand_id:
+            q = q.where(ConsentEvent.brand_id == brand_id)
+        if subject:
+            q = q.where(Subject.subject_key == subject)
+        if purpose:
+            q = q.where(ConsentEvent.purpose == purpose)
+        return list(self.session.execute(q).all())
+
+    def events_of_subject(self, subject_id: int) -> list[ConsentEvent]:
+        return list(self.session.scalars(select(ConsentEvent).where(
+            ConsentEvent.subject_id == subject_id)))
 
     def events_for(self, brand_id: str, purpose: str, as_of: datetime) -> list[Row]:
         return list(self.session.execute(

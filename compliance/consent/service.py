@@ -6,7 +6,6 @@ import hashlib
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -16,13 +15,10 @@ from compliance.consent.repository import ConsentRepository
 from compliance.consent.schemas import ConsentIn, ConsentOut
 from compliance.consent.state import ConsentAction, ConsentFact, SubjectConsent, derive_state
 from compliance.database import utcnow
-from compliance.errors import ComityError, InputError, NotFoundError
-from compliance.policy.loader import PolicySet
-from compliance.subjects.models import Brand, Subject
-
-
-class ConflictError(ComityError):
-    status_code = 409
+from compliance.errors import ConflictError, InputError, NotFoundError
+from compliance.policy.schemas import PolicySet
+from compliance.subjects.models import Subject
+from privacy.pii import Pii
 
 
 def to_out(ev: ConsentEvent, subject_key: str) -> ConsentOut:
@@ -44,18 +40,16 @@ class ConsentService:
 
     def subject(self, brand_id: str, key: str, *, create: bool = False,
                 is_minor: bool | None = None, guardian: bool = False) -> Subject:
-        subj = self.session.scalar(select(Subject).where(Subject.brand_id == brand_id,
-                                                         Subject.subject_key == key))
+        subj = self.repo.subject(brand_id, key)
         if subj is None:
             if not create:
-                raise NotFoundError(f"subject {key[:8]}… not found for brand '{brand_id}'")
-            brand = self.session.get(Brand, brand_id)
+                raise NotFoundError(f"subject {Pii(key)} not found for brand '{brand_id}'")
+            brand = self.repo.brand(brand_id)
             if brand is None:
                 raise NotFoundError(f"brand '{brand_id}' is not registered")
-            subj = Subject(brand_id=brand_id, subject_key=key, jurisdiction=brand.jurisdiction,
-                           is_minor=bool(is_minor), guardian_consent=guardian)
-            self.session.add(subj)
-            self.session.flush()
+            subj = self.repo.add_subject(Subject(
+                brand_id=brand_id, subject_key=key, jurisdiction=brand.jurisdiction,
+                is_minor=bool(is_minor), guardian_consent=guardian))
         return subj
 
     def record(self, body: ConsentIn, *, actor: str, policies: PolicySet,
@@ -65,14 +59,11 @@ class ConsentService:
 
         The hot path of the consent API: Core statements, one flush, no ORM unit of work."""
         if idempotency_key:
-            prior_id = self.session.scalar(select(ConsentEvent.id).where(
-                ConsentEvent.idempotency_key == idempotency_key))
+            prior_id = self.repo.event_id_for_key(idempotency_key)
             if prior_id is not None:
                 return self._replay(prior_id, body, idempotency_key)
         purpose = policies.purpose(body.purpose)
-        row = self.session.execute(select(
-            Subject.id, Subject.jurisdiction, Subject.is_minor).where(
-            Subject.brand_id == body.brand_id, Subject.subject_key == body.subject)).first()
+        row = self.repo.subject_facts(body.brand_id, body.subject)
         if row is None:
             subj = self.subject(body.brand_id, body.subject, create=True,
                                 is_minor=body.is_minor)
@@ -99,23 +90,14 @@ class ConsentService:
                   "channel": body.channel, "lawful_basis": body.lawful_basis, "actor": actor,
                   "occurred_at": body.occurred_at or now, "recorded_at": now,
                   "idempotency_key": idempotency_key}
-        stmt = insert(ConsentEvent).values(**values).returning(ConsentEvent.id)
         try:
-            if self.session.get_bind().dialect.name == "sqlite":
-                # Writers are serialized (BEGIN IMMEDIATE) and the key was checked above in
-                # this same transaction, so no concurrent insert can collide: no savepoint.
-                event_id = self.session.execute(stmt).scalar_one()
-            else:
-                with self.session.begin_nested():
-                    event_id = self.session.execute(stmt).scalar_one()
+            event_id = self.repo.insert_event(values)
         except IntegrityError:
-            prior_id = self.session.scalar(select(ConsentEvent.id).where(
-                ConsentEvent.idempotency_key == idempotency_key))
+            prior_id = self.repo.event_id_for_key(idempotency_key) if idempotency_key else None
             if prior_id is None or idempotency_key is None:
                 raise
             return self._replay(prior_id, body, idempotency_key)
-        self.session.execute(update(Subject).where(Subject.id == subject_id)
-                             .values(**subject_values))
+        self.repo.update_subject(subject_id, subject_values)
         AuditLog(self.session).record(
             f"consent.{body.action}", actor=actor, brand_id=body.brand_id,
             data={"event_id": event_id, "subject": body.subject, "purpose": purpose.key,
@@ -127,8 +109,8 @@ class ConsentService:
 
     def _replay(self, prior_id: int, body: ConsentIn, key: str
                 ) -> tuple[ConsentOut, bool]:
-        prior = self.session.get_one(ConsentEvent, prior_id)
-        subj = self.session.get(Subject, prior.subject_id)
+        prior = self.repo.event(prior_id)
+        subj = self.repo.subject_by_id(prior.subject_id)
         assert subj is not None
         same = (prior.brand_id, subj.subject_key, prior.purpose, prior.action,
                 prior.separate) == (body.brand_id, body.subject, body.purpose, body.action,
@@ -140,23 +122,15 @@ class ConsentService:
 
     def list_events(self, *, brand_id: str | None, subject: str | None, purpose: str | None,
              after_id: int, limit: int) -> list[ConsentOut]:
-        q = (select(ConsentEvent, Subject.subject_key)
-             .join(Subject, Subject.id == ConsentEvent.subject_id)
-             .where(ConsentEvent.id > after_id).order_by(ConsentEvent.id).limit(limit))
-        if brand_id:
-            q = q.where(ConsentEvent.brand_id == brand_id)
-        if subject:
-            q = q.where(Subject.subject_key == subject)
-        if purpose:
-            q = q.where(ConsentEvent.purpose == purpose)
-        return [to_out(ev, key) for ev, key in self.session.execute(q).all()]
+        return [to_out(ev, key) for ev, key in self.repo.page(
+            brand_id=brand_id, subject=subject, purpose=purpose, after_id=after_id,
+            limit=limit)]
 
     def states(self, brand_id: str, subject_key: str, as_of: datetime | None = None
                ) -> dict[str, str]:
         subj = self.subject(brand_id, subject_key)
         facts: dict[str, list[ConsentFact]] = defaultdict(list)
-        for ev in self.session.scalars(select(ConsentEvent).where(
-                ConsentEvent.subject_id == subj.id)):
+        for ev in self.repo.events_of_subject(subj.id):
             if as_of is None or ev.occurred_at <= as_of:
                 facts[ev.purpose].append(ConsentFact(ev.occurred_at, ev.id,
                                                      ConsentAction(ev.action), ev.separate))

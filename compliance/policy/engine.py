@@ -8,8 +8,7 @@ and whose `unless` does not decides. No rule means deny (privacy by default, GDP
 from __future__ import annotations
 
 from compliance.errors import InputError
-from compliance.policy.loader import PolicySet
-from compliance.policy.schemas import Condition, Decision, DecisionRequest
+from compliance.policy.schemas import Condition, Decision, DecisionRequest, PolicySet
 
 
 def _holds(cond: Condition, req: DecisionRequest, lawful_basis: str, sensitive: bool) -> bool:

@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from compliance.database import PROJECT_ROOT
 from compliance.errors import InputError
 from compliance.policy.schemas import (
     AggregatesPolicy,
     CategoriesFile,
     ChecklistFile,
-    DataCategory,
-    Deadline,
     Jurisdiction,
-    Purpose,
+    PolicySet,
     PurposesFile,
     RequestsFile,
     RetentionFile,
-    RetentionRule,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -33,7 +28,8 @@ NON_JURISDICTION_FILES = {"purposes.yaml", "data_categories.yaml", "requests.yam
 
 
 def policy_dir() -> Path:
-    return Path(os.environ.get("COMITY_POLICY_DIR", PROJECT_ROOT / "policies"))
+    return Path(os.environ.get("COMITY_POLICY_DIR",
+                               Path(__file__).resolve().parents[2] / "policies"))
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
@@ -80,24 +76,6 @@ def parse_policy_text(text: str, model: type[M], file: str) -> M:
 
 def _load(path: Path, model: type[M]) -> M:
     return parse_policy_text(path.read_text(encoding="utf-8"), model, str(path))
-
-
-@dataclass(frozen=True)
-class PolicySet:
-    purposes: dict[str, Purpose]
-    categories: dict[str, DataCategory]
-    jurisdictions: dict[str, Jurisdiction]
-    deadlines: dict[str, Deadline]
-    retention: tuple[RetentionRule, ...]
-    aggregates: AggregatesPolicy
-    checklist: ChecklistFile
-
-    def purpose(self, key: str) -> Purpose:
-        try:
-            return self.purposes[key]
-        except KeyError:
-            known = ", ".join(sorted(self.purposes))
-            raise InputError(f"unknown purpose '{key}' (known: {known})") from None
 
 
 def load_policies(directory: Path | None = None) -> PolicySet:

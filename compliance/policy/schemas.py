@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from compliance.errors import InputError
+
 
 class ConsentState(StrEnum):
     NONE = "none"
@@ -193,3 +195,21 @@ class Decision:
     rule_id: str
     source: str
     explanation: str
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    purposes: dict[str, Purpose]
+    categories: dict[str, DataCategory]
+    jurisdictions: dict[str, Jurisdiction]
+    deadlines: dict[str, Deadline]
+    retention: tuple[RetentionRule, ...]
+    aggregates: AggregatesPolicy
+    checklist: ChecklistFile
+
+    def purpose(self, key: str) -> Purpose:
+        try:
+            return self.purposes[key]
+        except KeyError:
+            known = ", ".join(sorted(self.purposes))
+            raise InputError(f"unknown purpose '{key}' (known: {known})") from None

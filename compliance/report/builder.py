@@ -16,7 +16,8 @@ from compliance.audit.models import AuditEvent
 from compliance.audit.service import AuditLog
 from compliance.database import utcnow
 from compliance.errors import InputError
-from compliance.policy.loader import PolicySet, load_policies
+from compliance.policy.loader import load_policies
+from compliance.policy.schemas import PolicySet
 from compliance.report import checklist
 from compliance.report.consent_coverage import (
     CONSENT_STATES,
@@ -31,7 +32,7 @@ from compliance.report.processing import processing_records
 from compliance.report.retention import retention_section
 from compliance.report.subject_requests import requests_section
 from compliance.subjects.models import Brand, Subject
-from federation.lineage.models import ModelVersion, TrainingRun, TrainingRunBrand
+from federation.coordinator.lineage.models import ModelVersion, TrainingRun, TrainingRunBrand
 from privacy.aggregates.ledger import MICRO, budget_views
 from privacy.aggregates.models import BudgetLedger, DpDataset, DpRelease
 

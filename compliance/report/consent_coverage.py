@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 from compliance.audit.models import AuditEvent
 from compliance.consent.service import ConsentService
 from compliance.consent.state import derive_state, withdrawals
-from compliance.policy.loader import PolicySet
-from compliance.policy.schemas import ConsentState
+from compliance.policy.schemas import ConsentState, PolicySet
 from compliance.report.evidence import Window, evidence
 from compliance.report.period import bucket_label
 from compliance.subjects.models import Brand, Subject

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from compliance.audit.models import AuditEvent
-from compliance.policy.loader import PolicySet
+from compliance.policy.schemas import PolicySet
 from compliance.report.evidence import Window, evidence
 
 

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from compliance.policy.loader import PolicySet
+from compliance.policy.schemas import PolicySet
 
 COORDINATOR = "alliance coordinator (model updates, summed under SecAgg+)"
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from compliance.audit.models import AuditEvent
-from compliance.policy.loader import PolicySet
+from compliance.policy.schemas import PolicySet
 from compliance.report.evidence import Window, evidence
 from compliance.retention.service import overdue_counts
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from compliance.policy.loader import PolicySet
+from compliance.policy.schemas import PolicySet
 from compliance.report.evidence import Window, evidence
 from compliance.report.period import bucket_label
 from compliance.requests.models import SubjectRequest

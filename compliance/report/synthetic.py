@@ -25,8 +25,9 @@ from compliance.policy.loader import load_policies
 from compliance.report.period import Period
 from compliance.requests.models import SubjectRequest
 from compliance.subjects.models import Brand, Subject
-from federation.lineage.models import ModelVersion, TrainingRun, TrainingRunBrand
+from federation.coordinator.lineage.models import ModelVersion, TrainingRun, TrainingRunBrand
 from privacy.aggregates.models import BudgetLedger, DpDataset, DpRelease
+from privacy.keys import audit_signing_key
 
 BRANDS = (("lumen-tea", "pipl"), ("north-outfitters", "pipl"), ("jade-beauty", "pipl"),
           ("harbour-books", "gdpr"), ("sierra-coffee", "ccpa"))
@@ -223,7 +224,7 @@ def generate(db: Database, period: Period, scale: Scale, *, seed: int = 0,
         for when, actor, items in audit_batches:
             log.record_many(items, actor=actor, occurred_at=when)
             events_written += len(items)
-        sealed = log.checkpoint(actor="dpo")
+        sealed = log.checkpoint(audit_signing_key())
         if sealed is not None:  # sealed at the end of the generated period
             sealed.created_at = period.end - timedelta(hours=1)
     return {"subjects": scale.subjects, "consent_events": len(events), "runs": len(runs),

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from compliance.audit.service import AuditLog
 from compliance.consent.schemas import ConsentIn
-from compliance.consent.service import ConflictError, ConsentService
+from compliance.consent.service import ConsentService
 from compliance.database import utcnow
-from compliance.errors import InputError, NotFoundError
-from compliance.policy.loader import PolicySet
+from compliance.errors import ConflictError, InputError, NotFoundError
+from compliance.policy.schemas import PolicySet
 from compliance.requests.models import SubjectRequest
 from compliance.requests.schemas import RequestIn, RequestOut, RequestPatch
 from compliance.subjects.models import Subject

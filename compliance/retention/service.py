@@ -12,15 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from compliance.audit.service import AuditLog
 from compliance.database import Database, utcnow
-from compliance.policy.loader import PolicySet
-from compliance.policy.schemas import RetentionRule
+from compliance.policy.schemas import PolicySet, RetentionRule
 from compliance.subjects.models import Subject
-from privacy.vault.models import SubjectKey, SubjectPii
+from privacy.vault.service import Vault
 
 ProgressFn = Callable[[str, int], None]
 
@@ -78,8 +77,7 @@ class RetentionService:
             if not rows:
                 return 0
             ids = [r[0] for r in rows]
-            s.execute(delete(SubjectKey).where(SubjectKey.subject_id.in_(ids)))
-            s.execute(delete(SubjectPii).where(SubjectPii.subject_id.in_(ids)))
+            Vault(s).shred(ids)
             s.execute(update(Subject).where(Subject.id.in_(ids)).values(erased_at=now))
             AuditLog(s).record("retention.erased", actor=self.actor, rule_id=rule.key, data={
                 "subjects": len(ids), "cutoff": cutoff.isoformat(), "source": rule.source,
@@ -89,12 +87,11 @@ class RetentionService:
     def _delete_fields(self, rule: RetentionRule, cutoff: datetime, now: datetime,
                        batch: int) -> int:
         with self.db.unit_of_work() as s:
-            ids = list(s.scalars(select(SubjectPii.id).where(
-                SubjectPii.field == rule.field, SubjectPii.updated_at < cutoff)
-                .order_by(SubjectPii.id).limit(batch)))
+            vault = Vault(s)
+            ids = vault.expired_fields(rule.field or "", cutoff, batch)
             if not ids:
                 return 0
-            s.execute(delete(SubjectPii).where(SubjectPii.id.in_(ids)))
+            vault.delete_fields(ids)
             AuditLog(s).record("retention.deleted", actor=self.actor, rule_id=rule.key, data={
                 "field": rule.field, "records": len(ids), "cutoff": cutoff.isoformat(),
                 "source": rule.source, "ids_sha256": _digest([str(i) for i in ids])})
@@ -108,13 +105,12 @@ class RetentionService:
 def overdue_counts(session: Session, policies: PolicySet, now: datetime) -> dict[str, int]:
     """Records past retention still present, per rule (a DPO expects zero after a sweep)."""
     out: dict[str, int] = {}
+    vault = Vault(session)
     for rule in policies.retention:
         cutoff = now - timedelta(days=rule.after_days)
         if rule.scope == "subject":
-            q = select(func.count()).select_from(Subject).where(
-                Subject.erased_at.is_(None), Subject.last_activity_at < cutoff)
+            out[rule.key] = int(session.scalar(select(func.count()).select_from(Subject).where(
+                Subject.erased_at.is_(None), Subject.last_activity_at < cutoff)) or 0)
         else:
-            q = select(func.count()).select_from(SubjectPii).where(
-                SubjectPii.field == rule.field, SubjectPii.updated_at < cutoff)
-        out[rule.key] = int(session.scalar(q) or 0)
+            out[rule.key] = vault.count_expired_fields(rule.field or "", cutoff)
     return out

@@ -1,1 +1,2 @@
-"""API bearer tokens and roles."""
+"""API bearer tokens and roles, stored only as hashes. May import `compliance.database`,
+`.errors` and `.audit`."""

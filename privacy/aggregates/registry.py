@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from compliance.audit.service import AuditLog
 from compliance.database import utcnow
 from compliance.errors import ComityError, InputError, NotFoundError
-from compliance.policy.loader import PolicySet
+from compliance.policy.schemas import PolicySet
 from privacy.aggregates.models import DpDataset
 from privacy.aggregates.plan import scan_source
 from privacy.aggregates.schemas import ColumnSpec, DatasetSpec

@@ -21,8 +21,7 @@ from compliance.audit.service import AuditLog
 from compliance.database import Database, utcnow
 from compliance.errors import ComityError, InputError
 from compliance.policy.engine import PolicyEngine
-from compliance.policy.loader import PolicySet
-from compliance.policy.schemas import ConsentState, DecisionRequest
+from compliance.policy.schemas import ConsentState, DecisionRequest, PolicySet
 from privacy.aggregates.errors import BudgetExhausted, PolicyDenied
 from privacy.aggregates.federated import FederatedPlan, federated_plan, release_sum
 from privacy.aggregates.ledger import (

@@ -14,8 +14,8 @@ from typing import Any
 from privacy.detection.addresses import ChineseAddressFinder, EnglishAddressFinder
 from privacy.detection.bank_card import BankCardFinder
 from privacy.detection.contact import EmailFinder, IpFinder, PhoneFinder
+from privacy.detection.documents import LicensePlateFinder, PassportFinder, ResidentIdFinder
 from privacy.detection.entities import ALL_TYPES, Finder, Finding, resolve_overlaps
-from privacy.detection.identifiers import LicensePlateFinder, PassportFinder, ResidentIdFinder
 from privacy.detection.names import ChineseNameFinder, EnglishNameFinder
 from privacy.detection.offline import make_tldextract_offline
 

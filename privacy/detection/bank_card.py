@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
+from privacy.check_digits import luhn_valid
 from privacy.detection.context import adjust, has_any
+from privacy.detection.documents import ORDER_CONTEXT
 from privacy.detection.entities import BANK_CARD, NA, NB, Finding
-from privacy.detection.identifiers import ORDER_CONTEXT
-from privacy.identifiers import luhn_valid
 
 CONTEXT = ("卡号", "银行卡", "信用卡", "借记卡", "储蓄卡", "银联", "card", "visa", "mastercard",
            "unionpay", "账号", "account")

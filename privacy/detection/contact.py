@@ -15,6 +15,7 @@ from functools import lru_cache
 import phonenumbers
 
 from privacy.detection.context import adjust, has_any
+from privacy.detection.documents import ORDER_CONTEXT
 from privacy.detection.entities import (
     EMAIL_ADDRESS,
     IP_ADDRESS,
@@ -24,7 +25,6 @@ from privacy.detection.entities import (
     Finding,
     windows,
 )
-from privacy.detection.identifiers import ORDER_CONTEXT
 from privacy.detection.offline import OFFLINE_EXTRACT
 
 PHONE_CONTEXT = ("电话", "手机", "联系", "致电", "来电", "号码", "tel", "phone", "mobile", "call",

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from compliance.errors import InputError
-from privacy.anonymize import Operator, apply
 from privacy.detection.analyzer import PiiScanner
 from privacy.detection.entities import Finding
 
@@ -73,9 +72,11 @@ def _batches(path: Path) -> Iterator[list[tuple[int, Any, str]]]:
         yield batch
 
 
-def _process(inp: Path, out: Path, scanner: PiiScanner,
+def process_jsonl(inp: Path, out: Path, scanner: PiiScanner,
              row: Callable[[Any, str, list[Finding]], dict[str, Any]],
              progress: ProgressFn | None) -> int:
+    """Scan every `{id, text}` line of `inp` in batches and write `row(id, text, findings)`
+    per line to `out`, atomically: a bad line leaves no output."""
     def rows() -> Iterator[dict[str, Any]]:
         for batch in _batches(inp):
             found = scanner.scan_many([t for _, _, t in batch])
@@ -89,12 +90,5 @@ def _process(inp: Path, out: Path, scanner: PiiScanner,
 
 def scan_jsonl(inp: Path, out: Path, scanner: PiiScanner,
                progress: ProgressFn | None = None) -> int:
-    return _process(inp, out, scanner, lambda rid, _t, fs: {
+    return process_jsonl(inp, out, scanner, lambda rid, _t, fs: {
         "id": rid, "entities": [f.as_dict() for f in fs]}, progress)
-
-
-def redact_jsonl(inp: Path, out: Path, scanner: PiiScanner, operator: Operator,
-                 progress: ProgressFn | None = None) -> int:
-    return _process(inp, out, scanner, lambda rid, text, fs: {
-        "id": rid, "text": apply(text, fs, operator),
-        "entities": [f.as_dict() for f in fs]}, progress)

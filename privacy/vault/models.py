@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from compliance.database import Base, utcnow
+from compliance.database import Base, KeyStoreRecord, utcnow
 
 
-class SubjectKey(Base):
+class SubjectKey(KeyStoreRecord, Base):
     """Lives in the key store (`COMITY_KEYSTORE_URL`, by default a file beside the SQLite
     database), not with the data: a backup of the main database holds ciphertexts but no
     keys, so erasing a subject's key erases it from old backups too. Hence no foreign key."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
+from functools import cached_property
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from compliance.database import utcnow
@@ -19,10 +21,19 @@ class ErasedError(ComityError):
 
 
 class Vault:
+    """Master keys are read on first use: shredding and deleting need none."""
+
     def __init__(self, session: Session, masters: Mapping[int, bytes] | None = None) -> None:
         self.session = session
-        self.masters = dict(masters) if masters is not None else master_versions()
-        self.current = max(self.masters)
+        self._given = dict(masters) if masters is not None else None
+
+    @cached_property
+    def masters(self) -> dict[int, bytes]:
+        return self._given if self._given is not None else master_versions()
+
+    @property
+    def current(self) -> int:
+        return max(self.masters)
 
     def _data_key(self, subject_id: int, create: bool) -> bytes:
         row = self.session.get(SubjectKey, subject_id)
@@ -68,6 +79,24 @@ class Vault:
             return 0
         n = self.session.execute(delete(SubjectKey).where(SubjectKey.subject_id.in_(ids)))
         self.session.execute(delete(SubjectPii).where(SubjectPii.subject_id.in_(ids)))
+        return int(n.rowcount or 0)  # type: ignore[attr-defined]
+
+    def expired_fields(self, field: str, before: datetime, limit: int | None = None
+                       ) -> list[int]:
+        """Row ids of stored `field` values last written before `before`, oldest first."""
+        q = (select(SubjectPii.id).where(SubjectPii.field == field,
+                                         SubjectPii.updated_at < before)
+             .order_by(SubjectPii.id))
+        return list(self.session.scalars(q if limit is None else q.limit(limit)))
+
+    def count_expired_fields(self, field: str, before: datetime) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(SubjectPii).where(
+            SubjectPii.field == field, SubjectPii.updated_at < before)) or 0)
+
+    def delete_fields(self, ids: Iterable[int]) -> int:
+        """Delete stored field values by row id (retention of one field, not of the
+        subject: the subject's key stays for what else is kept)."""
+        n = self.session.execute(delete(SubjectPii).where(SubjectPii.id.in_(list(ids))))
         return int(n.rowcount or 0)  # type: ignore[attr-defined]
 
     def rotate(self, batch: int = 5000) -> int:

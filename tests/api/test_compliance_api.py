@@ -13,6 +13,7 @@ from compliance.audit.chain import verify_proof
 from compliance.consent.models import ConsentEvent
 from compliance.database import Database, utcnow
 from compliance.subjects.models import Subject
+from privacy.keys import audit_signing_key
 from privacy.vault.models import SubjectKey, SubjectPii
 from privacy.vault.service import Vault
 
@@ -130,7 +131,7 @@ def test_audit_verify_checkpoint_and_proof(client: TestClient, auth: Auth, db: D
     from compliance.audit.service import AuditLog
 
     with db.unit_of_work() as s:
-        cp = AuditLog(s).checkpoint()
+        cp = AuditLog(s).checkpoint(audit_signing_key())
         assert cp is not None
     assert client.get("/v1/audit/verify", headers=dpo).json()["verified"] is True
     proof = client.get(f"/v1/audit/proof/{cp.last_seq - 1}", headers=dpo).json()

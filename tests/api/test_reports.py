@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from compliance.audit.models import AuditEvent
 from compliance.audit.service import AuditLog
 from compliance.database import Database
+from privacy.keys import audit_signing_key
 
 
 @pytest.mark.integration
@@ -25,7 +26,7 @@ def test_period_report_over_the_api(client: TestClient, db: Database,
     assert status["audit.checkpoint_signed"] == "fail"  # nobody sealed the log yet
     assert status["requests.on_time"] == "not_applicable"  # no request in the period
     with db.unit_of_work() as s:
-        AuditLog(s).checkpoint()
+        AuditLog(s).checkpoint(audit_signing_key())
     issued = client.get("/v1/reports/2026-Q4", headers=dpo)
     body = issued.json()
     assert body["checklist"]["summary"]["fail"] == 0

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine
 from typer.testing import CliRunner
 
 from api.cli import app
-from federation.synthetic import generate_alliance
+from federation.data.synthetic import generate_alliance
 from privacy.anonymize import EncryptOperator, apply, make_operator
 from privacy.detection.analyzer import PiiScanner
 from privacy.detection.table import classify_columns, read_table

@@ -1,0 +1,30 @@
+"""The `comity` command line: one Typer app; each module holds the commands of one concern
+(`federation`, `pii`, `audit`, `aggregates`, `admin`) and this one wires them. Every command
+parses, calls one service built by the composition root (`api.composition`), prints; errors are
+reported one way (`console.reports_errors`). May import `api.composition` and, inside command
+bodies, any service package."""
+
+from __future__ import annotations
+
+import typer
+
+from api.cli import admin, aggregates, audit, federation, pii
+
+app = typer.Typer(help="comity: federated models across brands, with privacy and compliance.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+
+app.command()(federation.bench)
+app.command()(federation.demo)
+app.command()(federation.score)
+app.command("recommend")(federation.recommend)
+app.command()(admin.serve)
+app.command()(admin.report)
+app.command()(aggregates.query)
+app.add_typer(audit.app, name="audit")
+app.add_typer(pii.app, name="pii")
+app.add_typer(admin.token_app, name="token")
+app.add_typer(admin.retention_app, name="retention")
+app.add_typer(admin.keys_app, name="keys")
+app.add_typer(admin.db_app, name="db")
+app.add_typer(aggregates.dataset_app, name="dataset")
+app.add_typer(aggregates.budget_app, name="budget")

@@ -1,0 +1,129 @@
+"""Operating the coordinator: the API server, tokens, schema, keys, retention sweeps and the
+DPO report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, TextColumn, TimeElapsedColumn
+
+from api.cli.console import err, reports_errors
+from api.composition import default_services
+from compliance.errors import InputError
+
+token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
+retention_app = typer.Typer(help="Retention sweeps.", no_args_is_help=True)
+keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes")] = 1,
+) -> None:
+    """Serve the API on the embedded default (or COMITY_DATABASE_URL)."""
+    import uvicorn
+
+    default_services().db.dispose()  # migrate once, before the workers start
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="warning")
+
+
+@token_app.command("create")
+@reports_errors()
+def token_create(
+    role: Annotated[str, typer.Option(help="dpo | admin | brand:<id> | service:<name>")],
+    label: Annotated[str, typer.Option(help="Who holds it")] = "",
+) -> None:
+    """Create a token; prints it alone on stdout (only its hash is stored)."""
+    from compliance.tokens.service import TokenService
+
+    with default_services().db.unit_of_work() as session:
+        token = TokenService(session).create(role, label)
+    print(token)
+
+
+@retention_app.command("sweep")
+@reports_errors()
+def retention_sweep(
+    batch: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+    every: Annotated[str | None, typer.Option(
+        help="Run again at this interval until stopped (e.g. 24h, 30m); one run if absent")
+                     ] = None,
+    max_runs: Annotated[int, typer.Option(min=0, help="With --every: stop after N runs "
+                                                      "(0: never)")] = 0,
+) -> None:
+    """Apply policies/retention.yaml now (or on a schedule); safe to interrupt and re-run.
+    Prints one JSON line per run."""
+    from compliance.retention.schedule import parse_interval, run_every
+    from compliance.retention.service import RetentionService
+
+    seconds = parse_interval(every) if every is not None else 0
+    services = default_services()
+    svc = RetentionService(services.db, services.policies, actor="cli")
+
+    def once() -> None:
+        with Progress(TextColumn("[bold]{task.description}"), TextColumn("{task.completed}"),
+                      TimeElapsedColumn(), console=err, transient=every is not None) as bar:
+            task = bar.add_task("retention sweep", total=None)
+            report = svc.sweep(batch=batch, progress=lambda _k, n: bar.advance(task, n))
+        print(json.dumps({"started_at": report.started_at.isoformat(),
+                          "actions": report.actions, "batches": report.batches,
+                          "still_overdue": svc.overdue()}), flush=True)
+
+    if every is None:
+        once()
+        return
+    try:
+        run_every(once, seconds, max_runs)
+    except KeyboardInterrupt:
+        err.print("retention schedule stopped")
+
+
+@keys_app.command("rotate")
+@reports_errors()
+def keys_rotate() -> None:
+    """Create a new master key version and re-wrap every subject data key under it."""
+    from privacy.keys import new_master_version
+    from privacy.vault.service import Vault
+
+    version = new_master_version()
+    with default_services().db.unit_of_work() as session:
+        n = Vault(session).rotate()
+    print(json.dumps({"master_version": version, "rewrapped": n}))
+
+
+@db_app.command("upgrade")
+@reports_errors()
+def db_upgrade() -> None:
+    """Apply every pending migration to the database and the key store (the embedded
+    default migrates itself on first use)."""
+    from compliance.database import database_url, ensure_schema, keystore_url
+
+    main = database_url()
+    for url in dict.fromkeys((main, keystore_url(main))):
+        ensure_schema(url)
+    print("schema at head")
+
+
+@reports_errors()
+def report(
+    period: Annotated[str, typer.Option(help="YYYY, YYYY-Qn or YYYY-MM")],
+    out: Annotated[Path, typer.Option(help="File to write")],
+    format: Annotated[str, typer.Option(help="json, html or pdf")] = "json",  # noqa: A002
+    lang: Annotated[str, typer.Option(help="en or zh")] = "en",
+) -> None:
+    """The DPO report for a period (the records as they stood at its end). Issuing it is
+    audited with the SHA-256 of the file written."""
+    from compliance.report.issue import issue_report
+
+    if format not in ("json", "html", "pdf"):
+        raise InputError(f"format '{format}' is not json, html or pdf", column="format")
+    issued = issue_report(default_services().db, period, fmt=format, lang=lang, actor="cli")
+    out.write_bytes(issued.body)
+    err.print(f"sha256 {issued.sha256} (audit event {issued.audit_seq})")
+    print(str(out))

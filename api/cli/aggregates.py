@@ -1,0 +1,119 @@
+"""`comity dataset`, `comity budget`, `comity query`: DP aggregates for internal services."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli.console import reports_errors
+from api.composition import default_services
+from compliance.errors import ComityError, InputError
+
+dataset_app = typer.Typer(help="Datasets registered for DP aggregates.", no_args_is_help=True)
+budget_app = typer.Typer(help="Privacy budgets for DP aggregates.", no_args_is_help=True)
+
+
+def _pairs(items: list[str], option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise ComityError(f"{option} '{item}': expected COLUMN=VALUE")
+        out[key] = value
+    return out
+
+
+def _bounds(items: list[str]) -> dict[str, tuple[float, float]]:
+    out = {}
+    for col, text in _pairs(items, "--bounds").items():
+        lo, sep, hi = text.partition(":")
+        try:
+            out[col] = (float(lo), float(hi))
+        except ValueError:
+            raise ComityError(f"--bounds {col}={text}: expected LOW:HIGH numbers") from None
+        if not sep:
+            raise ComityError(f"--bounds {col}={text}: expected LOW:HIGH")
+    return out
+
+
+@dataset_app.command("register")
+@reports_errors()
+def register(
+    name: Annotated[str, typer.Argument(help="Dataset name used in queries")],
+    unit_col: Annotated[str, typer.Option(help="Column identifying one customer (the "
+                                               "privacy unit)")],
+    bounds: Annotated[list[str], typer.Option(help="COL=LOW:HIGH, public clipping bounds "
+                                                   "(repeat)")] = [],  # noqa: B006
+    categories: Annotated[list[str], typer.Option(help="COL=a,b,c, the public key set of a "
+                                                       "text column (repeat)")] = [],  # noqa: B006
+    data_category: Annotated[list[str], typer.Option(help="COL=CATEGORY from "
+                                                          "policies/data_categories.yaml")
+                             ] = [],  # noqa: B006
+    max_rows_per_unit: Annotated[int, typer.Option(min=1, help="Rows one customer may "
+                                                                "contribute")] = 1,
+    max_rows: Annotated[int, typer.Option(min=1, help="Public upper bound on the row count")
+                        ] = 10_000_000,
+    jurisdiction: Annotated[str, typer.Option()] = "pipl",
+    silo: Annotated[list[str], typer.Option(help="BRAND=PATH: the brand's own rows for "
+                                                 "federated queries (repeat)")] = [],  # noqa: B006
+    file: Annotated[Path | None, typer.Option(help="CSV or Parquet file (optional when "
+                                                   "--silo is given)")] = None,
+) -> None:
+    """Register a dataset: schema and integrity are checked, nothing is inferred from it."""
+    cats = {c: [v.strip() for v in vals.split(",")]
+            for c, vals in _pairs(categories, "--categories").items()}
+    spec = default_services().aggregates.register(
+        name, file, unit_col, actor="cli", bounds=_bounds(bounds), categories=cats,
+        data_categories=_pairs(data_category, "--data-category"),
+        max_rows_per_unit=max_rows_per_unit, max_rows=max_rows, jurisdiction=jurisdiction,
+        silos={b: Path(p) for b, p in _pairs(silo, "--silo").items()})
+    print(json.dumps({"dataset": spec.name, "version": spec.version,
+                      "columns": {c: s.model_dump(exclude_none=True)
+                                  for c, s in spec.columns.items()}}, ensure_ascii=False))
+
+
+@budget_app.command("set")
+@reports_errors()
+def budget_set(
+    requester: Annotated[str, typer.Option(help="service:<name>")],
+    dataset: Annotated[str, typer.Option()],
+    epsilon: Annotated[float, typer.Option(help="Epsilon limit per period")],
+    period: Annotated[str | None, typer.Option(
+        help="day | week | month | quarter | year | total (default from policies)")] = None,
+) -> None:
+    """Set a requester's epsilon limit on a dataset; audited."""
+    view = default_services().aggregates.set_budget(requester, dataset, epsilon,
+                                                    period=period, actor="cli")
+    print(view.model_dump_json())
+
+
+@budget_app.command("list")
+@reports_errors()
+def budget_list(requester: Annotated[str | None, typer.Option()] = None) -> None:
+    """Ledgers per requester, dataset and period."""
+    print(json.dumps([v.model_dump() for v in default_services().aggregates.budgets(requester)],
+                     indent=2))
+
+
+@reports_errors()
+def query(
+    requester: Annotated[str, typer.Option(help="service:<name> the answer is for")],
+    query_json: Annotated[str, typer.Argument(help="The query as JSON, or @FILE")],
+) -> None:
+    """Answer one DP aggregate query (the body of POST /v1/aggregates) and spend its budget."""
+    from pydantic import ValidationError
+
+    from privacy.aggregates.schemas import AggregateQuery
+
+    text = Path(query_json[1:]).read_text(encoding="utf-8") if query_json.startswith("@") \
+        else query_json
+    try:
+        q = AggregateQuery.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputError(first["msg"], column=".".join(str(p) for p in first["loc"])) from None
+    answer = default_services().aggregates.query(requester, q, actor="cli")
+    print(answer.model_dump_json(indent=2))

@@ -1,0 +1,75 @@
+"""`comity audit`: the hash-chained audit log, its signed checkpoints and inclusion proofs, and
+the membership-inference audit of a trained model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli.console import reports_errors
+from api.composition import default_services
+
+app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+
+
+@app.command("verify")
+@reports_errors()
+def verify() -> None:
+    """Recompute the hash chain; exit 1 and name the first bad event if it is broken."""
+    from compliance.audit.service import AuditLog
+
+    with default_services().db.reading() as session:
+        res = AuditLog(session).verify()
+    print(json.dumps({"verified": res.verified, "events": res.events, "head": res.head_hash,
+                      "first_bad_seq": res.first_bad_seq, "problem": res.problem}))
+    if not res.verified:
+        raise typer.Exit(code=1)
+
+
+@app.command("checkpoint")
+@reports_errors()
+def checkpoint() -> None:
+    """Sign the Merkle root of all events since the last checkpoint (Ed25519)."""
+    from compliance.audit.service import AuditLog
+    from privacy.keys import audit_signing_key
+
+    with default_services().db.unit_of_work() as session:
+        cp = AuditLog(session).checkpoint(audit_signing_key())
+        out = None if cp is None else {"first_seq": cp.first_seq, "last_seq": cp.last_seq,
+                                       "merkle_root": cp.merkle_root}
+    print(json.dumps({"checkpoint": out}))
+
+
+@app.command("privacy")
+@reports_errors()
+def privacy(
+    run_id: Annotated[str, typer.Argument(help="Training run id (see the report)")],
+    silo_root: Annotated[Path, typer.Option(help="Directory holding one silo per brand, as "
+                                                 "the run read them")],
+) -> None:
+    """Membership-inference audit of a run's model (loss threshold and black box); the
+    findings go into the audit log and the DPO report."""
+    from federation.privacy_audit import audit_run
+
+    findings = audit_run(default_services().db, run_id, silo_root, actor="cli")
+    print(json.dumps(findings, indent=2))
+
+
+@app.command("proof")
+@reports_errors()
+def proof(seq: Annotated[int, typer.Argument(min=1, help="Event sequence number")],
+          out: Annotated[Path | None, typer.Option(help="Write the proof here")] = None
+          ) -> None:
+    """Export an inclusion proof for one event (verifiable offline)."""
+    from compliance.audit.service import AuditLog
+
+    with default_services().db.reading() as session:
+        found = AuditLog(session).proof(seq)
+    text = json.dumps(found, ensure_ascii=False, indent=2)
+    if out:
+        out.write_text(text, encoding="utf-8")
+    else:
+        print(text)

@@ -1,0 +1,189 @@
+"""Commands of federated work: the demo, benchmarks, and serving at a brand."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from api.cli.console import err, reports_errors
+from api.composition import default_services
+
+DEMO_STEPS = 9
+
+
+@reports_errors(ValueError)
+def bench(
+    task: Annotated[str, typer.Argument(help="churn or recommend")],
+    data: Annotated[str, typer.Option(help="telco, movielens, or a CSV/Parquet path or "
+                                           "'<sqlalchemy-url>#<table>'")],
+    json_out: Annotated[Path, typer.Option("--json", help="Write the results here")],
+    brands: Annotated[int, typer.Option(min=2, max=50)] = 5,
+    seed: Annotated[int, typer.Option()] = 0,
+    alpha: Annotated[float, typer.Option(min=0.01, help="Dirichlet non-IID skew")] = 0.5,
+    rounds: Annotated[int | None, typer.Option(min=1, help="Federated rounds")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Centralized/local epochs")] = None,
+    model: Annotated[str, typer.Option(help="churn: logistic or mlp")] = "mlp",
+    strategy: Annotated[str, typer.Option(help="fedavg, fedprox, trimmed-mean, median")
+                        ] = "fedavg",
+    epsilon: Annotated[float | None, typer.Option(min=0.01, help="DP target epsilon")] = None,
+    delta: Annotated[float, typer.Option(help="DP delta")] = 1e-5,
+    id_col: Annotated[str | None, typer.Option()] = None,
+    label_col: Annotated[str | None, typer.Option()] = None,
+    positive: Annotated[str | None, typer.Option(help="Label value meaning positive")] = None,
+    customer_col: Annotated[str | None, typer.Option()] = None,
+    time_col: Annotated[str | None, typer.Option()] = None,
+    item_col: Annotated[str | None, typer.Option()] = None,
+    amount_col: Annotated[str | None, typer.Option()] = None,
+    time_format: Annotated[str | None, typer.Option(help="strftime pattern or 'unix'")] = None,
+    cutoff: Annotated[str | None, typer.Option(help="Churn cutoff date (YYYY-MM-DD)")] = None,
+    horizon_days: Annotated[int, typer.Option(min=1)] = 90,
+) -> None:
+    """Centralized, local-only, federated and federated-with-DP on one seeded split."""
+    from federation.bench.harness import BenchOptions, bench_churn, bench_recommend
+
+    opts = BenchOptions.for_task(
+        task, data=data, brands=brands, seed=seed, alpha=alpha, rounds=rounds, epochs=epochs,
+        model=model, strategy=strategy, epsilon=epsilon, delta=delta, id_col=id_col,
+        label_col=label_col, positive=positive, customer_col=customer_col, time_col=time_col,
+        item_col=item_col, amount_col=amount_col, time_format=time_format, cutoff=cutoff,
+        horizon_days=horizon_days)
+    run = bench_churn if task == "churn" else bench_recommend
+    result = run(opts, progress=lambda m: err.print(f"[dim]bench {task}:[/] {m}"))
+    json_out.write_text(json.dumps(result, indent=2))
+    metric = "auc" if task == "churn" else "hr10"
+    for name in ("centralized", "local_only", "popularity", "federated", "federated_dp"):
+        if name in result:
+            err.print(f"{name:>13}: {metric} {result[name]['metrics'][metric]:.4f}")
+
+
+@reports_errors()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Directory for report.json/.html")],
+    seed: Annotated[int, typer.Option(help="Seed for the synthetic data and training")] = 7,
+    rounds: Annotated[int, typer.Option(min=1, max=200, help="Federated rounds")] = 8,
+    scale: Annotated[float, typer.Option(min=0.01, max=20.0, help="Customers x")] = 1.0,
+    epsilon: Annotated[float, typer.Option(min=0.0, max=50.0, help=(
+        "DP-SGD target epsilon per brand (customer-level, delta 1e-5); 0 trains without "
+        "DP"))] = 3.0,
+    keep_silos: Annotated[Path | None, typer.Option(
+        help="Keep the brands' generated raw data here (contains synthetic PII)")] = None,
+) -> None:
+    """Run the main job on the embedded default database and write the DPO report."""
+    from federation.demo import run_demo
+
+    logging.basicConfig(level=logging.WARNING)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  console=err, transient=False) as bar:
+        steps = bar.add_task("comity demo", total=DEMO_STEPS)
+        rounds_task = bar.add_task("federated rounds", total=rounds, visible=False)
+
+        def step(text: str) -> None:
+            bar.update(steps, advance=0 if bar.tasks[steps].description == "comity demo"
+                       else 1, description=text)
+
+        def progress(_kind: str, done: int, total: int) -> None:
+            bar.update(rounds_task, completed=done, total=total, visible=True)
+
+        result = run_demo(out, db=default_services().db, seed=seed, rounds=rounds,
+                          scale=scale, epsilon=epsilon, keep_silos=keep_silos, step=step,
+                          progress=progress)
+        bar.update(steps, completed=DEMO_STEPS, description="done")
+    _print_demo(result)
+
+
+def _print_demo(result: Any) -> None:
+    final = result.outcome.final
+    err.print(f"[green]report:[/] {result.paths['json']}  {result.paths['html']}  "
+              f"{result.paths['pdf']}")
+    err.print(f"federated churn AUC {final.get('auc', float('nan')):.3f} over "
+              f"{len(result.outcome.lineage)} brands; audit chain verified: "
+              f"{result.report['audit']['verified']}")
+    rec = result.recommender.final
+    err.print(f"federated recommender HR@10 {rec.get('hr10', float('nan')):.3f}, NDCG@10 "
+              f"{rec.get('ndcg10', float('nan')):.3f} (leave-last-out, full catalogue)")
+    runs = {r["run_id"]: r for r in result.report["training_runs"]}
+    dp = (runs.get(result.outcome.run_id) or {}).get("dp")
+    rec_run = runs.get(result.recommender.run_id) or {}
+    rec_dp = rec_run.get("dp")
+    if dp:
+        err.print(f"churn: DP-SGD at every brand, epsilon {dp['epsilon']:.2f}, delta "
+                  f"{dp['delta']:g} (Opacus RDP accountant, customer-level)")
+    if rec_dp:
+        via = "through" if rec_run.get("secure_aggregation") else "without"
+        err.print(f"recommender: DP item statistics {via} SecAgg+, epsilon "
+                  f"{rec_dp['epsilon']:.2f}, delta {rec_dp['delta']:g} (Opacus PRV "
+                  "accountant, customer-level); non-personalized list HR@10 "
+                  f"{rec.get('hr10_nonpersonalized', float('nan')):.3f}")
+    err.print("DPO checklist: " + ", ".join(
+        f"{n} {k.replace('_', ' ')}" for k, n in result.report["checklist"]["summary"].items()))
+    for item in result.aggregates:
+        q = item["query"]
+        what = f"{q['measure']} {q.get('column') or ''} by {q.get('group_by') or '-'}"
+        if "answer" in item:
+            values = ", ".join(
+                f"{'/'.join(map(str, g['key'].values())) or 'all'}={g['value']:.1f}"
+                + (f" [{g['ci95'][0]:.0f}, {g['ci95'][1]:.0f}]" if g["ci95"] else "")
+                for g in item["answer"]["groups"])
+            err.print(f"DP aggregate ({what}, eps {q['epsilon']}): {values}")
+        else:
+            err.print(f"DP aggregate ({what}, eps {q['epsilon']}): refused, "
+                      f"{item['epsilon_remaining']:g} left")
+
+
+def _release(model: str) -> Any:
+    from federation.coordinator.lineage.service import LineageService
+
+    with default_services().db.reading() as session:
+        return LineageService(session).latest_release(model)
+
+
+@reports_errors(ValueError)
+def score(
+    task: Annotated[str, typer.Argument(help="churn")],
+    silo: Annotated[Path, typer.Option(help="This brand's silo directory (column_map.yaml)")],
+    customer: Annotated[list[str], typer.Option(help="Customer id (repeat; default: all)")
+                        ] = [],  # noqa: B006
+    as_of: Annotated[str | None, typer.Option(help="Scoring date YYYY-MM-DD (default: the "
+                                                   "latest order)")] = None,
+) -> None:
+    """Churn risk per customer with the latest federated model, at the brand. Customers who
+    refused automated decisions (PIPL Art. 24) get no individual score, and the line says
+    why. Output is JSON lines keyed by pseudonym."""
+    from compliance.errors import InputError
+    from federation.brand.serving import score_churn
+
+    if task != "churn":
+        raise InputError(f"unknown scoring task '{task}' (churn)")
+    scores = score_churn(default_services().db, silo, _release("churn"),
+                         customers=customer or None,
+                         as_of=date.fromisoformat(as_of) if as_of else None, actor="brand")
+    for sc in scores:
+        print(json.dumps(sc.as_dict(), ensure_ascii=False))
+
+
+@reports_errors(ValueError)
+def recommend(
+    silo: Annotated[Path, typer.Option(help="This brand's silo directory (column_map.yaml)")],
+    customer: Annotated[list[str], typer.Option(help="Customer id (repeat; default: all)")
+                        ] = [],  # noqa: B006
+    k: Annotated[int, typer.Option(min=1, max=1000, help="Items per customer")] = 10,
+    catalogue: Annotated[Path | None, typer.Option(help="Alliance catalogue CSV (default: "
+                                                        "catalogue.csv beside the silo)")
+                         ] = None,
+) -> None:
+    """Top-k items per customer with the latest federated recommender, at the brand.
+    Customers who refused personalization (PIPL Art. 24) get the non-personalized list, and
+    the line says so. Output is JSON lines keyed by pseudonym."""
+    from federation.brand.serving import recommend as recommend_for
+
+    recs = recommend_for(default_services().db, silo, _release("recommend"),
+                         customers=customer or None, k=k, catalogue=catalogue, actor="brand")
+    for rec in recs:
+        print(json.dumps(rec.as_dict(), ensure_ascii=False))

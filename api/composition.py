@@ -1,0 +1,53 @@
+"""The composition root: the one place the API and the command line build their
+collaborators (database, policies, PII scanner, DP aggregate service), each once, on first
+use. Tests pass their own database in."""
+
+from __future__ import annotations
+
+from functools import cached_property, lru_cache
+
+import numpy as np
+
+from compliance.database import Database
+from compliance.policy.loader import load_policies
+from compliance.policy.schemas import PolicySet
+from privacy.aggregates.federated import FederatedPlan
+from privacy.aggregates.service import AggregateService
+from privacy.detection.analyzer import PiiScanner
+
+
+def simulated_secure_sum(plan: FederatedPlan) -> tuple[np.ndarray, int]:
+    """Federated aggregates through Flower's simulation runtime, one SuperNode per silo.
+    Imported on first use: Flower, Ray and torch stay out of the API's start-up."""
+    from federation.runtime.simulation import simulate_secure_sum
+
+    return simulate_secure_sum(plan)
+
+
+class Services:
+    def __init__(self, db: Database | None = None, *, url: str | None = None) -> None:
+        self._db = db
+        self._url = url
+
+    @cached_property
+    def db(self) -> Database:
+        return self._db or Database(self._url)
+
+    @cached_property
+    def policies(self) -> PolicySet:
+        return load_policies()
+
+    @cached_property
+    def scanner(self) -> PiiScanner:
+        return PiiScanner()
+
+    @cached_property
+    def aggregates(self) -> AggregateService:
+        return AggregateService(self.db, self.policies, secure_sum=simulated_secure_sum)
+
+
+@lru_cache(maxsize=1)
+def default_services() -> Services:
+    """This process's services on the embedded default (or `COMITY_DATABASE_URL`), built once:
+    what the command line uses."""
+    return Services()

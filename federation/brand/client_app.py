@@ -1,0 +1,63 @@
+"""Flower ClientApp (Message API): one per brand, next to the brand's own data.
+
+Three handlers: `query` runs the privacy gate and reports counts and the consent snapshot
+digest (no identifiers); `train` and `evaluate` run the brand's local work
+(`federation.brand.local`); a SecAgg+ train round may instead carry a DP aggregate plan
+(`federation.brand.aggregates`). Only weights, counts, bounded aggregates and metrics leave the
+brand, and the outermost mod (`federation.brand.wire_mod`) checks every reply before it does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+import torch
+from flwr.app import Context, Message
+from flwr.clientapp import ClientApp
+
+from federation.brand.aggregates import answer as aggregate_answer
+from federation.brand.local import DataFn, LocalData, handle_evaluate, handle_train
+from federation.brand.node import brand_of, prepare_for_run
+from federation.brand.secagg import secagg_when_asked
+from federation.brand.wire_mod import declare_population, wire_audit_mod
+from federation.gate.prepare import Prepared
+from federation.gate.report import GateReport
+from federation.settings import RunSettings, is_aggregate_round
+
+app = ClientApp(mods=[wire_audit_mod, secagg_when_asked])
+torch.set_num_threads(1)
+
+
+# A simulation actor may serve several brands and runs.
+prepared = lru_cache(maxsize=32)(prepare_for_run)
+
+
+def _prepared(settings: RunSettings, context: Context) -> Prepared:
+    p = prepared(settings, brand_of(context, settings.brands))
+    declare_population(context, *GateReport.of(p).population)
+    return p
+
+
+def _data(context: Context) -> DataFn:
+    def data(settings: RunSettings, _config: Mapping[str, Any]) -> LocalData:
+        return _prepared(settings, context).data
+    return data
+
+
+@app.query()
+def gate_report(msg: Message, context: Context) -> Message:
+    settings = RunSettings.from_mapping(msg.content.config_records["config"])
+    return Message(GateReport.of(_prepared(settings, context)).to_records(), reply_to=msg)
+
+
+@app.train()
+def train(msg: Message, context: Context) -> Message:
+    return handle_train(msg, context, _data(context), aggregate=(
+        is_aggregate_round, lambda cfg: aggregate_answer(cfg, context)))
+
+
+@app.evaluate()
+def evaluate_handler(msg: Message, context: Context) -> Message:
+    return handle_evaluate(msg, context, _data(context))

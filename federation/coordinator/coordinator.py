@@ -1,0 +1,175 @@
+"""What the ServerApp does, independent of how it was started (simulation or deployment).
+
+1. Open the run (or resume an unfinished one with the same id).
+2. Ask every brand for its gate report (counts, consent snapshot digest; no identifiers);
+   recompute each brand's snapshot and decisions from the compliance records and fail the
+   run on a mismatch (`gate_check`).
+3. Train round by round, or release a DP recommender's item statistics (`rounds`).
+4. Record lineage, the model version and the audit of what crossed the wire; a run that
+   fails is recorded as failed with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from flwr.app import Context
+from flwr.serverapp import Grid
+
+from compliance.audit.service import AuditLog
+from compliance.database import Database
+from compliance.policy.engine import PolicyEngine
+from compliance.policy.loader import load_policies
+from federation.coordinator.auditing_grid import AuditingGrid
+from federation.coordinator.gate_check import (
+    check_resumed_gate,
+    collect_gate_reports,
+    verify_and_audit_gate,
+)
+from federation.coordinator.lineage.models import ModelVersion
+from federation.coordinator.lineage.service import BrandLineage, LineageService, ResumePoint
+from federation.coordinator.planning import initial_weights, plan_private_training
+from federation.coordinator.rounds import ProgressFn, release_statistics, train_rounds
+from federation.errors import FederationError, WireViolation
+from federation.gate.report import GateReport
+from federation.settings import SECAGG_MIN_BRANDS, RunSettings
+
+log = logging.getLogger(__name__)
+__all__ = ["ProgressFn", "RunOutcome", "run_federated", "wait_for_nodes"]
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    lineage: list[BrandLineage]
+    rounds: dict[int, dict[str, float]] = field(default_factory=dict)
+    final: dict[str, float] = field(default_factory=dict)
+    model_version: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Trained:
+    weights: list[Any]
+    rounds: dict[int, dict[str, float]]
+    dp: dict[str, Any] | None
+
+
+def wait_for_nodes(grid: Grid, n: int, timeout: float = 120.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        nodes = sorted(grid.get_node_ids())
+        if len(nodes) >= n:
+            return nodes
+        if time.monotonic() > deadline:
+            raise FederationError(f"only {len(nodes)} of {n} brand nodes connected in {timeout}s")
+        time.sleep(0.2)
+
+
+def uses_secagg(settings: RunSettings, strategy: str) -> bool:
+    """SecAgg+ is on by default whenever there are enough brands; robust strategies (trimmed
+    mean, median) need the individual updates, so choosing one turns it off."""
+    secure = (settings.secure_aggregation and strategy == "fedavg"
+              and len(settings.brands) >= SECAGG_MIN_BRANDS)
+    if settings.secure_aggregation and not secure:
+        log.warning("secure aggregation off: strategy %s over %d brands", strategy,
+                    len(settings.brands))
+    return secure
+
+
+def open_run(db: Database, settings: RunSettings, strategy: str) -> ResumePoint | None:
+    """Start the run, or resume the unfinished run with this id (None: a new run)."""
+    with db.unit_of_work() as session:
+        lineage = LineageService(session)
+        resumed = lineage.resume_run(settings)
+        if resumed is None:
+            lineage.start_run(settings, strategy)
+    return resumed
+
+
+def gate(grid: Grid, db: Database, settings: RunSettings, nodes: list[int],
+         resumed: ResumePoint | None) -> tuple[dict[str, GateReport], list[BrandLineage]]:
+    """The brands' gate reports, verified here (a new run) or against the snapshots the
+    run started with (a resumed one)."""
+    reports = collect_gate_reports(grid, settings, nodes)
+    if resumed is not None:
+        return reports, check_resumed_gate(db, settings, reports, resumed)
+    lineage = verify_and_audit_gate(db, settings, PolicyEngine(load_policies()), reports)
+    with db.unit_of_work() as session:
+        LineageService(session).record_brands(settings.run_id, lineage)
+    return reports, lineage
+
+
+def train(grid: Grid, db: Database, settings: RunSettings, reports: dict[str, GateReport],
+          nodes: list[int], *, secure: bool, strategy: str, context: Context | None,
+          resumed: ResumePoint | None, progress: ProgressFn | None) -> Trained:
+    """The rounds, with DP accounting over every attempt. A resumed run also counts its
+    earlier attempts and, conservatively, the round the crash interrupted: brands may have
+    trained on it."""
+    earlier = resumed.attempts + 1 if resumed else 0
+    if settings.item_statistics:
+        weights, rounds, dp = release_statistics(
+            grid, db, settings, reports, nodes, secure=secure, context=context,
+            earlier_attempts=earlier, progress=progress)
+        return Trained(weights, rounds, dp)
+    settings, plan = plan_private_training(
+        settings, min(r.train_examples for r in reports.values()))
+    start = (resumed.weights if resumed and resumed.weights is not None
+             else initial_weights(settings))
+    weights, rounds, attempts = train_rounds(
+        grid, db, settings, weights=start, done=resumed.rounds if resumed else {},
+        secure=secure, strategy=strategy, context=context, progress=progress,
+        wait_for_nodes=lambda timeout: wait_for_nodes(grid, len(settings.brands), timeout))
+    if plan is None:
+        return Trained(weights, rounds, None)
+    trained = attempts + earlier
+    steps = plan.steps_per_round * trained
+    return Trained(weights, rounds, {**plan.report(), "epsilon": round(plan.epsilon(steps), 4),
+                                     "steps": steps, "round_attempts": trained})
+
+
+def complete(db: Database, settings: RunSettings, grid: AuditingGrid, trained: Trained,
+             secure: bool) -> ModelVersion:
+    """The model version and the wire audit, in one transaction."""
+    final = trained.rounds[max(trained.rounds)] if trained.rounds else {}
+    with db.unit_of_work() as session:
+        AuditLog(session).record("wire.audit", actor="coordinator",
+                                 data={"run_id": settings.run_id, **grid.summary()})
+        return LineageService(session).complete(
+            settings.run_id, {"rounds": {str(k): v for k, v in trained.rounds.items()},
+                              "final": final, "secure_aggregation": secure, "dp": trained.dp},
+            trained.weights)
+
+
+def fail(db: Database, settings: RunSettings, grid: AuditingGrid, exc: Exception) -> None:
+    with db.unit_of_work() as session:
+        if isinstance(exc, WireViolation):
+            AuditLog(session).record("wire.audit", actor="coordinator", data={
+                "run_id": settings.run_id, **grid.summary(), "stopped": str(exc)})
+        LineageService(session).fail(settings.run_id, f"{type(exc).__name__}: {exc}")
+
+
+def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: str = "fedavg",
+                  progress: ProgressFn | None = None,
+                  context: Context | None = None) -> RunOutcome:
+    t0 = time.perf_counter()
+    if settings.item_statistics:  # released in one round of item statistics, not trained
+        settings = replace(settings, rounds=1)
+    audited = AuditingGrid(grid)
+    nodes = wait_for_nodes(audited, len(settings.brands))
+    resumed = open_run(db, settings, strategy)
+    try:
+        reports, lineage = gate(audited, db, settings, nodes, resumed)
+        secure = uses_secagg(settings, strategy)
+        trained = train(audited, db, settings, reports, nodes, secure=secure,
+                        strategy=strategy, context=context, resumed=resumed, progress=progress)
+        mv = complete(db, settings, audited, trained, secure)
+    except Exception as exc:
+        fail(db, settings, audited, exc)
+        raise
+    final = trained.rounds[max(trained.rounds)] if trained.rounds else {}
+    return RunOutcome(settings.run_id, lineage, trained.rounds, final, mv.version,
+                      time.perf_counter() - t0)

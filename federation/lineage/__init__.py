@@ -1,1 +1,0 @@
-"""Model registry and training lineage: which brands, which consent snapshot."""
