@@ -7,7 +7,18 @@ from fastapi.responses import JSONResponse
 
 from api.composition import Services
 from api.limits import Limits, LimitsMiddleware
-from api.routers import aggregates, audit, consents, dpo, pii, reports, requests, retention
+from api.routers import (
+    aggregates,
+    audit,
+    brands,
+    consents,
+    dpo,
+    models,
+    pii,
+    reports,
+    requests,
+    retention,
+)
 from compliance.database import Database
 from compliance.errors import ComityError
 
@@ -21,8 +32,8 @@ def create_app(db: Database | None = None, limits: Limits | None = None) -> Fast
     app.state.policies = services.policies
     app.state.pii_scanner = services.scanner
     app.state.aggregates = services.aggregates
-    for r in (consents.router, requests.router, audit.router, retention.router, pii.router,
-              aggregates.router, reports.router, dpo.router):
+    for r in (brands.router, consents.router, models.router, requests.router, audit.router,
+              retention.router, pii.router, aggregates.router, reports.router, dpo.router):
         app.include_router(r)
 
     @app.exception_handler(ComityError)

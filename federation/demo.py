@@ -8,7 +8,6 @@ events reach the compliance database; the report carries counts and hashes.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import uuid
@@ -18,8 +17,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from compliance.audit.service import AuditLog
-from compliance.consent.importer import ConsentImporter
 from compliance.consent.service import ConsentService
 from compliance.database import Database, utcnow
 from compliance.policy.engine import PolicyEngine
@@ -30,14 +30,19 @@ from compliance.requests.schemas import RequestIn, RequestType
 from compliance.requests.service import NEEDS_SECOND_PERSON, RequestService
 from compliance.retention.service import RetentionService
 from compliance.subjects.service import SubjectService
+from compliance.tokens.service import TokenService
+from federation.brand.consent_import import import_consents
+from federation.brand.node import BrandNode, load_node, set_simulation_nodes
+from federation.brand.provision import init_node
 from federation.coordinator.coordinator import RunOutcome
 from federation.data.catalogue import CATALOGUE_FILE, load_catalogue, write_catalogue
 from federation.data.features import CHURN_STATUS, RFM_TIERS
-from federation.data.silo import load_silo, write_silo
+from federation.data.silo import write_silo
 from federation.data.synthetic import (
     AS_OF,
     DEFAULT_CUTOFF,
     DEFAULT_HORIZON_DAYS,
+    BrandSilo,
     catalogue,
     generate_alliance,
 )
@@ -48,8 +53,7 @@ from federation.settings import RunSettings
 from privacy.aggregates.errors import BudgetExhausted
 from privacy.aggregates.schemas import AggregateQuery
 from privacy.aggregates.service import AggregateService
-from privacy.keys import audit_signing_key, key_dir
-from privacy.pseudonym import Pseudonymizer
+from privacy.keys import audit_signing_key
 from privacy.vault.service import Vault
 
 StepFn = Callable[[str], None]
@@ -59,6 +63,20 @@ ProgressFn = Callable[[str, int, int], None]
 DEMO_SERVICE = "service:insights"
 DEMO_EPSILON = 3.0  # DP-SGD target per brand (customer-level), delta 1e-5
 SEGMENTS_FILE = "segments.parquet"
+SEGMENTS_DATASET = "alliance_segments"
+NOTICE_VERSION = "2026-01"
+CONSENT_MAP = """\
+# The demo CRM's consent export, column by column (federation.brand.consent_import).
+subject: customer_id
+purpose: purpose
+action: action
+occurred_at: occurred_at
+notice_version: notice_version
+channel: channel
+separate: separate
+by_guardian: by_guardian
+birth_date: birth_date
+"""
 
 
 @dataclass(frozen=True)
@@ -70,32 +88,33 @@ class DemoResult:
     aggregates: list[dict[str, Any]]
 
 
-def demo_aggregates(db: Database, settings: RunSettings) -> list[dict[str, Any]]:
+def demo_aggregates(db: Database, alliance: Alliance) -> list[dict[str, Any]]:
     """Each brand derives its customer segments behind the gate (purpose analytics_aggregate)
-    into its own silo; an internal service then asks DP questions across the silos through
-    SecAgg+, within a budget; the last question is over budget on purpose and is refused."""
+    into its own node directory; an internal service then asks DP questions across the brands
+    through SecAgg+, within a budget; the last question is over budget on purpose and is
+    refused."""
     policies = load_policies()
     engine = PolicyEngine(policies)
     purpose = policies.aggregates.purpose
+    settings = alliance.settings
     silos: dict[str, Path] = {}
-    for brand in settings.brands:
-        directory = Path(settings.silo_root) / brand
-        with db.reading() as session:
-            snapshot = ConsentService(session).snapshot(brand, purpose, settings.as_of)
+    for brand, node in alliance.nodes().items():
         segments = prepare_segments(
-            load_silo(directory, policies), snapshot=snapshot, engine=engine, purpose=purpose,
-            cutoff=date.fromisoformat(settings.cutoff), horizon_days=settings.horizon_days,
-            seed=settings.seed)
-        segments.to_parquet(directory / SEGMENTS_FILE, index=False)
-        silos[brand] = directory / SEGMENTS_FILE
+            node.silo(policies), snapshot=node.snapshot(purpose, settings.as_of),
+            engine=engine, purpose=purpose, cutoff=date.fromisoformat(settings.cutoff),
+            horizon_days=settings.horizon_days, seed=settings.seed,
+            pseudonym=node.pseudonymizer)
+        path = node.config.aggregates[SEGMENTS_DATASET]
+        segments.to_parquet(path, index=False)
+        silos[brand] = path
     svc = AggregateService(db, policies, secure_sum=simulate_secure_sum)
-    svc.register("alliance_segments", None, "customer_id", actor="admin", silos=silos,
+    svc.register(SEGMENTS_DATASET, None, "customer_id", actor="admin", silos=silos,
                  bounds={"spend": (0.0, 5000.0), "orders": (0, 200)},
                  categories={"rfm_tier": list(RFM_TIERS), "churn": list(CHURN_STATUS)},
                  data_categories={"spend": "purchase_history", "orders": "purchase_history",
                                   "rfm_tier": "behavioral_features",
                                   "churn": "behavioral_features"})
-    svc.set_budget(DEMO_SERVICE, "alliance_segments", 2.0, actor="dpo", period="month")
+    svc.set_budget(DEMO_SERVICE, SEGMENTS_DATASET, 2.0, actor="dpo", period="month")
     asked = [
         {"measure": "mean", "column": "spend", "group_by": ["rfm_tier"], "epsilon": 1.0},
         {"measure": "histogram", "column": "churn", "epsilon": 0.5},
@@ -103,7 +122,7 @@ def demo_aggregates(db: Database, settings: RunSettings) -> list[dict[str, Any]]
     ]
     out: list[dict[str, Any]] = []
     for body in asked:
-        query = AggregateQuery.model_validate({"dataset": "alliance_segments",
+        query = AggregateQuery.model_validate({"dataset": SEGMENTS_DATASET,
                                                "federated": True, **body})
         try:
             ans = svc.query(DEMO_SERVICE, query, actor=DEMO_SERVICE)
@@ -143,67 +162,108 @@ def demo_requests(db: Database, brands: tuple[str, ...], purpose: str) -> dict[s
     return done
 
 
-def prepare_alliance(db: Database, silo_root: Path, *, seed: int = 7, scale: float = 1.0,
-                     rounds: int = 8, dp_epsilon: float = 0.0,
-                     on_generated: Callable[[], None] | None = None) -> RunSettings:
-    """Write each brand's synthetic silo under `silo_root`, sync only pseudonymous subjects,
-    flags and consents to the compliance database, and return the run's settings."""
+@dataclass(frozen=True)
+class Alliance:
+    """The demo's alliance: the run's settings and each brand's node config."""
+    settings: RunSettings
+    configs: dict[str, Path]
+    root: Path
+
+    def nodes(self) -> dict[str, BrandNode]:
+        return {b: load_node(str(p)) for b, p in self.configs.items()}
+
+    def silo(self, brand: str) -> Path:
+        return self.configs[brand].parent / "silo"
+
+    @property
+    def catalogue(self) -> Path:
+        return self.root / CATALOGUE_FILE
+
+
+def crm_export(silo: BrandSilo) -> pd.DataFrame:
+    """What a brand's CRM would export of its consent records: one row per event, with the
+    customer's birth date (for minors) and the notice the customer saw."""
+    born = silo.customers.set_index("customer_id")["birth_date"]
+    out = silo.consents.assign(birth_date=silo.consents["customer_id"].map(born),
+                               notice_version=NOTICE_VERSION, channel="app")
+    return out.assign(occurred_at=pd.to_datetime(out["occurred_at"], utc=True)
+                      .map(lambda t: t.isoformat()))
+
+
+def prepare_alliance(db: Database, root: Path, *, api_url: str, seed: int = 7,
+                     scale: float = 1.0, rounds: int = 8, dp_epsilon: float = 0.0,
+                     on_generated: Callable[[], None] | None = None) -> Alliance:
+    """The alliance set up the way an operator and its brands would: each brand registered
+    and given a token by the coordinator; each brand's node directory laid out with its own
+    keys, its synthetic silo and its CRM's consent export; each brand importing its consents
+    through the API at `api_url` and syncing them back. Returns the run's settings."""
     policies = load_policies()
     silos = generate_alliance(seed=seed, scale=scale)
+    root.mkdir(parents=True, exist_ok=True)
+    published = write_catalogue(catalogue(tuple(s.spec for s in silos)), root)
+    configs: dict[str, Path] = {}
     for s in silos:
-        write_silo(s, silo_root / s.spec.brand_id)
-    write_catalogue(catalogue(tuple(s.spec for s in silos)), silo_root)
+        brand = s.spec.brand_id
+        with db.unit_of_work() as session:
+            SubjectService(session).register_brand(brand, s.spec.name, s.spec.jurisdiction,
+                                                   actor="admin")
+            token = TokenService(session).create(f"brand:{brand}", label=f"{brand} node",
+                                                 actor="admin")
+        configs[brand] = init_node(root / brand, brand_id=brand,
+                                   jurisdiction=s.spec.jurisdiction, api=api_url, token=token,
+                                   catalogue=published.resolve(),
+                                   aggregates={SEGMENTS_DATASET: SEGMENTS_FILE})
+        write_silo(s, root / brand / "silo")
+        crm_export(s).to_csv(root / brand / "crm" / "consents.csv", index=False)
+        (root / brand / "crm" / "consent_map.yaml").write_text(CONSENT_MAP, encoding="utf-8")
     if on_generated:
         on_generated()
-    for s in silos:
-        with db.unit_of_work() as session:
-            SubjectService(session).register_brand(s.spec.brand_id, s.spec.name,
-                                                   s.spec.jurisdiction, actor="admin")
-            ConsentImporter(session).import_silo(
-                s.spec.brand_id, s.customers, s.consents,
-                pseudonym=Pseudonymizer.for_brand(s.spec.brand_id),
-                minor_age=policies.jurisdictions[s.spec.jurisdiction].minor_age,
-                as_of=AS_OF, guardian_ids=s.minors_with_guardian,
-                actor=f"brand:{s.spec.brand_id}")
-    return RunSettings(
-        run_id=str(uuid.uuid4()), brands=tuple(s.spec.brand_id for s in silos),
-        silo_root=str(silo_root), database_url=db.url, consent_as_of=AS_OF.isoformat(),
+    for path in configs.values():
+        import_consents(load_node(str(path)), policies=policies, today=AS_OF.date())
+    set_simulation_nodes(configs)
+    settings = RunSettings(
+        run_id=str(uuid.uuid4()), brands=tuple(configs), consent_as_of=AS_OF.isoformat(),
         rounds=rounds, cutoff=DEFAULT_CUTOFF.isoformat(), horizon_days=DEFAULT_HORIZON_DAYS,
         seed=seed, dp_epsilon=dp_epsilon)
+    return Alliance(settings, configs, root)
 
 
-def recommend_settings(churn: RunSettings) -> RunSettings:
+def recommend_settings(alliance: Alliance) -> RunSettings:
     """The recommender's run beside the churn run: same brands, consent time and DP target,
     over the alliance catalogue the demo published. Under DP its item side is released as
     item statistics (`federation.models.item_statistics`), not trained by DP-SGD."""
-    return replace(churn, run_id=str(uuid.uuid4()), model="recommend",
-                   items=len(load_catalogue(Path(churn.silo_root) / CATALOGUE_FILE)),
-                   local_epochs=2, learning_rate=0.01)
+    return replace(alliance.settings, run_id=str(uuid.uuid4()), model="recommend",
+                   items=len(load_catalogue(alliance.catalogue)), local_epochs=2,
+                   learning_rate=0.01)
 
 
-def run_demo(out_dir: Path, *, db: Database, seed: int = 7, rounds: int = 8,
+def run_demo(out_dir: Path, *, db: Database, api_url: str, seed: int = 7, rounds: int = 8,
              scale: float = 1.0, epsilon: float = DEMO_EPSILON, keep_silos: Path | None = None,
              step: StepFn | None = None, progress: ProgressFn | None = None) -> DemoResult:
+    """The whole job on one machine. The coordinator's API must be up at `api_url` (the CLI
+    serves it from a thread): the brand nodes import, sync and fetch through it."""
     step = step or (lambda _s: None)
-    os.environ["COMITY_KEY_DIR"] = str(key_dir().resolve())  # Ray workers inherit it
     silo_root = keep_silos or Path(tempfile.mkdtemp(prefix="comity-silos-"))
     try:
-        step("Generating synthetic brand silos")
-        settings = prepare_alliance(db, silo_root, seed=seed, scale=scale, rounds=rounds,
-                                    dp_epsilon=epsilon,
+        step("Generating synthetic brand silos and each brand's node (its own keys)")
+        alliance = prepare_alliance(db, silo_root, api_url=api_url, seed=seed, scale=scale,
+                                    rounds=rounds, dp_epsilon=epsilon,
                                     on_generated=lambda: step(
-                                        "Syncing pseudonymous subjects and consent records"))
+                                        "Each brand imports its CRM consent export through "
+                                        "the API (pseudonymized at the brand)"))
+        settings = alliance.settings
+        nodes = list(alliance.nodes().values())
         step(f"Federated churn training over {len(settings.brands)} brands: SecAgg+"
              + (f", DP-SGD epsilon {epsilon:g}" if epsilon > 0 else "") + " (Flower simulation)")
         outcome = simulate(settings, db, progress=progress)
         step("Membership-inference audit of the trained model (at the brands)")
-        audit_run(db, outcome.run_id, silo_root, actor="dpo")
+        audit_run(db, outcome.run_id, nodes, actor="dpo")
         step("Federated recommender over the alliance catalogue (shared items; under DP "
              "released as item statistics) and its membership-inference audit")
-        recommender = simulate(recommend_settings(settings), db, progress=progress)
-        audit_run(db, recommender.run_id, silo_root, actor="dpo")
+        recommender = simulate(recommend_settings(alliance), db, progress=progress)
+        audit_run(db, recommender.run_id, nodes, actor="dpo")
         step("DP aggregates across the brands' silos (SecAgg+ sum, OpenDP noise, budget)")
-        aggregates = demo_aggregates(db, settings)
+        aggregates = demo_aggregates(db, alliance)
         step("Data-subject requests: access, withdrawal, deletion (second-person approval)")
         demo_requests(db, settings.brands, settings.purpose)
         step("Retention sweep and a signed audit checkpoint")

@@ -3,7 +3,7 @@ rows are (the brand or the benchmark), reporting only attack metrics."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -12,13 +12,13 @@ from torch import nn
 
 from compliance.audit.service import AuditLog
 from compliance.database import Database
-from compliance.errors import ComityError, NotFoundError
-from federation.brand.node import prepare_for_run
+from compliance.errors import ComityError, InputError, NotFoundError
+from federation.brand.node import BrandNode, prepare_for_run
 from federation.coordinator.lineage.models import ModelVersion, TrainingRun
-from federation.coordinator.lineage.service import weights_from_blob
 from federation.gate.prepare import PreparedChurn, PreparedRecommend
 from federation.models.churn import build_model, example_losses, predict_proba, set_weights
 from federation.models.recommend import fold_in, membership_scores
+from federation.release import weights_from_blob
 from federation.settings import RunSettings
 from privacy.membership import black_box, dp_bound, loss_threshold
 
@@ -55,11 +55,13 @@ def audit_recommender(item_weights: list[np.ndarray], parts: list[PreparedRecomm
             "score_threshold": res.as_dict(), "advantage": res.advantage}
 
 
-def audit_run(db: Database, run_id: str, silo_root: Path, *, actor: str = "dpo"
+def audit_run(db: Database, run_id: str, nodes: Sequence[BrandNode], *, actor: str = "dpo"
               ) -> dict[str, Any]:
     """Membership inference against a completed training run's model, on the brands' own
-    training rows (members) and held-back rows (non-members), prepared exactly as the run
-    prepared them; the findings (metrics only) go into the audit log and the DPO report."""
+    training rows (members) and held-back rows (non-members), prepared by each brand's node
+    exactly as the run prepared them; the findings (metrics only) go into the audit log and
+    the DPO report. Needs every brand of the run among `nodes`: an operator who runs the
+    brands' nodes (the demo) or a brand auditing with the others' consent."""
     with db.reading() as session:
         run = session.get(TrainingRun, run_id)
         if run is None:
@@ -71,10 +73,13 @@ def audit_run(db: Database, run_id: str, silo_root: Path, *, actor: str = "dpo"
         config = dict(run.config)
         weights = weights_from_blob(mv.weights)
     settings = RunSettings.from_mapping({**config, "brands": ",".join(config["brands"]),
-                                         "database_url": db.url,
-                                         "silo_root": str(silo_root),
                                          "consent_as_of": run.consent_as_of.isoformat()})
-    parts = [prepare_for_run(settings, brand) for brand in settings.brands]
+    by_brand = {n.brand_id: n for n in nodes}
+    missing = [b for b in settings.brands if b not in by_brand]
+    if missing:
+        raise InputError(f"no node config for brands {missing} of run '{run_id}'",
+                         column="node_config")
+    parts = [prepare_for_run(settings, by_brand[brand]) for brand in settings.brands]
     epsilon, delta = config.get("dp_epsilon") or None, config.get("dp_delta")
     recs = [p for p in parts if isinstance(p, PreparedRecommend)]
     churns = [p for p in parts if isinstance(p, PreparedChurn)]

@@ -7,14 +7,16 @@ neither imports the other.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flwr.app import ConfigRecord
 
-from federation.models.dpsgd import DpPlan
+if TYPE_CHECKING:
+    from federation.models.dpsgd import DpPlan
 
 SECAGG_MIN_BRANDS = 3  # below this the sum of two updates reveals each to the other's holder
 
@@ -26,6 +28,16 @@ TOP_KEY = "item-stats-top"
 # A SecAgg+ round carrying a DP aggregate plan (`privacy.aggregates.federated`).
 PLAN_KEY = "dp-aggregate-plan"
 BRANDS_KEY = "dp-aggregate-brands"
+
+
+def toml_value(v: Any) -> str:
+    """A value as TOML writes it: how run settings travel in `flwr run --run-config` and how
+    a brand node's config file is written."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    return json.dumps(str(v))
 
 
 def is_statistics_round(config: Mapping[str, Any]) -> bool:
@@ -45,10 +57,11 @@ def releases_item_statistics(config: Mapping[str, Any]) -> bool:
 
 @dataclass(frozen=True)
 class RunSettings:
+    """What every party of a run may read: it travels to the brands in each round's config
+    (and in the deployment's run config), so it names no database, path or key."""
+
     run_id: str
     brands: tuple[str, ...]
-    silo_root: str
-    database_url: str
     consent_as_of: str  # ISO timestamp, UTC
     model: str = "churn"
     model_kind: str = "mlp"  # churn: logistic or mlp
@@ -100,6 +113,8 @@ class RunSettings:
         one (None: no DP-SGD in this run)."""
         if self.dp_noise_multiplier <= 0:
             return None
+        from federation.models.dpsgd import DpPlan  # Opacus and torch: only where DP trains
+
         return DpPlan(self.dp_noise_multiplier, self.dp_clip, self.dp_sample_rate,
                       self.dp_steps_per_round, self.rounds, self.dp_delta)
 

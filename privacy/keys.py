@@ -32,14 +32,15 @@ def master_key() -> bytes:
         if len(key) != 32:
             raise ComityError("COMITY_MASTER_KEY must be 32 bytes (64 hex characters)")
         return key
-    return _secret_file("master.key", 32)
+    return secret_file("master.key", 32)
 
 
-def _secret_file(name: str, nbytes: int) -> bytes:
-    """A random secret kept in the key directory, created once with mode 0600."""
-    path = key_dir() / name
+def secret_file(name: str, nbytes: int, directory: Path | None = None) -> bytes:
+    """A random secret kept in `directory` (default: the key directory), created once with
+    mode 0600 (the directory 0700)."""
+    path = (directory or key_dir()) / name
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(nbytes))
@@ -51,7 +52,7 @@ def _secret_file(name: str, nbytes: int) -> bytes:
 
 def audit_signing_key() -> Ed25519PrivateKey:
     """The coordinator's Ed25519 key that signs audit checkpoints (RFC 8032)."""
-    return Ed25519PrivateKey.from_private_bytes(_secret_file("audit-signing.key", 32))
+    return Ed25519PrivateKey.from_private_bytes(secret_file("audit-signing.key", 32))
 
 
 def master_versions() -> dict[int, bytes]:

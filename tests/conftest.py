@@ -47,3 +47,13 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def api_url(db: Database) -> Iterator[str]:
+    """The coordinator's API on loopback over the test's database: brand nodes sync, import
+    and fetch models through it, as in a deployment."""
+    from api.local_server import LocalApi
+
+    with LocalApi(db) as api:
+        yield api.url

@@ -1,25 +1,33 @@
 """The `comity` command line: one Typer app; each module holds the commands of one concern
-(`federation`, `pii`, `audit`, `aggregates`, `admin`) and this one wires them. Every command
-parses, calls one service built by the composition root (`api.composition`), prints; errors are
-reported one way (`console.reports_errors`). May import `api.composition` and, inside command
-bodies, any service package."""
+(`alliance` and `admin` at the coordinator, `node` at a brand, `federation`, `pii`, `audit`,
+`aggregates`) and this one wires them. Every command parses, calls one service built by the
+composition root (`api.composition`), prints; errors are reported one way
+(`console.reports_errors`). May import `api.composition` and, inside command bodies, any
+service package."""
 
 from __future__ import annotations
 
 import typer
 
-from api.cli import admin, aggregates, audit, federation, pii
+from api.cli import admin, aggregates, alliance, audit, federation, node, pii
 
 app = typer.Typer(help="comity: federated models across brands, with privacy and compliance.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
-app.command()(federation.bench)
 app.command()(federation.demo)
-app.command()(federation.score)
-app.command("recommend")(federation.recommend)
+app.command()(federation.bench)
+app.command()(alliance.train)
+app.command()(alliance.certs)
+app.command()(node.score)
+app.command("recommend")(node.recommend)
 app.command()(admin.serve)
 app.command()(admin.report)
 app.command()(aggregates.query)
+app.add_typer(alliance.brand_app, name="brand")
+app.add_typer(alliance.runs_app, name="runs")
+app.add_typer(alliance.models_app, name="models")
+app.add_typer(node.node_app, name="node")
+app.add_typer(node.consent_app, name="consent")
 app.add_typer(audit.app, name="audit")
 app.add_typer(pii.app, name="pii")
 app.add_typer(admin.token_app, name="token")

@@ -46,15 +46,21 @@ def checkpoint() -> None:
 @app.command("privacy")
 @reports_errors()
 def privacy(
-    run_id: Annotated[str, typer.Argument(help="Training run id (see the report)")],
-    silo_root: Annotated[Path, typer.Option(help="Directory holding one silo per brand, as "
-                                                 "the run read them")],
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="Training run id (comity "
+                                                                 "runs list)")],
+    node_config: Annotated[list[Path], typer.Option(help="Each brand's brand.toml (repeat): "
+                                                         "the audit runs at the brands")],
 ) -> None:
-    """Membership-inference audit of a run's model (loss threshold and black box); the
-    findings go into the audit log and the DPO report."""
+    """Membership-inference audit of a run's model (loss threshold and black box) on the
+    brands' own rows, rebuilt by their nodes as the run gated them; only the findings go into
+    the audit log and the DPO report.
+    Example: comity audit privacy RUN_ID --node-config a/brand.toml --node-config b/brand.toml"""
+    from federation.brand.config import load_brand_config
+    from federation.brand.node import BrandNode
     from federation.privacy_audit import audit_run
 
-    findings = audit_run(default_services().db, run_id, silo_root, actor="cli")
+    nodes = [BrandNode(load_brand_config(p)) for p in node_config]
+    findings = audit_run(default_services().db, run_id, nodes, actor="cli")
     print(json.dumps(findings, indent=2))
 
 

@@ -1,10 +1,9 @@
-"""Commands of federated work: the demo, benchmarks, and serving at a brand."""
+"""Commands of federated work run by the operator: the demo and the benchmarks."""
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -74,11 +73,16 @@ def demo(
     keep_silos: Annotated[Path | None, typer.Option(
         help="Keep the brands' generated raw data here (contains synthetic PII)")] = None,
 ) -> None:
-    """Run the main job on the embedded default database and write the DPO report."""
+    """Run the main job on the embedded default database and write the DPO report. The
+    coordinator's API is served from this process on loopback; the brand nodes reach it as
+    they would in a deployment.
+    Example: comity demo --out demo-out"""
+    from api.local_server import LocalApi
     from federation.demo import run_demo
 
     logging.basicConfig(level=logging.WARNING)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+    db = default_services().db
+    with LocalApi(db) as api, Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                   console=err, transient=False) as bar:
         steps = bar.add_task("comity demo", total=DEMO_STEPS)
@@ -91,7 +95,7 @@ def demo(
         def progress(_kind: str, done: int, total: int) -> None:
             bar.update(rounds_task, completed=done, total=total, visible=True)
 
-        result = run_demo(out, db=default_services().db, seed=seed, rounds=rounds,
+        result = run_demo(out, db=db, api_url=api.url, seed=seed, rounds=rounds,
                           scale=scale, epsilon=epsilon, keep_silos=keep_silos, step=step,
                           progress=progress)
         bar.update(steps, completed=DEMO_STEPS, description="done")
@@ -135,55 +139,3 @@ def _print_demo(result: Any) -> None:
         else:
             err.print(f"DP aggregate ({what}, eps {q['epsilon']}): refused, "
                       f"{item['epsilon_remaining']:g} left")
-
-
-def _release(model: str) -> Any:
-    from federation.coordinator.lineage.service import LineageService
-
-    with default_services().db.reading() as session:
-        return LineageService(session).latest_release(model)
-
-
-@reports_errors(ValueError)
-def score(
-    task: Annotated[str, typer.Argument(help="churn")],
-    silo: Annotated[Path, typer.Option(help="This brand's silo directory (column_map.yaml)")],
-    customer: Annotated[list[str], typer.Option(help="Customer id (repeat; default: all)")
-                        ] = [],  # noqa: B006
-    as_of: Annotated[str | None, typer.Option(help="Scoring date YYYY-MM-DD (default: the "
-                                                   "latest order)")] = None,
-) -> None:
-    """Churn risk per customer with the latest federated model, at the brand. Customers who
-    refused automated decisions (PIPL Art. 24) get no individual score, and the line says
-    why. Output is JSON lines keyed by pseudonym."""
-    from compliance.errors import InputError
-    from federation.brand.serving import score_churn
-
-    if task != "churn":
-        raise InputError(f"unknown scoring task '{task}' (churn)")
-    scores = score_churn(default_services().db, silo, _release("churn"),
-                         customers=customer or None,
-                         as_of=date.fromisoformat(as_of) if as_of else None, actor="brand")
-    for sc in scores:
-        print(json.dumps(sc.as_dict(), ensure_ascii=False))
-
-
-@reports_errors(ValueError)
-def recommend(
-    silo: Annotated[Path, typer.Option(help="This brand's silo directory (column_map.yaml)")],
-    customer: Annotated[list[str], typer.Option(help="Customer id (repeat; default: all)")
-                        ] = [],  # noqa: B006
-    k: Annotated[int, typer.Option(min=1, max=1000, help="Items per customer")] = 10,
-    catalogue: Annotated[Path | None, typer.Option(help="Alliance catalogue CSV (default: "
-                                                        "catalogue.csv beside the silo)")
-                         ] = None,
-) -> None:
-    """Top-k items per customer with the latest federated recommender, at the brand.
-    Customers who refused personalization (PIPL Art. 24) get the non-personalized list, and
-    the line says so. Output is JSON lines keyed by pseudonym."""
-    from federation.brand.serving import recommend as recommend_for
-
-    recs = recommend_for(default_services().db, silo, _release("recommend"),
-                         customers=customer or None, k=k, catalogue=catalogue, actor="brand")
-    for rec in recs:
-        print(json.dumps(rec.as_dict(), ensure_ascii=False))

@@ -7,7 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 
 from api.deps import MAX_DB_INT, DatabaseDep, PoliciesDep, PrincipalDep, ReadSessionDep, brand_scope
-from compliance.consent.schemas import ConsentIn, ConsentOut, ConsentStateOut
+from compliance.consent.schemas import (
+    ConsentBatchIn,
+    ConsentBatchOut,
+    ConsentIn,
+    ConsentOut,
+    ConsentStateOut,
+)
 from compliance.consent.service import ConsentService
 
 router = APIRouter(prefix="/v1/consents", tags=["consent"])
@@ -29,6 +35,20 @@ async def record_consent(body: ConsentIn, db: DatabaseDep, principal: PrincipalD
                                                       idempotency_key=idempotency_key)
     return Response(out.model_dump_json(), status_code=201 if created else 200,
                     media_type="application/json")
+
+
+@router.post("/batch", response_model=ConsentBatchOut)
+def import_consents(body: ConsentBatchIn, db: DatabaseDep, principal: PrincipalDep,
+                    policies: PoliciesDep) -> ConsentBatchOut:
+    """A brand's consent import, one batch per request and one transaction per batch: a bad
+    event refuses the batch (nothing of it is written), a retried one adds nothing twice."""
+    principal.require("brand", "admin")
+    for item in body.events:
+        brand_scope(principal, item.brand_id)
+    with db.unit_of_work() as session:
+        created, replayed = ConsentService(session).record_many(
+            body.events, actor=principal.actor, policies=policies)
+    return ConsentBatchOut(created=created, replayed=replayed)
 
 
 @router.get("", response_model=list[ConsentOut])

@@ -45,3 +45,20 @@ class ConsentStateOut(BaseModel):
     brand_id: str
     subject: str
     states: dict[str, str]
+
+
+class ConsentImportItem(ConsentIn):
+    idempotency_key: str = Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$",
+                                 description="Unique per event: a re-import adds nothing")
+
+
+class ConsentBatchIn(BaseModel):
+    """One batch of a brand's consent import, recorded in one transaction."""
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[ConsentImportItem] = Field(min_length=1, max_length=5000)
+
+
+class ConsentBatchOut(BaseModel):
+    created: int
+    replayed: int

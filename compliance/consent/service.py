@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from compliance.audit.service import AuditLog
 from compliance.consent.models import ConsentEvent
 from compliance.consent.repository import ConsentRepository
-from compliance.consent.schemas import ConsentIn, ConsentOut
+from compliance.consent.schemas import ConsentImportItem, ConsentIn, ConsentOut
 from compliance.consent.state import ConsentAction, ConsentFact, SubjectConsent, derive_state
 from compliance.database import utcnow
 from compliance.errors import ConflictError, InputError, NotFoundError
@@ -106,6 +106,18 @@ class ConsentService:
         values.pop("subject_id")
         values.pop("idempotency_key")
         return ConsentOut(id=event_id, subject=body.subject, **values), True  # type: ignore[arg-type]
+
+    def record_many(self, events: list[ConsentImportItem], *, actor: str,
+                    policies: PolicySet) -> tuple[int, int]:
+        """A batch of events, each under its own idempotency key, in the caller's one
+        transaction: any bad event fails the whole batch. Returns (created, replayed)."""
+        created = 0
+        for item in events:
+            body = ConsentIn.model_validate(item.model_dump(exclude={"idempotency_key"}))
+            _, new = self.record(body, actor=actor, policies=policies,
+                                 idempotency_key=item.idempotency_key)
+            created += new
+        return created, len(events) - created
 
     def _replay(self, prior_id: int, body: ConsentIn, key: str
                 ) -> tuple[ConsentOut, bool]:

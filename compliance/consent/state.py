@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from compliance.policy.schemas import ConsentState
@@ -15,6 +15,11 @@ class ConsentAction(StrEnum):
     GRANT = "grant"
     WITHDRAW = "withdraw"
     REFUSE = "refuse"
+
+
+def age_on(born: date, on: date) -> int:
+    """Whole years of age on a day: who is a minor under a law's `minor_age`."""
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
 @dataclass(frozen=True)

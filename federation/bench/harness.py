@@ -153,7 +153,7 @@ def bench_settings(name: str, n_brands: int, **kw: Any) -> RunSettings:
     brand code (`federation.brand.local`) trains them. The brands are the partitions; no
     consent snapshot or silo is involved (the bench's data is not personal data)."""
     return RunSettings(run_id=name, brands=tuple(f"brand-{k}" for k in range(n_brands)),
-                       silo_root="", database_url="", consent_as_of=BENCH_AS_OF, **kw)
+                       consent_as_of=BENCH_AS_OF, **kw)
 
 
 # ---------------------------------------------------------------- federated runtime

@@ -15,25 +15,30 @@ import numpy as np
 import polars as pl
 from flwr.app import Context
 
-from federation.brand.node import brand_of
+from compliance.errors import InputError
+from federation.brand.node import BrandNode, node_of
 from federation.brand.wire_mod import declare_population
 from federation.settings import BRANDS_KEY, PLAN_KEY
 from privacy.aggregates.federated import FederatedPlan, local_vector
 from privacy.aggregates.release import scan
 
 
-def silo_frame(plan: FederatedPlan, brand: str, path: str | None = None) -> pl.DataFrame:
-    """The brand's own rows, only the columns the query uses; read at the brand."""
-    return scan(plan.spec, plan.query, path or plan.spec.silos[brand]).collect()
+def silo_frame(plan: FederatedPlan, node: BrandNode) -> pl.DataFrame:
+    """The brand's own rows of the dataset, from the file its own config names for it (never
+    a path the coordinator sends), only the columns the query uses."""
+    path = node.config.aggregates.get(plan.spec.name)
+    if path is None:
+        raise InputError(f"brand '{node.brand_id}' holds no dataset '{plan.spec.name}' "
+                         "(its node config names none under [aggregates])",
+                         file=str(node.config.source), column="aggregates")
+    return scan(plan.spec, plan.query, str(path)).collect()
 
 
 def answer(config: dict[str, Any], context: Context) -> tuple[list[np.ndarray], int,
                                                               dict[str, float]]:
     """The local vector, weight 1 (so the secure mean is sum/n)."""
     plan = FederatedPlan.from_json(str(config[PLAN_KEY]))
-    brand = brand_of(context, str(config[BRANDS_KEY]).split(","))
-    path = context.node_config.get("aggregate-silo")
-    frame = silo_frame(plan, brand, str(path) if path else None)
+    frame = silo_frame(plan, node_of(context, str(config[BRANDS_KEY]).split(",")))
     declare_population(context, frame.height)
     vec = local_vector(frame, plan)
     return [vec.astype(np.float64)], 1, {}

@@ -19,7 +19,7 @@ from flwr.clientapp import ClientApp
 
 from federation.brand.aggregates import answer as aggregate_answer
 from federation.brand.local import DataFn, LocalData, handle_evaluate, handle_train
-from federation.brand.node import brand_of, prepare_for_run
+from federation.brand.node import node_of, prepare_for_run
 from federation.brand.secagg import secagg_when_asked
 from federation.brand.wire_mod import declare_population, wire_audit_mod
 from federation.gate.prepare import Prepared
@@ -35,7 +35,7 @@ prepared = lru_cache(maxsize=32)(prepare_for_run)
 
 
 def _prepared(settings: RunSettings, context: Context) -> Prepared:
-    p = prepared(settings, brand_of(context, settings.brands))
+    p = prepared(settings, node_of(context, settings.brands))
     declare_population(context, *GateReport.of(p).population)
     return p
 

@@ -11,26 +11,25 @@ records the counts and the model version.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from compliance.audit.service import AuditLog
-from compliance.consent.service import ConsentService
-from compliance.database import Database, utcnow
+from compliance.consent.state import SubjectConsent
 from compliance.errors import InputError, NotFoundError
 from compliance.policy.engine import PolicyEngine
 from compliance.policy.loader import load_policies
 from compliance.policy.schemas import Decision
-from federation.data.catalogue import CATALOGUE_FILE, load_catalogue
+from federation.brand.node import BrandNode
+from federation.data.catalogue import load_catalogue
 from federation.data.features import CHURN_FEATURES, churn_table, feature_matrix
 from federation.data.interactions import histories, interactions
-from federation.data.silo import SiloData, load_silo
+from federation.data.silo import SiloData
 from federation.gate.prepare import GatedTables, gated_tables
 from federation.gate.rules import decide_subject
 from federation.models.churn import build_model, predict_proba, set_weights
@@ -66,6 +65,14 @@ class Recommendation:
         return self.__dict__.copy()
 
 
+@dataclass(frozen=True)
+class Served:
+    """What one serving run produced, and the counts the coordinator's audit log keeps of it
+    (`serving.churn_scored` / `serving.recommended`): no identifiers."""
+    results: list[Any]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
 def _check_release(release: ModelRelease, model: str) -> None:
     if release.model != model:
         raise InputError(f"model version {release.version} is a {release.model} model, not "
@@ -78,7 +85,7 @@ class _Serving:
     data: SiloData
     engine: PolicyEngine
     tables: GatedTables
-    snapshot: dict[str, Any]
+    snapshot: Mapping[str, SubjectConsent]
     pseudo: Pseudonymizer
     ids: list[str]
 
@@ -92,46 +99,38 @@ class _Serving:
                                       purpose=SCORING_PURPOSE, jurisdiction=cmap.jurisdiction,
                                       categories=frozenset(categories))
 
+    def summary(self, release: ModelRelease, personalized: int, **extra: Any) -> dict[str, Any]:
+        return {"model_version": release.version, "weights_sha256": release.weights_sha256,
+                "requested": len(self.ids), "personalized": personalized,
+                "not_personalized": len(self.ids) - personalized, **extra}
 
-def _serving(db: Database, silo: Path, customers: list[str] | None) -> _Serving:
+
+def _serving(silo: SiloData, engine: PolicyEngine, pseudo: Pseudonymizer,
+             snapshot: Mapping[str, SubjectConsent], customers: list[str] | None) -> _Serving:
     """`customers` are the brand's own customer ids (all customers when None); unknown ids
-    are refused before anything is computed."""
-    policies = load_policies()
-    engine = PolicyEngine(policies)
-    data = load_silo(silo, policies)
-    cmap = data.column_map
-    pseudo = Pseudonymizer.for_brand(cmap.brand_id)
-    with db.reading() as s:
-        snapshot = ConsentService(s).snapshot(cmap.brand_id, SCORING_PURPOSE, utcnow())
-    known = data.customers[cmap.customers.key].astype(str)
+    are refused before anything is computed. `snapshot` is the brand's consent snapshot for
+    `SCORING_PURPOSE` now."""
+    cmap = silo.column_map
+    known = silo.customers[cmap.customers.key].astype(str)
     ids = [str(c) for c in (customers if customers is not None else known)]
     unknown = [c for c in ids if c not in set(known)]
     if unknown:
         raise NotFoundError(f"{len(unknown)} requested customers are not in the silo of "
                             f"'{cmap.brand_id}' (first: {pseudo(unknown[0])})")
-    tables = gated_tables(data, snapshot=snapshot, engine=engine, purpose=SCORING_PURPOSE,
-                          seed=0)
-    return _Serving(data, engine, tables, dict(snapshot), pseudo, ids)
+    tables = gated_tables(silo, snapshot=snapshot, engine=engine, purpose=SCORING_PURPOSE,
+                          seed=0, pseudonym=pseudo)
+    return _Serving(silo, engine, tables, snapshot, pseudo, ids)
 
 
-def _audit(db: Database, action: str, sv: _Serving, release: ModelRelease, actor: str,
-           personalized: int, **extra: Any) -> None:
-    with db.unit_of_work() as s:
-        AuditLog(s).record(action, actor=actor, brand_id=sv.data.column_map.brand_id, data={
-            "model_version": release.version, "weights_sha256": release.weights_sha256,
-            "requested": len(sv.ids), "personalized": personalized,
-            "not_personalized": len(sv.ids) - personalized, **extra})
-
-
-def score_churn(db: Database, silo: Path, release: ModelRelease, *,
-                customers: list[str] | None = None, as_of: date | None = None,
-                actor: str = "brand") -> list[Score]:
+def score_churn(silo: SiloData, engine: PolicyEngine, pseudo: Pseudonymizer,
+                snapshot: Mapping[str, SubjectConsent], release: ModelRelease, *,
+                customers: list[str] | None = None, as_of: date | None = None) -> Served:
     _check_release(release, "churn")
-    sv = _serving(db, silo, customers)
+    sv = _serving(silo, engine, pseudo, snapshot, customers)
     orders = sv.tables.orders
     if as_of is None and len(orders):
         as_of = pd.to_datetime(orders["ordered_at"]).max().date()
-    cutoff = as_of or utcnow().date()
+    cutoff = as_of or datetime.now(UTC).date()
     table = churn_table(orders, sv.tables.customers, cutoff=cutoff, horizon_days=1)
     model = build_model(len(CHURN_FEATURES), str(release.config.get("model_kind", "mlp")))
     set_weights(model, release.weights)
@@ -147,18 +146,16 @@ def score_churn(db: Database, silo: Path, release: ModelRelease, *,
         else:
             out.append(Score(key, False, None, d.rule_id,
                              f"no individual score (PIPL Art. 24): {d.explanation}"))
-    _audit(db, "serving.churn_scored", sv, release, actor, sum(x.personalized for x in out),
-           as_of=cutoff.isoformat())
-    return out
+    return Served(out, sv.summary(release, sum(x.personalized for x in out),
+                                  as_of=cutoff.isoformat()))
 
 
-def recommend(db: Database, silo: Path, release: ModelRelease, *,
-              customers: list[str] | None = None, k: int = 10, catalogue: Path | None = None,
-              actor: str = "brand") -> list[Recommendation]:
+def recommend(silo: SiloData, engine: PolicyEngine, pseudo: Pseudonymizer,
+              snapshot: Mapping[str, SubjectConsent], release: ModelRelease, *,
+              catalogue: Path, customers: list[str] | None = None, k: int = 10) -> Served:
     """Top-k unseen items per customer, among those this brand sells. The brand folds its
     allowed customers' user vectors in against the latest shared item side (for a DP model,
-    computes them from history); the catalogue defaults to the one published beside the
-    silos."""
+    computes them from history) over the alliance `catalogue`."""
     if k < 1:
         raise InputError("k must be at least 1", column="k")
     _check_release(release, "recommend")
@@ -166,14 +163,14 @@ def recommend(db: Database, silo: Path, release: ModelRelease, *,
     # A model that did not beat its own non-personalized list on the brands' held-out items
     # would serve worse lists than no personalization: serve that list to everyone.
     beaten = float(final.get("hr10", 1.0)) <= float(final.get("hr10_nonpersonalized", -1.0))
-    path = catalogue or silo.parent / CATALOGUE_FILE
+    path = catalogue
     items = load_catalogue(path)
     weights = release.weights
     if len(items) != weights[0].shape[0]:
         raise InputError(f"catalogue has {len(items)} items, model version {release.version} has "
                          f"{weights[0].shape[0]}", file=str(path))
     names = np.asarray(sorted(items, key=items.__getitem__))
-    sv = _serving(db, silo, customers)
+    sv = _serving(silo, engine, pseudo, snapshot, customers)
     log, _ = interactions(sv.tables.orders, items)
     data, rows = histories(log, items)
     model = fold_in(weights, data, lr=float(config.get("learning_rate", 0.01)),
@@ -206,6 +203,41 @@ def recommend(db: Database, silo: Path, release: ModelRelease, *,
             out.append(Recommendation(key, False, popular, d.rule_id,
                                       "non-personalized list, the same for every customer "
                                       f"(PIPL Art. 24): {d.explanation}"))
-    _audit(db, "serving.recommended", sv, release, actor, sum(x.personalized for x in out),
-           k=k)
-    return out
+    return Served(out, sv.summary(release, sum(x.personalized for x in out), k=k))
+
+
+def _report(node: BrandNode, release: ModelRelease, served: Served) -> None:
+    keep = ("requested", "personalized", "not_personalized", "as_of", "k")
+    with node.client() as client:
+        client.report_serving(release.model, release.version,
+                              {k: v for k, v in served.summary.items() if k in keep})
+
+
+def serve_churn(node: BrandNode, *, customers: list[str] | None = None,
+                as_of: date | None = None) -> list[Score]:
+    """At the brand: the newest churn model it took part in (from the coordinator's API), its
+    consent records synced, scores computed here, and the run's counts reported for the
+    audit log."""
+    policies = load_policies()
+    snapshot = node.snapshot(SCORING_PURPOSE, datetime.now(UTC))
+    with node.client() as client:
+        release = client.latest_model("churn")
+    served = score_churn(node.silo(policies), PolicyEngine(policies), node.pseudonymizer,
+                         snapshot, release, customers=customers, as_of=as_of)
+    _report(node, release, served)
+    return list(served.results)
+
+
+def serve_recommendations(node: BrandNode, *, customers: list[str] | None = None,
+                          k: int = 10, catalogue: Path | None = None) -> list[Recommendation]:
+    """At the brand, as `serve_churn`, with the newest recommender over the alliance
+    catalogue (the node's own copy unless another is given)."""
+    policies = load_policies()
+    snapshot = node.snapshot(SCORING_PURPOSE, datetime.now(UTC))
+    with node.client() as client:
+        release = client.latest_model("recommend")
+    served = recommend(node.silo(policies), PolicyEngine(policies), node.pseudonymizer,
+                       snapshot, release, catalogue=catalogue or node.config.catalogue,
+                       customers=customers, k=k)
+    _report(node, release, served)
+    return list(served.results)

@@ -1,6 +1,8 @@
 """Flower ServerApp (Message API) for the deployment runtime: settings come from the run config
-(`flwr run . <federation> --run-config ...`). Simulation calls the same
-`coordinator.run_federated` with settings in hand (`federation.runtime.simulation`)."""
+(`flwr run . <federation> --run-config ...`, which every brand also sees, so it names no
+database); the compliance database is the coordinator's own, from its environment. Simulation
+calls the same `coordinator.run_federated` with settings in hand
+(`federation.runtime.simulation`)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ def main(grid: Grid, context: Context) -> None:
     cfg = dict(context.run_config)
     if not cfg.get("run-id"):
         cfg["run-id"] = str(uuid.uuid4())
-    db = Database(str(cfg["database-url"]))
+    db = Database()  # the coordinator's own (COMITY_DATABASE_URL): never in the run config
     if not cfg.get("consent-as-of"):  # a restarted run keeps the snapshot time it began with
         with db.reading() as session:
             started = LineageService(session).consent_as_of(str(cfg["run-id"]))

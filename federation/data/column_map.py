@@ -12,12 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from compliance.errors import InputError
 from compliance.policy.schemas import PolicySet
+from compliance.subjects.schemas import BRAND_ID
 
 # Names that can only name a thing: no path separators, quotes, semicolons or control
 # characters, so a column map can neither reach outside its silo nor smuggle SQL or markup.
 FILE_NAME = r"^[A-Za-z0-9_\-][A-Za-z0-9_\-.]{0,127}$"
 COLUMN_NAME = r"^[^\x00-\x1f\x7f\"'`;\\/<>]{1,64}$"
-BRAND_ID = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
+
 ColumnName = Annotated[str, Field(pattern=COLUMN_NAME)]
 
 

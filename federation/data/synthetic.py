@@ -196,7 +196,13 @@ def generate_brand(spec: BrandSpec, seed: int) -> BrandSilo:
                        "marketing": 0.5, "analytics_aggregate": 0.82,
                        "cross_brand_sharing": 0.3}[purpose]
             r = rng.random()
-            if r < p_grant:
+            if r < p_grant and minor and not guardian:
+                # A child under 14 cannot consent alone (PIPL Art. 31): the CRM records the
+                # consent as not given. The draws below keep everyone else's data unchanged.
+                consents.append((cid, purpose, "refuse", False, False, signup_at))
+                if rng.random() < 0.08:
+                    rng.integers(1, max(2, (AS_OF - signup_at).days))
+            elif r < p_grant:
                 consents.append((cid, purpose, "grant", purpose == "cross_brand_sharing",
                                  guardian, signup_at))
                 if rng.random() < 0.08:

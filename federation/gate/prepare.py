@@ -78,9 +78,10 @@ class GatedTables:
 
 def gated_tables(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
                  engine: PolicyEngine, purpose: str, seed: int,
-                 master_key: bytes | None = None) -> GatedTables:
+                 pseudonym: Pseudonymizer) -> GatedTables:
+    """`pseudonym` is the brand's own keyed pseudonymizer: rows leave the gate keyed by it."""
     cmap = silo.column_map
-    pseudo = Pseudonymizer.for_brand(cmap.brand_id, master_key)
+    pseudo = pseudonym
     candidates = [c for c in cmap.customers.columns if c != cmap.customers.key
                   and not engine.policies.categories[cmap.customers.columns[c]].identifying]
     detected = {c.column: c.pii_type for c in classify_columns(
@@ -102,10 +103,10 @@ def gated_tables(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
 
 def prepare_churn(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
                   engine: PolicyEngine, purpose: str, cutoff: date, horizon_days: int,
-                  seed: int, test_fraction: float = 0.2,
-                  master_key: bytes | None = None) -> PreparedChurn:
+                  seed: int, pseudonym: Pseudonymizer,
+                  test_fraction: float = 0.2) -> PreparedChurn:
     t = gated_tables(silo, snapshot=snapshot, engine=engine, purpose=purpose, seed=seed,
-                     master_key=master_key)
+                     pseudonym=pseudonym)
     table = churn_table(t.orders, t.customers, cutoff=cutoff, horizon_days=horizon_days)
     x, y = feature_matrix(table), table["churned"].to_numpy(dtype=np.float32)
     rng = np.random.default_rng(seed)
@@ -118,8 +119,9 @@ def prepare_churn(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
 
 def prepare_recommend(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
                       engine: PolicyEngine, purpose: str, items: Mapping[str, int],
-                      seed: int) -> PreparedRecommend:
-    t = gated_tables(silo, snapshot=snapshot, engine=engine, purpose=purpose, seed=seed)
+                      seed: int, pseudonym: Pseudonymizer) -> PreparedRecommend:
+    t = gated_tables(silo, snapshot=snapshot, engine=engine, purpose=purpose, seed=seed,
+                     pseudonym=pseudonym)
     if "item_id" not in t.orders.columns:
         raise InputError(f"purpose '{purpose}' does not allow the orders' item column, "
                          "so there is nothing to recommend from",
@@ -131,9 +133,10 @@ def prepare_recommend(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
 
 def prepare_segments(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
                      engine: PolicyEngine, purpose: str, cutoff: date, horizon_days: int,
-                     seed: int) -> pd.DataFrame:
+                     seed: int, pseudonym: Pseudonymizer) -> pd.DataFrame:
     """The brand's customer segments for DP aggregates: pseudonym, RFM tier, churn status,
     spend; only customers the gate lets through for `purpose`."""
-    t = gated_tables(silo, snapshot=snapshot, engine=engine, purpose=purpose, seed=seed)
+    t = gated_tables(silo, snapshot=snapshot, engine=engine, purpose=purpose, seed=seed,
+                     pseudonym=pseudonym)
     return segment_table(churn_table(t.orders, t.customers, cutoff=cutoff,
                                      horizon_days=horizon_days))

@@ -1,12 +1,12 @@
 """Certificates for the Flower deployment: a private CA and a SuperLink server certificate
-(TLS), plus one ECDSA key pair per SuperNode (node authentication). Made with
-`cryptography`, so no openssl binary is needed; private keys are written mode 0600.
+(TLS), made with `cryptography`, so no openssl binary is needed; private keys are written mode
+0600. The SuperNodes' authentication keys are not made here: each brand makes its own
+(`federation.brand.provision.node_key_pair`), and only its public key reaches the coordinator.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,22 +16,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from federation.brand.provision import write_private
+
 
 @dataclass(frozen=True)
 class CertificateSet:
     ca_cert: Path
     server_cert: Path
     server_key: Path
-    node_keys: dict[str, tuple[Path, Path]]  # brand -> (private, public)
-
-
-def _write_private(path: Path, key: ec.EllipticCurvePrivateKey, *, ssh: bool = False) -> None:
-    """SuperNode keys in OpenSSH format (what `ssh-keygen -t ecdsa` makes and Flower reads);
-    the TLS key as PKCS#8 PEM."""
-    fmt = serialization.PrivateFormat.OpenSSH if ssh else serialization.PrivateFormat.PKCS8
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, fmt,
-                                       serialization.NoEncryption()))
-    os.chmod(path, 0o600)
 
 
 def _name(common: str) -> x509.Name:
@@ -39,10 +31,9 @@ def _name(common: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
-def make_certificates(out: Path, *, hosts: list[str], nodes: list[str],
-                      days: int = 365) -> CertificateSet:
-    """`hosts` are the names and IPs the SuperLink is reached by (subject alternative
-    names); `nodes` the SuperNodes that get an authentication key pair."""
+def make_certificates(out: Path, *, hosts: list[str], days: int = 365) -> CertificateSet:
+    """`hosts` are the names and IPs the SuperLink (and the API) is reached by (subject
+    alternative names)."""
     out.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP384R1())
@@ -66,15 +57,10 @@ def make_certificates(out: Path, *, hosts: list[str], nodes: list[str],
               .add_extension(x509.SubjectAlternativeName(sans), critical=False)
               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
               .sign(ca_key, hashes.SHA384()))
-    paths = CertificateSet(out / "ca.crt", out / "server.pem", out / "server.key", {})
+    paths = CertificateSet(out / "ca.crt", out / "server.pem", out / "server.key")
     paths.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths.server_cert.write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    _write_private(paths.server_key, server_key)
-    for node in nodes:
-        key = ec.generate_private_key(ec.SECP384R1())
-        private, public = out / f"{node}.key", out / f"{node}.pub"
-        _write_private(private, key, ssh=True)
-        public.write_bytes(key.public_key().public_bytes(
-            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH))
-        paths.node_keys[node] = (private, public)
+    write_private(paths.server_key, server_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
     return paths

@@ -2,27 +2,28 @@
 separate processes on loopback, and `flwr run` submitting our app to them. Tests use it;
 `docker-compose.yml` is the same topology across machines.
 
-TLS (a private CA, see `certificates.py`) and SuperNode authentication (each brand's public
-key registered with `flwr supernode register` before the node starts) are both optional.
+TLS (a private CA, see `certificates.py`) and SuperNode authentication (each brand's own
+public key, made at the brand, registered with `flwr supernode register` before the node
+starts) are both optional.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from federation.brand.config import load_brand_config
+from federation.brand.supernode import executable, node_env
 from federation.runtime.certificates import CertificateSet
+from federation.settings import toml_value
 
 FEDERATION = "comity-local"
 
@@ -33,24 +34,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _bin(name: str) -> str:
-    """The console script next to this interpreter (a venv need not be activated)."""
-    local = Path(sys.executable).parent / name
-    found = str(local) if local.exists() else shutil.which(name)
-    if not found:
-        raise FileNotFoundError(f"'{name}' not found; is flwr installed?")
-    return found
+def write_flwr_config(home: Path, superlink: str, root_certificates: Path | None) -> Path:
+    """Where `flwr run` finds the federation: `FLWR_HOME/config.toml`, not pyproject.toml."""
+    conn = (f'root-certificates = "{root_certificates}"' if root_certificates
+            else "insecure = true")
+    path = home / "config.toml"
+    home.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'[superlink]\ndefault = "{FEDERATION}"\n\n[superlink.{FEDERATION}]\n'
+                    f'address = "{superlink}"\n{conn}\n')
+    return path
 
 
-def toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        return repr(v)
-    return json.dumps(str(v))
-
-
-def _run_args(app_dir: Path, run_config: dict[str, Any]) -> list[str]:
+def run_args(app_dir: Path, run_config: dict[str, Any]) -> list[str]:
     overrides = " ".join(f"{k}={toml_value(v)}" for k, v in run_config.items())
     return ["run", str(app_dir), FEDERATION, "--stream", "--run-config", overrides]
 
@@ -87,25 +82,43 @@ def _kill(pid: int) -> None:
 
 @dataclass
 class LocalDeployment:
+    """The coordinator's SuperLink (its environment carries the coordinator's database and
+    keys) and one SuperNode per brand, each started by `comity node start` from the brand's
+    own config with an environment scrubbed of the coordinator's settings."""
+
     workdir: Path
-    brands: list[str]
+    nodes: dict[str, Path]  # brand -> its brand.toml
     certificates: CertificateSet | None = None
     node_auth: bool = False
-    env: dict[str, str] = field(default_factory=dict)
+    coordinator_env: dict[str, str] = field(default_factory=dict)
+    brand_env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    nodes: dict[str, tuple[list[str], subprocess.Popen[bytes]]] = field(default_factory=dict)
+    supernodes: dict[str, tuple[list[str], subprocess.Popen[bytes]]] = field(
+        default_factory=dict)
+
+    @property
+    def brands(self) -> list[str]:
+        return list(self.nodes)
 
     @property
     def flwr_home(self) -> Path:
         return self.workdir / "flwr-home"
 
-    def _env(self) -> dict[str, str]:
-        return {**os.environ, **self.env, "FLWR_HOME": str(self.flwr_home)}
+    @property
+    def superlink(self) -> str:
+        return f"127.0.0.1:{self.port}"
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def coordinator_environ(self) -> dict[str, str]:
+        return {**os.environ, **self.coordinator_env, "FLWR_HOME": str(self.flwr_home)}
+
+    def brand_environ(self) -> dict[str, str]:
+        return node_env({**os.environ, **self.brand_env, "FLWR_HOME": str(self.flwr_home)})
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]
+               ) -> subprocess.Popen[bytes]:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=self._env(),
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env,
                                 cwd=self.workdir)
         self.procs.append(proc)
         return proc
@@ -120,44 +133,44 @@ class LocalDeployment:
         tls = self.certificates
         # No runtime installs: the SuperLink would otherwise `uv sync` the app's
         # dependencies from the network (a CUDA torch among them) into a fresh env per run.
-        link = [_bin("flower-superlink"), "--port", str(self.port),
+        link = [executable("flower-superlink"), "--port", str(self.port),
                 "--database", str(self.workdir / "superlink.db"),
                 "--disable-runtime-dependency-installation"]
         link += (["--ssl-ca-certfile", str(tls.ca_cert), "--ssl-certfile", str(tls.server_cert),
                   "--ssl-keyfile", str(tls.server_key)] if tls else ["--insecure"])
         if self.node_auth:
             link.append("--enable-supernode-auth")
-        self._spawn("superlink", link)
+        self._spawn("superlink", link, self.coordinator_environ())
         self._wait_port(self.port, "superlink")
-        conn = (f'root-certificates = "{tls.ca_cert}"' if tls else "insecure = true")
-        (self.flwr_home / "config.toml").write_text(
-            f'[superlink]\ndefault = "{FEDERATION}"\n\n[superlink.{FEDERATION}]\n'
-            f'address = "127.0.0.1:{self.port}"\n{conn}\n')
-        for i, brand in enumerate(self.brands):
-            node = [_bin("flower-supernode"), "--superlink", f"127.0.0.1:{self.port}",
-                    "--port", str(free_port()), "--node-config", f"brand-id={json.dumps(brand)}"]
-            node += ["--root-certificates", str(tls.ca_cert)] if tls else ["--insecure"]
+        write_flwr_config(self.flwr_home, self.superlink,
+                          tls.ca_cert if tls else None)
+        for i, (brand, path) in enumerate(self.nodes.items()):
+            config = load_brand_config(path)
             if self.node_auth:
-                if tls is None or brand not in tls.node_keys:
-                    raise ValueError(f"node authentication needs a key pair for '{brand}'")
-                private, public = tls.node_keys[brand]
-                self._flwr(["supernode", "register", str(public), FEDERATION], timeout=60)
-                node += ["--auth-supernode-private-key", str(private)]
-            self.nodes[brand] = (node, self._spawn(f"supernode-{i}", node))
+                self._flwr(["supernode", "register", str(config.node_public_key), FEDERATION],
+                           timeout=60)
+            node = [executable("comity"), "node", "start", "--config", str(path),
+                    "--superlink", self.superlink, "--port", str(free_port()),
+                    "--node-auth" if self.node_auth else "--no-node-auth"]
+            if tls:
+                node += ["--root-certificates", str(tls.ca_cert)]
+            self.supernodes[brand] = (node, self._spawn(f"supernode-{i}", node,
+                                                        self.brand_environ()))
         return self
 
     def kill_node(self, brand: str) -> None:
         """SIGKILL one brand's SuperNode (and the ClientApp it runs): a crash, not a stop."""
-        _, proc = self.nodes[brand]
+        _, proc = self.supernodes[brand]
         for pid in _descendants(proc.pid):
             _kill(pid)
         proc.kill()
         proc.wait(timeout=15)
 
     def restart_node(self, brand: str) -> None:
-        args, _ = self.nodes[brand]
-        i = list(self.nodes).index(brand)
-        self.nodes[brand] = (args, self._spawn(f"supernode-{i}", args))
+        args, _ = self.supernodes[brand]
+        i = list(self.supernodes).index(brand)
+        self.supernodes[brand] = (args, self._spawn(f"supernode-{i}", args,
+                                                    self.brand_environ()))
 
     def kill_serverapp(self) -> int:
         """SIGKILL the ServerApp processes the SuperLink started (the coordinator)."""
@@ -169,10 +182,9 @@ class LocalDeployment:
 
     def submit(self, app_dir: Path, run_config: dict[str, Any]) -> subprocess.Popen[str]:
         """`flwr run` without waiting: the caller injects faults while it runs."""
-        return subprocess.Popen([_bin("flwr"), *_run_args(app_dir, run_config)],
-                                stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, env=self._env(),
-                                cwd=self.workdir)
+        return subprocess.Popen([executable("flwr"), *run_args(app_dir, run_config)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env=self.coordinator_environ(), cwd=self.workdir)
 
     def _wait_port(self, port: int, name: str, timeout: float = 60) -> None:
         end = time.monotonic() + timeout
@@ -186,8 +198,9 @@ class LocalDeployment:
         raise TimeoutError(f"{name} did not listen on {port} within {timeout:.0f} s")
 
     def _flwr(self, args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([_bin("flwr"), *args], capture_output=True, text=True,
-                              env=self._env(), cwd=self.workdir, timeout=timeout)
+        proc = subprocess.run([executable("flwr"), *args], capture_output=True, text=True,
+                              env=self.coordinator_environ(), cwd=self.workdir,
+                              timeout=timeout)
         if proc.returncode != 0:
             raise RuntimeError(f"flwr {' '.join(args[:2])} failed:\n"
                                f"{(proc.stdout + proc.stderr)[-3000:]}")
@@ -196,7 +209,7 @@ class LocalDeployment:
     def run(self, app_dir: Path, run_config: dict[str, Any], *, timeout: float = 600
             ) -> subprocess.CompletedProcess[str]:
         """Submit the app and follow it to the end (`--stream`)."""
-        return self._flwr(_run_args(app_dir, run_config), timeout=timeout)
+        return self._flwr(run_args(app_dir, run_config), timeout=timeout)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

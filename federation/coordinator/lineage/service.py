@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import func, select
@@ -20,7 +20,9 @@ from federation.coordinator.lineage.models import (
     TrainingRunBrand,
 )
 from federation.release import ModelRelease, blob_digest, weights_blob, weights_from_blob
-from federation.settings import RunSettings
+
+if TYPE_CHECKING:
+    from federation.settings import RunSettings
 
 COORDINATOR = "coordinator"
 
@@ -57,8 +59,7 @@ class LineageService:
         run = TrainingRun(id=settings.run_id, model=settings.model, purpose=settings.purpose,
                           strategy=strategy, status="running", rounds=settings.rounds,
                           consent_as_of=settings.as_of,
-                          config={k: v for k, v in settings.__dict__.items()
-                                  if k not in ("database_url", "silo_root")})
+                          config=dict(settings.__dict__))
         self.session.add(run)
         self.session.flush()
         self.audit.record("training.started", actor=COORDINATOR, data={
@@ -158,20 +159,53 @@ class LineageService:
         self.audit.record("training.failed", actor=COORDINATOR,
                           data={"run_id": run_id, "reason": reason[:500]})
 
-    def latest_release(self, model: str) -> ModelRelease:
+    def latest_release(self, model: str, *, brand_id: str | None = None) -> ModelRelease:
         """The newest version of `model` from a completed run, as released to the brands:
         weights checked against their recorded digest, the run's settings and its final
-        federated-evaluation metrics."""
-        row = self.session.execute(
-            select(ModelVersion, TrainingRun.config, TrainingRun.metrics)
-            .join(TrainingRun, TrainingRun.id == ModelVersion.run_id)
-            .where(ModelVersion.model == model, TrainingRun.status == "completed")
-            .order_by(ModelVersion.version.desc()).limit(1)).first()
+        federated-evaluation metrics. With `brand_id`, only a run that brand took part in:
+        a brand is never given a model trained without it."""
+        q = (select(ModelVersion, TrainingRun.config, TrainingRun.metrics)
+             .join(TrainingRun, TrainingRun.id == ModelVersion.run_id)
+             .where(ModelVersion.model == model, TrainingRun.status == "completed"))
+        if brand_id is not None:
+            q = q.join(TrainingRunBrand, (TrainingRunBrand.run_id == TrainingRun.id)
+                       & (TrainingRunBrand.brand_id == brand_id))
+        row = self.session.execute(q.order_by(ModelVersion.version.desc()).limit(1)).first()
         if row is None:
-            raise NotFoundError(f"no trained {model} model yet (run a federated training "
-                                "first)")
+            raise NotFoundError(f"no trained {model} model yet"
+                                + (f" that brand '{brand_id}' took part in" if brand_id else "")
+                                + " (run a federated training first)")
         mv, config, metrics = row
         return ModelRelease.from_blob(model=mv.model, version=mv.version,
                                       weights_sha256=mv.weights_sha256, blob=mv.weights,
                                       config=dict(config),
                                       final=dict((metrics or {}).get("final") or {}))
+
+    def runs(self, *, limit: int = 50) -> list[TrainingRun]:
+        return list(self.session.scalars(select(TrainingRun).order_by(
+            TrainingRun.started_at.desc()).limit(limit)))
+
+    def run(self, run_id: str) -> TrainingRun:
+        run = self.session.get(TrainingRun, run_id)
+        if run is None:
+            raise NotFoundError(f"no training run '{run_id}'")
+        return run
+
+    def versions(self, model: str | None = None) -> list[ModelVersion]:
+        q = select(ModelVersion).order_by(ModelVersion.model, ModelVersion.version.desc())
+        return list(self.session.scalars(q if model is None
+                                         else q.where(ModelVersion.model == model)))
+
+    def record_serving(self, model: str, version: int, brand_id: str, actor: str,
+                       summary: dict[str, Any]) -> None:
+        """A brand's serving run, as counts: audited as `serving.churn_scored` or
+        `serving.recommended`, only for a version of a run the brand took part in."""
+        mv = self.session.scalar(select(ModelVersion).where(
+            ModelVersion.model == model, ModelVersion.version == version))
+        took_part = mv is not None and self.session.scalar(select(TrainingRunBrand.id).where(
+            TrainingRunBrand.run_id == mv.run_id, TrainingRunBrand.brand_id == brand_id))
+        if mv is None or not took_part:
+            raise NotFoundError(f"no {model} model version {version} for brand '{brand_id}'")
+        action = "serving.churn_scored" if model == "churn" else "serving.recommended"
+        self.audit.record(action, actor=actor, brand_id=brand_id, data={
+            **summary, "model_version": version, "weights_sha256": mv.weights_sha256})

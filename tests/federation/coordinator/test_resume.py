@@ -31,9 +31,10 @@ def _count(db: Database, action: str) -> int:
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_a_killed_coordinator_resumes_from_its_last_round(db: Database, tmp_path: Path) -> None:
-    settings = prepare_alliance(db, tmp_path / "silos", seed=5, scale=0.15, rounds=3,
-                                dp_epsilon=3.0)
+def test_a_killed_coordinator_resumes_from_its_last_round(db: Database, tmp_path: Path,
+                                                           api_url: str) -> None:
+    settings = prepare_alliance(db, tmp_path / "silos", api_url=api_url, seed=5, scale=0.15,
+                                rounds=3, dp_epsilon=3.0).settings
 
     def die_after_round_two(_kind: str, done: int, _total: int) -> None:
         if done == 2:
@@ -66,8 +67,10 @@ def test_a_killed_coordinator_resumes_from_its_last_round(db: Database, tmp_path
 
 
 @pytest.mark.integration
-def test_a_run_resumes_only_with_its_own_settings(db: Database, tmp_path: Path) -> None:
-    settings = prepare_alliance(db, tmp_path / "silos", seed=5, scale=0.05, rounds=2)
+def test_a_run_resumes_only_with_its_own_settings(db: Database, tmp_path: Path,
+                                                  api_url: str) -> None:
+    settings = prepare_alliance(db, tmp_path / "silos", api_url=api_url, seed=5, scale=0.05,
+                                rounds=2).settings
     with db.unit_of_work() as s:
         LineageService(s).start_run(settings, "fedavg")
     with db.unit_of_work() as s:

@@ -5,15 +5,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
-from compliance.consent.importer import ConsentImporter
+from compliance.consent.schemas import ConsentImportItem
 from compliance.consent.service import ConsentService
 from compliance.database import Database
 from compliance.policy.engine import PolicyEngine
 from compliance.policy.loader import load_policies
 from compliance.subjects.service import SubjectService
+from federation.brand.consent_import import ConsentExportMap, prepare_import
 from federation.data.silo import SYNTHETIC_CUSTOMER_MAP, load_silo, write_silo
 from federation.data.synthetic import BrandSilo, BrandSpec
+from federation.demo import CONSENT_MAP, crm_export
 from federation.gate.prepare import prepare_churn
 from privacy.pseudonym import Pseudonymizer
 
@@ -27,7 +30,8 @@ def _silo() -> BrandSilo:
         "A-granted": ("1990-01-01", [("grant", GRANT)]),
         "B-withdrawn": ("1985-05-05", [("grant", GRANT),
                                        ("withdraw", datetime(2026, 3, 1, tzinfo=UTC))]),
-        "C-minor": ("2014-06-01", [("grant", GRANT)]),
+        # A child's own consent is not valid (PIPL Art. 31): the CRM records it as refused.
+        "C-minor": ("2014-06-01", [("refuse", GRANT)]),
         "D-minor-guardian": ("2014-07-01", [("grant", GRANT)]),
         "E-no-record": ("1970-01-01", []),
         "F-withdrawn-later": ("1980-01-01", [("grant", GRANT),
@@ -54,18 +58,25 @@ def test_withdrawn_minor_and_unconsented_never_reach_training(db: Database,
     policies = load_policies()
     silo = _silo()
     write_silo(silo, tmp_path / SPEC.brand_id)
-    pseudo = Pseudonymizer.for_brand(SPEC.brand_id)
-    with db.unit_of_work() as s:
+    pseudo = Pseudonymizer.from_key_dir(tmp_path / "keys")
+    export = tmp_path / "crm.csv"
+    crm_export(silo).to_csv(export, index=False)
+    prepared = prepare_import(str(export), ConsentExportMap.model_validate(
+        yaml.safe_load(CONSENT_MAP)), brand_id=SPEC.brand_id, jurisdiction="pipl",
+        policies=policies, pseudonym=pseudo, today=AS_OF.date())
+    with db.unit_of_work() as s:  # what the coordinator records of the brand's import
         SubjectService(s).register_brand(SPEC.brand_id, SPEC.name, "pipl", actor="admin")
-        ConsentImporter(s).import_silo(SPEC.brand_id, silo.customers, silo.consents,
-                                       pseudonym=pseudo, minor_age=14, as_of=AS_OF,
-                                       guardian_ids=silo.minors_with_guardian, actor="test")
+        ConsentService(s).record_many([ConsentImportItem.model_validate(e)
+                                       for e in prepared.events], actor="test",
+                                      policies=policies)
         snapshot = ConsentService(s).snapshot(SPEC.brand_id, "model_training", AS_OF)
     p = prepare_churn(load_silo(tmp_path / SPEC.brand_id, policies), snapshot=snapshot,
                       engine=PolicyEngine(policies), purpose="model_training",
-                      cutoff=date(2025, 6, 1), horizon_days=90, seed=1, test_fraction=0.0)
+                      cutoff=date(2025, 6, 1), horizon_days=90, seed=1, pseudonym=pseudo,
+                      test_fraction=0.0)
     allowed = {pseudo(c) for c in ("A-granted", "D-minor-guardian", "F-withdrawn-later")}
     assert p.gate.kept_keys == allowed
+    # E has no consent record at all: it never reached the coordinator, so it is no subject
     assert p.gate.excluded_minor == 1 and p.gate.excluded_no_consent == 2
     assert p.gate.excluded_by_rule == {"pipl.art31.minor_without_guardian": 1,
                                        "pipl.art15.withdrawn": 1, "pipl.art13.no_consent": 1}

@@ -151,7 +151,7 @@ def _gate(brand: str, train: int) -> GateReport:
 
 
 def test_private_training_is_planned_from_the_smallest_brand() -> None:
-    base = RunSettings(run_id="r", brands=("a", "b"), silo_root="/x", database_url="sqlite://",
+    base = RunSettings(run_id="r", brands=("a", "b"),
                        consent_as_of="2026-09-30T00:00:00+00:00", rounds=4, dp_epsilon=2.0)
     reports = {"a": _gate("a", 4000), "b": _gate("b", 800)}
     smallest = min(r.train_examples for r in reports.values())

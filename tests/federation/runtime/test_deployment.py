@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from api.local_server import LocalApi
 from compliance.audit.models import AuditEvent
 from compliance.audit.service import AuditLog
 from compliance.database import Database
@@ -21,6 +22,7 @@ from federation.gate.wire import STRING_FIELDS
 from federation.models.churn import build_model
 from federation.runtime.certificates import make_certificates
 from federation.runtime.deployment import LocalDeployment
+from federation.runtime.training import run_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[3]
@@ -31,22 +33,24 @@ def test_round_through_superlink_and_three_supernodes(tmp_path: Path,
     keys = tmp_path / "keys"
     monkeypatch.setenv("COMITY_KEY_DIR", str(keys))
     db = Database(f"sqlite:///{tmp_path / 'comity.db'}")
-    settings = prepare_alliance(db, tmp_path / "silos", seed=3, scale=0.15, rounds=1)
-    certs = make_certificates(tmp_path / "certs", hosts=["localhost", "127.0.0.1"],
-                              nodes=list(settings.brands))
+    api = LocalApi(db).__enter__()
+    alliance = prepare_alliance(db, tmp_path / "silos", api_url=api.url, seed=3, scale=0.15,
+                                rounds=1)
+    settings = alliance.settings
+    certs = make_certificates(tmp_path / "certs", hosts=["localhost", "127.0.0.1"])
     assert (certs.server_key.stat().st_mode & 0o777) == 0o600
     wire = tmp_path / "wire"
-    with LocalDeployment(tmp_path / "deploy", list(settings.brands), certificates=certs,
-                         node_auth=True, env={"COMITY_KEY_DIR": str(keys),
-                                              CAPTURE_ENV: str(wire)}) as dep:
-        proc = dep.run(ROOT, {"database-url": db.url, "silo-root": settings.silo_root,
-                              "brands": ",".join(settings.brands), "rounds": 1,
-                              "run-id": settings.run_id,
-                              "consent-as-of": settings.consent_as_of}, timeout=420)
+    with LocalDeployment(tmp_path / "deploy", alliance.configs, certificates=certs,
+                         node_auth=True,
+                         coordinator_env={"COMITY_KEY_DIR": str(keys),
+                                          "COMITY_DATABASE_URL": db.url},
+                         brand_env={CAPTURE_ENV: str(wire)}) as dep:
+        proc = dep.run(ROOT, run_config(settings, "fedavg"), timeout=420)
         out = proc.stdout + proc.stderr
         assert "Secure aggregation completed." in out, out[-5000:]
         assert "Secure aggregation halted." not in out
         assert "TLS disabled" not in dep.log("superlink")
+    api.__exit__(None, None, None)
     with db.reading() as s:
         run = s.get(TrainingRun, settings.run_id)
         assert run is not None and run.status == "completed"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from api.local_server import LocalApi
 from compliance.audit.models import AuditEvent
 from compliance.audit.service import AuditLog
 from compliance.database import Database
@@ -20,6 +21,7 @@ from federation.coordinator.lineage.models import TrainingRound, TrainingRun
 from federation.demo import prepare_alliance
 from federation.runtime.certificates import make_certificates
 from federation.runtime.deployment import LocalDeployment
+from federation.runtime.training import run_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[3]
@@ -55,15 +57,19 @@ def test_supernode_and_coordinator_killed_mid_run(tmp_path: Path,
     keys = tmp_path / "keys"
     monkeypatch.setenv("COMITY_KEY_DIR", str(keys))
     db = Database(f"sqlite:///{tmp_path / 'comity.db'}")
-    settings = prepare_alliance(db, tmp_path / "silos", seed=4, scale=0.15, rounds=ROUNDS)
+    api = LocalApi(db).__enter__()
+    alliance = prepare_alliance(db, tmp_path / "silos", api_url=api.url, seed=4, scale=0.15,
+                                rounds=ROUNDS)
+    settings = alliance.settings
     run_id = settings.run_id
-    certs = make_certificates(tmp_path / "certs", hosts=["localhost", "127.0.0.1"],
-                              nodes=list(settings.brands))
-    config = {"database-url": db.url, "silo-root": settings.silo_root,
-              "brands": ",".join(settings.brands), "rounds": ROUNDS, "run-id": run_id}
+    certs = make_certificates(tmp_path / "certs", hosts=["localhost", "127.0.0.1"])
+    config = {k: v for k, v in run_config(settings, "fedavg").items()
+              if k != "consent-as-of"}  # a restarted run keeps the time it began with
     victim = settings.brands[1]
-    with LocalDeployment(tmp_path / "deploy", list(settings.brands), certificates=certs,
-                         node_auth=True, env={"COMITY_KEY_DIR": str(keys)}) as dep:
+    with LocalDeployment(tmp_path / "deploy", alliance.configs, certificates=certs,
+                         node_auth=True,
+                         coordinator_env={"COMITY_KEY_DIR": str(keys),
+                                          "COMITY_DATABASE_URL": db.url}) as dep:
         first = dep.submit(ROOT, config)
         _wait("round 1", lambda: len(_rounds(db, run_id)) >= 1, first, 420)
         dep.kill_node(victim)
