@@ -5,15 +5,18 @@ use. Tests pass their own database in."""
 from __future__ import annotations
 
 from functools import cached_property, lru_cache
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from compliance.database import Database
 from compliance.policy.loader import load_policies
 from compliance.policy.schemas import PolicySet
-from privacy.aggregates.federated import FederatedPlan
-from privacy.aggregates.service import AggregateService
-from privacy.detection.analyzer import PiiScanner
+
+if TYPE_CHECKING:  # OpenDP, Presidio, Flower: loaded only by what uses them
+    import numpy as np
+
+    from privacy.aggregates.federated import FederatedPlan
+    from privacy.aggregates.service import AggregateService
+    from privacy.detection.analyzer import PiiScanner
 
 
 def simulated_secure_sum(plan: FederatedPlan) -> tuple[np.ndarray, int]:
@@ -39,10 +42,14 @@ class Services:
 
     @cached_property
     def scanner(self) -> PiiScanner:
+        from privacy.detection.analyzer import PiiScanner
+
         return PiiScanner()
 
     @cached_property
     def aggregates(self) -> AggregateService:
+        from privacy.aggregates.service import AggregateService
+
         return AggregateService(self.db, self.policies, secure_sum=simulated_secure_sum)
 
 

@@ -20,17 +20,28 @@ keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
 
+@reports_errors()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8080,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes")] = 1,
+    ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (comity certs)")
+                            ] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="Its private key")] = None,
 ) -> None:
-    """Serve the API on the embedded default (or COMITY_DATABASE_URL)."""
+    """Serve the API on the embedded default (or COMITY_DATABASE_URL); over TLS when given a
+    certificate and key (brand nodes verify it against the alliance CA).
+    Example: comity serve --host 0.0.0.0 --port 8080"""
     import uvicorn
 
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise InputError("give both --ssl-certfile and --ssl-keyfile, or neither",
+                         column="--ssl-keyfile")
     default_services().db.dispose()  # migrate once, before the workers start
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning")
+                log_level="warning",
+                ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+                ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None)
 
 
 @token_app.command("create")

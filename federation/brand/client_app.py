@@ -17,12 +17,11 @@ import torch
 from flwr.app import Context, Message
 from flwr.clientapp import ClientApp
 
-from federation.brand.aggregates import answer as aggregate_answer
-from federation.brand.local import DataFn, LocalData, handle_evaluate, handle_train
-from federation.brand.node import node_of, prepare_for_run
+from federation.brand.local import DataFn, LocalData, Trained, handle_evaluate, handle_train
+from federation.brand.node import BrandNode, node_of, prepare_for_run
+from federation.brand.run_cache import RunCache
 from federation.brand.secagg import secagg_when_asked
 from federation.brand.wire_mod import declare_population, wire_audit_mod
-from federation.gate.prepare import Prepared
 from federation.gate.report import GateReport
 from federation.settings import RunSettings, is_aggregate_round
 
@@ -30,32 +29,48 @@ app = ClientApp(mods=[wire_audit_mod, secagg_when_asked])
 torch.set_num_threads(1)
 
 
-# A simulation actor may serve several brands and runs.
-prepared = lru_cache(maxsize=32)(prepare_for_run)
+@lru_cache(maxsize=32)  # a simulation actor may serve several brands and runs
+def prepared(settings: RunSettings, node: BrandNode) -> tuple[GateReport, LocalData]:
+    """The node's rows for the run: gated once (at the gate query), then read from the
+    node's run cache by every later message of the run, each in a fresh process."""
+    cache = RunCache(node.config.state.dir)
+    hit = cache.load(settings)
+    if hit is not None:
+        return hit
+    p = prepare_for_run(settings, node)
+    report = GateReport.of(p)
+    cache.save(settings, report, p.data)
+    return report, p.data
 
 
-def _prepared(settings: RunSettings, context: Context) -> Prepared:
-    p = prepared(settings, node_of(context, settings.brands))
-    declare_population(context, *GateReport.of(p).population)
-    return p
+def _prepared(settings: RunSettings, context: Context) -> tuple[GateReport, LocalData]:
+    report, data = prepared(settings, node_of(context, settings.brands))
+    declare_population(context, *report.population)
+    return report, data
 
 
 def _data(context: Context) -> DataFn:
     def data(settings: RunSettings, _config: Mapping[str, Any]) -> LocalData:
-        return _prepared(settings, context).data
+        return _prepared(settings, context)[1]
     return data
 
 
 @app.query()
 def gate_report(msg: Message, context: Context) -> Message:
     settings = RunSettings.from_mapping(msg.content.config_records["config"])
-    return Message(GateReport.of(_prepared(settings, context)).to_records(), reply_to=msg)
+    return Message(_prepared(settings, context)[0].to_records(), reply_to=msg)
+
+
+def _aggregate(config: dict[str, Any], context: Context) -> Trained:
+    from federation.brand.aggregates import answer  # OpenDP and Polars: only for these rounds
+
+    return answer(config, context)
 
 
 @app.train()
 def train(msg: Message, context: Context) -> Message:
     return handle_train(msg, context, _data(context), aggregate=(
-        is_aggregate_round, lambda cfg: aggregate_answer(cfg, context)))
+        is_aggregate_round, lambda cfg: _aggregate(cfg, context)))
 
 
 @app.evaluate()

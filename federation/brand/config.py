@@ -49,6 +49,7 @@ from federation.data.silo import COLUMN_MAP_FILE
 from federation.settings import toml_value
 
 CONFIG_FILE = "brand.toml"
+BRAND_CONFIG_KEY = "brand-config"  # the SuperNode node config naming this file
 
 
 class _Section(BaseModel):

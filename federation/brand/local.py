@@ -47,7 +47,6 @@ from federation.models.recommend import (
     train_recommender,
 )
 from federation.settings import STAGE_KEY, STD_KEY, TOP_KEY, RunSettings, is_statistics_round
-from privacy.membership import score_histogram
 
 LocalData = ChurnData | RecData
 Trained = tuple[list[np.ndarray], int, dict[str, float]]
@@ -178,6 +177,8 @@ def evaluate_recommender(settings: RunSettings, state: RecordDict, weights: list
                                            .numpy()[:, 0]), data)
     metrics: dict[str, Any] = {**r, "hr10_nonpersonalized": plain["hr10"]}
     if membership:
+        from privacy.membership import score_histogram  # scikit-learn: only the bench asks
+
         member, nonmember = membership_scores(model, data, seed=settings.seed)
         metrics["mia-members"] = (score_histogram(member) / max(len(member), 1)).tolist()
         metrics["mia-nonmembers"] = (score_histogram(nonmember)

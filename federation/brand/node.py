@@ -25,7 +25,7 @@ from compliance.policy.engine import PolicyEngine
 from compliance.policy.loader import load_policies
 from compliance.policy.schemas import PolicySet
 from federation.brand.api_client import CoordinatorClient
-from federation.brand.config import BrandConfig, load_brand_config
+from federation.brand.config import BRAND_CONFIG_KEY, BrandConfig, load_brand_config
 from federation.brand.consent_store import ConsentStore
 from federation.brand.sync import SyncReport, sync_consents
 from federation.data.catalogue import load_catalogue
@@ -34,7 +34,6 @@ from federation.gate.prepare import Prepared, prepare_churn, prepare_recommend
 from federation.settings import RunSettings
 from privacy.pseudonym import Pseudonymizer
 
-BRAND_CONFIG_KEY = "brand-config"
 SIMULATION_NODES_ENV = "COMITY_SIMULATION_NODES"
 
 

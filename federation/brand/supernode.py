@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from compliance.errors import InputError
-from federation.brand.config import BrandConfig
-from federation.brand.node import BRAND_CONFIG_KEY
+from federation.brand.config import BRAND_CONFIG_KEY, BrandConfig
 
 # Coordinator-only settings; a brand node's environment never carries them.
 COORDINATOR_ONLY = ("COMITY_DATABASE_URL", "COMITY_KEYSTORE_URL", "COMITY_MASTER_KEY",

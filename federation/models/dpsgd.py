@@ -13,9 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from opacus import PrivacyEngine
-from opacus.accountants import RDPAccountant
-from opacus.accountants.utils import get_noise_multiplier
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -37,6 +34,8 @@ class DpPlan:
         return self.steps_per_round * self.rounds
 
     def epsilon(self, steps: int | None = None) -> float:
+        from opacus.accountants import RDPAccountant  # Opacus loads slowly: on first use
+
         acc = RDPAccountant()
         acc.history = [(self.noise_multiplier, self.sample_rate, steps or self.total_steps)]
         return float(acc.get_epsilon(self.delta))
@@ -56,6 +55,8 @@ def plan_dp(*, n_examples: int, batch_size: int, local_epochs: int, rounds: int,
                          f"{batch_size}: lower the batch size")
     if not 0 < delta < 1 / n_examples:
         raise ValueError(f"delta {delta} must be below 1/n = {1 / n_examples:.2e}")
+    from opacus.accountants.utils import get_noise_multiplier
+
     q = batch_size / n_examples
     steps = local_epochs * max(1, round(1 / q))
     sigma = get_noise_multiplier(target_epsilon=target_epsilon, target_delta=delta,
@@ -68,6 +69,8 @@ def train_dp(model: nn.Module, tensors: Sequence[torch.Tensor], loss_fn: LossFn,
     """One round of local DP-SGD: exactly `plan.steps_per_round` Poisson-sampled steps.
     Returns the mean loss. `model`'s parameters are updated in place; pass a fresh model
     each round, since Opacus hooks into the module it wraps."""
+    from opacus import PrivacyEngine
+
     gen = torch.Generator().manual_seed(seed)
     data = TensorDataset(*tensors)
     loader = DataLoader(data, batch_size=max(1, round(plan.sample_rate * len(data))),

@@ -33,12 +33,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import opendp.prelude as dp
-from opacus.accountants import PRVAccountant, RDPAccountant
 
 from federation.models.recommend import CONTEXT, RecData
-
-dp.enable_features("contrib")
 
 TOP_ITEMS = 150
 POP_NOISE_RATIO = 4.0  # popularity only has to rank items: it gets a far noisier release
@@ -63,6 +59,8 @@ class StatisticsPlan:
     def _epsilon(self, attempts: int) -> tuple[float, str]:
         """Opacus' PRV accountant, which is tight for plain Gaussian releases; where it
         cannot discretize (far-off sigmas), its RDP accountant's looser bound."""
+        from opacus.accountants import PRVAccountant, RDPAccountant  # heavy: on first use
+
         history = [(self.pop_sigma, 1.0, attempts), (self.pair_sigma, 1.0, attempts)]
         with warnings.catch_warnings():  # sample rate 1 is a log(0) PRV handles
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -144,6 +142,9 @@ def noisy(total: np.ndarray, std: float) -> np.ndarray:
     the run's seed is known to the coordinator, the noise must not be)."""
     if std <= 0:
         raise ValueError("item statistics never leave a brand without noise")
+    import opendp.prelude as dp  # heavy (it loads scikit-learn): only where noise is drawn
+
+    dp.enable_features("contrib")
     mechanism = dp.m.make_gaussian(dp.vector_domain(dp.atom_domain(T=float, nan=False)),
                                    dp.l2_distance(T=float), scale=float(std))
     return np.asarray(mechanism(total.astype(np.float64).tolist()), dtype=np.float64)

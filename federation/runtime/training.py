@@ -24,17 +24,15 @@ from compliance.audit.models import AuditEvent
 from compliance.database import Database, utcnow
 from compliance.errors import InputError, NotFoundError
 from compliance.subjects.models import Brand
-from federation.brand.node import set_simulation_nodes
 from federation.brand.supernode import executable
 from federation.coordinator.lineage.models import ModelVersion, TrainingRound, TrainingRun
-from federation.coordinator.rounds import ProgressFn
 from federation.data.catalogue import load_catalogue
 from federation.errors import FederationError
 from federation.runtime.deployment import FEDERATION, run_args
-from federation.runtime.simulation import simulate
 from federation.settings import RunSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ProgressFn = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -85,6 +83,9 @@ def train_in_simulation(settings: RunSettings, db: Database, nodes: Mapping[str,
     if missing:
         raise InputError(f"no node config for brands {missing} (--node-config)",
                          column="--node-config")
+    from federation.brand.node import set_simulation_nodes
+    from federation.runtime.simulation import simulate  # Ray and torch: only for simulation
+
     set_simulation_nodes({b: nodes[b] for b in settings.brands})
     outcome = simulate(settings, db, strategy=strategy, progress=progress)
     return TrainResult(outcome.run_id, "completed", len(outcome.rounds),

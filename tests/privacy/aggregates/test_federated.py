@@ -15,6 +15,8 @@ from compliance.database import Database
 from compliance.errors import InputError
 from compliance.policy.loader import load_policies
 from compliance.tokens.service import TokenService
+from federation.brand.node import set_simulation_nodes
+from federation.brand.provision import init_node
 from privacy.aggregates.federated import federated_plan, local_vector, release_sum
 from privacy.aggregates.schemas import AggregateQuery, ColumnSpec, DatasetSpec
 from privacy.aggregates.service import AggregateService
@@ -82,6 +84,12 @@ def test_secagg_round_through_flower_answers_within_the_interval(db: Database,
         f.write_parquet(silos[f"brand-{i}"])
     pooled = pl.concat(frames)
     pooled.write_parquet(tmp_path / "schema.parquet")
+    nodes = {}  # each brand answers from the file its own node config names
+    for brand, path in silos.items():
+        nodes[brand] = init_node(tmp_path / brand, brand_id=brand, jurisdiction="pipl",
+                                 api="http://127.0.0.1:9", aggregates={"alliance": str(path)})
+        (tmp_path / brand / "silo" / "column_map.yaml").write_text("brand_id: x\n")
+    set_simulation_nodes(nodes)
     AggregateService(db, load_policies()).register(
         "alliance", tmp_path / "schema.parquet", "cid", actor="test",
         bounds={"spend": (0.0, 1000.0)}, categories={"city": CITIES}, silos=silos,
