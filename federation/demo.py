@@ -43,6 +43,7 @@ from federation.data.synthetic import (
     DEFAULT_CUTOFF,
     DEFAULT_HORIZON_DAYS,
     BrandSilo,
+    alliance_specs,
     catalogue,
     generate_alliance,
 )
@@ -192,13 +193,14 @@ def crm_export(silo: BrandSilo) -> pd.DataFrame:
 
 def prepare_alliance(db: Database, root: Path, *, api_url: str, seed: int = 7,
                      scale: float = 1.0, rounds: int = 8, dp_epsilon: float = 0.0,
-                     on_generated: Callable[[], None] | None = None) -> Alliance:
+                     n_brands: int = 3, on_generated: Callable[[], None] | None = None
+                     ) -> Alliance:
     """The alliance set up the way an operator and its brands would: each brand registered
     and given a token by the coordinator; each brand's node directory laid out with its own
     keys, its synthetic silo and its CRM's consent export; each brand importing its consents
     through the API at `api_url` and syncing them back. Returns the run's settings."""
     policies = load_policies()
-    silos = generate_alliance(seed=seed, scale=scale)
+    silos = generate_alliance(seed=seed, brands=alliance_specs(n_brands), scale=scale)
     root.mkdir(parents=True, exist_ok=True)
     published = write_catalogue(catalogue(tuple(s.spec for s in silos)), root)
     configs: dict[str, Path] = {}

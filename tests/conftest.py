@@ -10,6 +10,20 @@ from sqlalchemy import create_engine, text
 
 from compliance.database import Database
 
+# The longest tests start first, one per worker (pytest-xdist, --dist loadgroup in collection
+# order): the deployment fault test mostly waits on Flower's heartbeats, and the rest of the
+# suite runs beside it and the end-to-end alliance test.
+LONGEST_FIRST = ("tests/federation/runtime/test_faults.py", "tests/test_alliance.py",
+                 "tests/test_demo.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: every other test keeps its order
+
 
 @pytest.fixture(autouse=True)
 def _isolated_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

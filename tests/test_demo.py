@@ -15,6 +15,8 @@ from federation.data.synthetic import generate_alliance
 SEED, SCALE, ROUNDS = 11, 0.25, 3
 
 
+pytestmark = pytest.mark.xdist_group("demo")
+
 def _raw_identifiers() -> set[str]:
     values: set[str] = set()
     for silo in generate_alliance(seed=SEED, scale=SCALE):

@@ -11,6 +11,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from compliance.errors import ComityError
@@ -22,7 +23,7 @@ err = Console(stderr=True)
 
 def fail(exc: ComityError) -> typer.Exit:
     """Print the error and return the exit to raise."""
-    err.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+    err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 

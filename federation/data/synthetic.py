@@ -226,6 +226,18 @@ def item_id(spec: BrandSpec, item: int) -> str:
     return f"ally-{item:04d}" if item < ALLIANCE_ITEMS else f"{spec.brand_id[:3]}-{item:04d}"
 
 
+def alliance_specs(n: int = len(DEMO_BRANDS)) -> tuple[BrandSpec, ...]:
+    """`n` brands: the demo's three, then copies of them under new ids (for scale runs)."""
+    if n < 1:
+        raise ValueError("an alliance needs at least one brand")
+    out = list(DEMO_BRANDS[:n])
+    for k in range(len(out), n):
+        base = DEMO_BRANDS[k % len(DEMO_BRANDS)]
+        out.append(BrandSpec(**{**base.__dict__, "brand_id": f"{base.brand_id}-{k}",
+                                "name": f"{base.name} {k}"}))
+    return tuple(out)
+
+
 def catalogue(brands: tuple[BrandSpec, ...] = DEMO_BRANDS) -> list[str]:
     """Every item the alliance sells: products are not personal data, so brands publish
     them and the shared item model is indexed by this list."""

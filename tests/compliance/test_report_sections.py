@@ -28,6 +28,8 @@ from compliance.report.render import render_html
 from compliance.report.synthetic import Scale, generate
 
 T0 = datetime(2026, 7, 1, tzinfo=UTC)
+pytestmark = pytest.mark.xdist_group("report-sections")
+
 PERIOD = parse_period("2026-Q3")
 SCALE = Scale(subjects=600, consent_events=3000, runs=6, decisions_per_brand=20,
               requests=40, late_requests=2, releases=30)

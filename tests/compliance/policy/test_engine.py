@@ -7,7 +7,7 @@ from compliance.policy.engine import PolicyEngine
 from compliance.policy.loader import load_policies
 from compliance.policy.schemas import ConsentState, DecisionRequest, SubjectFacts
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.xdist_group("policy-engine")]
 
 
 @pytest.fixture(scope="module")

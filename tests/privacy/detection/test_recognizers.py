@@ -8,7 +8,7 @@ import pytest
 
 from privacy.detection.analyzer import PiiScanner, presidio_engine
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.xdist_group("pii-recognizers")]
 CORPUS = Path(__file__).parents[3] / "benchmarks" / "data" / "pii_corpus.jsonl"
 
 

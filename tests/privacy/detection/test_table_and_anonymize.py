@@ -15,6 +15,7 @@ from privacy.anonymize import EncryptOperator, apply, make_operator
 from privacy.detection.analyzer import PiiScanner
 from privacy.detection.table import classify_columns, read_table
 
+pytestmark = pytest.mark.xdist_group("pii-table")
 
 @pytest.fixture(scope="module")
 def customers() -> pd.DataFrame:
