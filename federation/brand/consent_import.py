@@ -48,6 +48,7 @@ from federation.data.connectors import read_frame
 MAX_REPORTED = 10
 TRUE = frozenset({"true", "1", "yes", "y", "t"})
 FALSE = frozenset({"false", "0", "no", "n", "f", ""})
+VALID_ACTIONS = frozenset(a.value for a in ConsentAction)
 
 
 class ConsentExportMap(BaseModel):
@@ -102,23 +103,29 @@ def idempotency_key(brand_id: str, event: dict[str, Any]) -> str:
     return "import:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:48]
 
 
-def prepare_import(source: str, cmap: ConsentExportMap, *, brand_id: str, jurisdiction: str,
-                   policies: PolicySet, pseudonym: Callable[[str], str],
-                   today: date | None = None) -> PreparedImport:
-    """Read and check the whole export; returns the events to send (pseudonymous) or raises
-    one `InputError` naming every bad row found (the first few), and sends nothing."""
-    frame = read_frame(source)
-    named = {f: getattr(cmap, f) for f in ("subject", "purpose", "action", "occurred_at",
-                                           "notice_version", "channel", "separate",
-                                           "by_guardian", "birth_date")}
-    missing = [c for c in named.values() if c is not None and c not in frame.columns]
-    if missing:
-        raise InputError(f"columns named in the consent map are missing: {missing}",
-                         file=source, line=1)
-    if jurisdiction not in policies.jurisdictions:
-        raise InputError(f"unknown jurisdiction '{jurisdiction}'", column="jurisdiction")
-    law = policies.jurisdictions[jurisdiction]
-    today = today or datetime.now(UTC).date()
+FIELDS = ("subject", "purpose", "action", "occurred_at", "notice_version", "channel",
+          "separate", "by_guardian", "birth_date")
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The export's columns as the map names them, parsed once for every row."""
+    named: dict[str, str | None]
+    subject: pd.Series
+    purpose: pd.Series
+    action: pd.Series
+    when: pd.Series
+    notice: pd.Series
+    channel: pd.Series
+    separate: pd.Series
+    guardian: pd.Series
+    birth_raw: pd.Series
+    born: pd.Series | None
+
+
+def _columns(frame: pd.DataFrame, cmap: ConsentExportMap, source: str,
+             errors: list[str]) -> _Columns:
+    named = {f: getattr(cmap, f) for f in FIELDS}
 
     def col(field: str) -> pd.Series:
         name = named[field]
@@ -127,65 +134,86 @@ def prepare_import(source: str, cmap: ConsentExportMap, *, brand_id: str, jurisd
         return pd.Series([cmap.defaults.get(field, "")] * len(frame), index=frame.index,
                          dtype="string")
 
-    subject, purpose, raw_action = col("subject"), col("purpose"), col("action")
-    notice, channel = col("notice_version"), col("channel")
-    when = _times(frame[cmap.occurred_at], cmap.time_format)
-    words = {k.lower(): v for k, v in cmap.actions.items()}
-    action = raw_action.str.lower().map(lambda a: words.get(a, a))
-    birth_raw = col("birth_date")
-    born = (pd.to_datetime(birth_raw, errors="coerce", format="ISO8601")
-            if cmap.birth_date else None)
-    errors: list[str] = []
-
     def flag(field: str) -> pd.Series:
+        if named[field] is None:
+            return pd.Series(False, index=frame.index)
         values = col(field).str.lower()
-        bad = ~values.isin(TRUE | FALSE)
-        for i in frame.index[bad.to_numpy()]:
+        for i in frame.index[(~values.isin(TRUE | FALSE)).to_numpy()]:
             errors.append(f"{source}:{_line(source, int(i))}:{named[field]}: not a yes/no "
                           "value")
         return values.isin(TRUE)
 
-    separate = flag("separate") if cmap.separate else pd.Series(False, index=frame.index)
-    guardian = flag("by_guardian") if cmap.by_guardian else pd.Series(False, index=frame.index)
+    words = {k.lower(): v for k, v in cmap.actions.items()}
+    birth_raw = col("birth_date")
+    return _Columns(
+        named, col("subject"), col("purpose"),
+        col("action").str.lower().map(lambda a: words.get(a, a)),
+        _times(frame[cmap.occurred_at], cmap.time_format), col("notice_version"),
+        col("channel"), flag("separate"), flag("by_guardian"), birth_raw,
+        pd.to_datetime(birth_raw, errors="coerce", format="ISO8601") if cmap.birth_date
+        else None)
+
+
+def _problem(c: _Columns, i: Any, cmap: ConsentExportMap, policies: PolicySet,
+             jurisdiction: str, minor: bool) -> str | None:
+    """What is wrong with row `i` (the column and the rule, never the value), or None."""
+    law = policies.jurisdictions[jurisdiction]
+    if not c.subject[i]:
+        return f"{c.named['subject']}: empty customer id"
+    if c.purpose[i] not in policies.purposes:
+        return f"{c.named['purpose']}: unknown purpose"
+    if c.action[i] not in VALID_ACTIONS:
+        return f"{c.named['action']}: not grant, withdraw or refuse (map it under actions)"
+    if pd.isna(c.when[i]):
+        return f"{cmap.occurred_at}: not a time in the format '{cmap.time_format}'"
+    if not c.notice[i]:
+        return "notice_version: empty (give a column or a default)"
+    if c.born is not None and c.birth_raw[i] and pd.isna(c.born[i]):
+        return f"{cmap.birth_date}: not an ISO date"
+    if c.action[i] == "grant" and c.purpose[i] in law.separate_consent_purposes \
+            and not c.separate[i]:
+        return (f"{c.named['separate'] or 'separate'}: purpose needs separate consent under "
+                f"{jurisdiction.upper()}")
+    if c.action[i] == "grant" and minor and not c.guardian[i]:
+        return (f"{c.named['by_guardian'] or 'by_guardian'}: a minor's consent must come from "
+                f"a parent or guardian ({law.title})")
+    return None
+
+
+def prepare_import(source: str, cmap: ConsentExportMap, *, brand_id: str, jurisdiction: str,
+                   policies: PolicySet, pseudonym: Callable[[str], str],
+                   today: date | None = None) -> PreparedImport:
+    """Read and check the whole export; returns the events to send (pseudonymous) or raises
+    one `InputError` naming every bad row found (the first few), and sends nothing."""
+    frame = read_frame(source)
+    missing = [getattr(cmap, f) for f in FIELDS
+               if getattr(cmap, f) is not None and getattr(cmap, f) not in frame.columns]
+    if missing:
+        raise InputError(f"columns named in the consent map are missing: {missing}",
+                         file=source, line=1)
+    if jurisdiction not in policies.jurisdictions:
+        raise InputError(f"unknown jurisdiction '{jurisdiction}'", column="jurisdiction")
+    minor_age = policies.jurisdictions[jurisdiction].minor_age
+    today = today or datetime.now(UTC).date()
+    errors: list[str] = []
+    c = _columns(frame, cmap, source, errors)
     minor_of: dict[str, bool] = {}
     events: list[dict[str, Any]] = []
-    valid_actions = {a.value for a in ConsentAction}
     for i in frame.index:
-        where = f"{source}:{_line(source, int(i))}"
-        problem = None
-        if not subject[i]:
-            problem = f"{named['subject']}: empty customer id"
-        elif purpose[i] not in policies.purposes:
-            problem = f"{named['purpose']}: unknown purpose"
-        elif action[i] not in valid_actions:
-            problem = f"{named['action']}: not grant, withdraw or refuse (map it under actions)"
-        elif pd.isna(when[i]):
-            problem = f"{cmap.occurred_at}: not a time in the format '{cmap.time_format}'"
-        elif not notice[i]:
-            problem = "notice_version: empty (give a column or a default)"
-        elif born is not None and birth_raw[i] and pd.isna(born[i]):
-            problem = f"{cmap.birth_date}: not an ISO date"
-        if problem is None:
-            minor = bool(born is not None and not pd.isna(born[i])
-                         and age_on(born[i].date(), today) < law.minor_age)
-            if action[i] == "grant" and purpose[i] in law.separate_consent_purposes \
-                    and not separate[i]:
-                problem = (f"{named['separate'] or 'separate'}: purpose needs separate consent "
-                           f"under {jurisdiction.upper()}")
-            elif action[i] == "grant" and minor and not guardian[i]:
-                problem = (f"{named['by_guardian'] or 'by_guardian'}: a minor's consent must "
-                           f"come from a parent or guardian ({law.title})")
+        minor = bool(c.born is not None and not pd.isna(c.born[i])
+                     and age_on(c.born[i].date(), today) < minor_age)
+        problem = _problem(c, i, cmap, policies, jurisdiction, minor)
         if problem is not None:
-            errors.append(f"{where}:{problem}")
+            errors.append(f"{source}:{_line(source, int(i))}:{problem}")
             continue
-        key = pseudonym(str(subject[i]))
+        key = pseudonym(str(c.subject[i]))
         minor_of.setdefault(key, minor)
-        event = {"brand_id": brand_id, "subject": key, "purpose": str(purpose[i]),
-                 "action": str(action[i]), "separate": bool(separate[i]),
-                 "by_guardian": bool(guardian[i]), "is_minor": minor_of[key],
-                 "notice_version": str(notice[i])[:32],
-                 "channel": str(channel[i] or "crm")[:32],
-                 "occurred_at": when[i].isoformat()}
+        event = {"brand_id": brand_id, "subject": key, "purpose": str(c.purpose[i]),
+                 "action": str(c.action[i]), "separate": bool(c.separate[i]),
+                 "by_guardian": bool(c.guardian[i]), "is_minor": minor_of[key],
+                 "notice_version": str(c.notice[i])[:32],
+                 "channel": str(c.channel[i] or "crm")[:32],
+                 "occurred_at": c.when[i].isoformat()}
         event["idempotency_key"] = idempotency_key(brand_id, event)
         events.append(event)
     if errors:
