@@ -1,6 +1,6 @@
 """Every ORM model, imported so that Alembic's metadata sees the whole schema."""
 
-from compliance.audit.checkpoint_models import AuditCheckpoint
+from compliance.audit.checkpoint_models import AuditCheckpoint, AuditWitness
 from compliance.audit.models import AuditEvent
 from compliance.consent.models import ConsentEvent
 from compliance.database import Base
@@ -20,6 +20,7 @@ __all__ = [
     "ApiToken",
     "AuditCheckpoint",
     "AuditEvent",
+    "AuditWitness",
     "Base",
     "Brand",
     "BudgetLedger",

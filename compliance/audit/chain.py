@@ -125,5 +125,6 @@ def verify_proof(proof: dict[str, Any]) -> bool:
     if not merkle.verify_path(bytes.fromhex(h), proof["leaf_index"], proof["tree_size"],
                               proof["audit_path"], bytes.fromhex(cp["merkle_root"])):
         return False
-    msg = checkpoint_message(cp["first_seq"], cp["last_seq"], cp["head_hash"], cp["merkle_root"])
+    msg = checkpoint_message(cp["first_seq"], cp["last_seq"], cp["head_hash"], cp["merkle_root"],
+                             cp.get("tree_size"), cp.get("tree_root"))
     return verify_signature(cp["public_key"], cp["signature"], msg)

@@ -19,9 +19,9 @@ from compliance.audit.chain import (
 )
 from compliance.audit.checkpoint_models import AuditCheckpoint
 from compliance.audit.models import AuditEvent
-from compliance.audit.signing import checkpoint_message, verify_signature
+from compliance.audit.signing import TreeHead, checkpoint_message, verify_signature
 from compliance.database import utcnow
-from compliance.errors import NotFoundError
+from compliance.errors import ConflictError, InputError, NotFoundError
 
 _PG_AUDIT_LOCK = 0x636F6D69  # advisory lock id: one appender at a time on PostgreSQL
 
@@ -108,33 +108,91 @@ class AuditLog:
             .order_by(AuditEvent.seq))]
 
     def _check_checkpoint(self, cp: AuditCheckpoint) -> str | None:
-        msg = checkpoint_message(cp.first_seq, cp.last_seq, cp.head_hash, cp.merkle_root)
+        msg = checkpoint_message(cp.first_seq, cp.last_seq, cp.head_hash, cp.merkle_root,
+                                 cp.tree_size, cp.tree_root)
         if not verify_signature(cp.public_key, cp.signature, msg):
             return f"checkpoint at event {cp.last_seq} has an invalid signature"
         hashes = self._range_hashes(cp.first_seq, cp.last_seq)
         if len(hashes) != cp.last_seq - cp.first_seq + 1 or \
                 merkle.root(hashes).hex() != cp.merkle_root:
             return f"events {cp.first_seq}-{cp.last_seq} differ from their signed checkpoint"
+        if cp.tree_root is not None and (cp.tree_size != cp.last_seq or
+                                         self._tree_root(cp.tree_size) != cp.tree_root):
+            return f"events 1-{cp.last_seq} differ from the signed tree head"
         return None
 
+    def _tree_root(self, size: int) -> str | None:
+        """The RFC 6962 head over events 1..size; every checkpoint's head is computed in one
+        pass over the log the first time one is asked for (verify checks them all)."""
+        cache: dict[int, str] | None = getattr(self, "_tree_roots", None)
+        if cache is None or size not in cache:
+            sizes = {n for n in self.session.scalars(select(AuditCheckpoint.tree_size))
+                     if n is not None} | {size}
+            tree, cache, top = merkle.CompactRange(), {}, max(sizes)
+            for seq, h in self.session.execute(select(AuditEvent.seq, AuditEvent.hash).where(
+                    AuditEvent.seq <= top).order_by(AuditEvent.seq)):
+                if seq != tree.size + 1:
+                    break  # a gap: no head of this log has that size
+                tree.append(bytes.fromhex(h))
+                if tree.size in sizes:
+                    cache[tree.size] = tree.root().hex()
+            self._tree_roots = cache
+        return cache.get(size)
+
     def checkpoint(self, key: Ed25519PrivateKey) -> AuditCheckpoint | None:
-        """Sign the Merkle root of every event since the previous checkpoint with the
-        coordinator's key (`privacy.keys.audit_signing_key`)."""
+        """Sign the Merkle root of every event since the previous checkpoint and the RFC 6962
+        head of the whole log (events 1..head, `tree_size`/`tree_root`) with the coordinator's
+        key (`privacy.keys.audit_signing_key`). The whole-log head is what brands witness: a
+        range alone lets a cut tail and its checkpoint vanish together."""
         prev = self.session.scalar(select(func.max(AuditCheckpoint.last_seq))) or 0
         head, head_hash = self._head()
         if head <= prev:
             return None
-        root = merkle.root(self._range_hashes(prev + 1, head)).hex()
-        sig = key.sign(checkpoint_message(prev + 1, head, head_hash, root)).hex()
+        hashes = self._range_hashes(1, head)
+        if len(hashes) != head:
+            raise ConflictError(f"the audit log has {len(hashes)} events up to seq {head}: "
+                                "run `comity audit verify` before signing a checkpoint")
+        root = merkle.root(hashes[prev:]).hex()
+        tree_root = merkle.root(hashes).hex()
+        sig = key.sign(checkpoint_message(prev + 1, head, head_hash, root, head, tree_root)
+                       ).hex()
         from cryptography.hazmat.primitives import serialization
 
         pub = key.public_key().public_bytes(serialization.Encoding.Raw,
                                             serialization.PublicFormat.Raw).hex()
         cp = AuditCheckpoint(first_seq=prev + 1, last_seq=head, head_hash=head_hash,
-                             merkle_root=root, signature=sig, public_key=pub)
+                             merkle_root=root, signature=sig, public_key=pub,
+                             tree_size=head, tree_root=tree_root)
         self.session.add(cp)
         self.session.flush()
         return cp
+
+    def tree_head(self, size: int | None = None) -> TreeHead:
+        """The signed head of tree size `size` (default: the newest), as brands witness it."""
+        stmt = select(AuditCheckpoint).where(AuditCheckpoint.tree_root.is_not(None))
+        stmt = (stmt.order_by(AuditCheckpoint.last_seq.desc()).limit(1) if size is None
+                else stmt.where(AuditCheckpoint.tree_size == size))
+        cp = self.session.scalar(stmt)
+        if cp is None or cp.tree_size is None or cp.tree_root is None:
+            raise NotFoundError("no signed tree head yet (run `comity audit checkpoint`)"
+                                if size is None else f"no signed tree head of size {size}")
+        return TreeHead(tree_size=cp.tree_size, tree_root=cp.tree_root,
+                        first_seq=cp.first_seq, last_seq=cp.last_seq,
+                        head_hash=cp.head_hash, merkle_root=cp.merkle_root,
+                        signature=cp.signature, public_key=cp.public_key)
+
+    def consistency(self, first: int, second: int) -> dict[str, Any]:
+        """Both signed heads and the RFC 6962 §2.1.2 proof that the log of size `first` is a
+        prefix of the log of size `second`, computed from the events as stored now."""
+        if first > second:
+            raise InputError(f"'from' ({first}) must not exceed 'to' ({second})",
+                             column="from")
+        old, new = self.tree_head(first), self.tree_head(second)
+        hashes = self._range_hashes(1, second)
+        if len(hashes) != second:
+            raise ConflictError(f"the audit log no longer holds events 1-{second}")
+        return {"from": old.as_json(), "to": new.as_json(),
+                "proof": merkle.consistency_proof(first, hashes)}
 
     def proof(self, seq: int) -> dict[str, Any]:
         """Inclusion proof for one event, for a regulator: the event, its hash, the audit
@@ -156,7 +214,8 @@ class AuditLog:
                       "hash": ev.hash},
             "checkpoint": {"first_seq": cp.first_seq, "last_seq": cp.last_seq,
                            "head_hash": cp.head_hash, "merkle_root": cp.merkle_root,
-                           "signature": cp.signature, "public_key": cp.public_key},
+                           "signature": cp.signature, "public_key": cp.public_key,
+                           "tree_size": cp.tree_size, "tree_root": cp.tree_root},
             "leaf_index": seq - cp.first_seq, "tree_size": len(hashes),
             "audit_path": merkle.audit_path(seq - cp.first_seq, hashes),
         }
