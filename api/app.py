@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.composition import Services
+from api.errors import validation_error
 from api.limits import Limits, LimitsMiddleware
 from api.routers import (
     aggregates,
@@ -40,6 +42,8 @@ def create_app(db: Database | None = None, limits: Limits | None = None) -> Fast
     async def _comity_error(_: Request, exc: ComityError) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code,
                             content={"detail": exc.message, **exc.details})
+
+    app.add_exception_handler(RequestValidationError, validation_error)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

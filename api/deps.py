@@ -60,6 +60,6 @@ def brand_scope(principal: Principal, brand_id: str | None) -> str | None:
     """A brand token is pinned to its own brand; asking for another is forbidden."""
     if principal.kind == "brand":
         if brand_id not in (None, principal.brand_id):
-            raise ForbiddenError(f"role '{principal.role}' cannot see brand '{brand_id}'")
+            raise ForbiddenError(f"role '{principal.role}' cannot see another brand")
         return principal.brand_id
     return brand_id

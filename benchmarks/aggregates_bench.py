@@ -169,7 +169,7 @@ def contention(work: Path, n: int = 200, limit: float = 2.0, eps: float = 0.1
                  bounds={"spend": BOUNDS}, categories={"city": CITIES})
     svc.set_budget("service:contend", "customers", limit, actor="bench")
     with db.unit_of_work() as s:
-        token = TokenService(s).create("service:contend")
+        token = TokenService(s).create("service:contend", principal="contend")
     env = {**os.environ, "COMITY_DATABASE_URL": url, "COMITY_KEY_DIR": str(work / "keys")}
     body = {"dataset": "customers", "measure": "count", "group_by": ["city"], "epsilon": eps}
     with api_server(env) as (base, _):

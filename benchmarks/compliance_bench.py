@@ -140,7 +140,7 @@ def consent_load(work: Path, rate: int, seconds: int, workers: int) -> dict[str,
     db = Database(url)
     with db.unit_of_work() as s:
         SubjectService(s).register_brand("bench", "Bench", "pipl", actor="bench")
-        token = TokenService(s).create("brand:bench")
+        token = TokenService(s).create("brand:bench", principal="bench-node")
     with api_server(env, workers) as (_, port):
         total = rate * seconds
         rng = random.Random(1)

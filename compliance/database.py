@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from compliance.canonical import canonical_json
@@ -64,6 +65,16 @@ class KeyStoreRecord:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def idempotency_match(principal_col: Any, key_col: Any, principal_id: int | None,
+                      key: str) -> ColumnElement[bool]:
+    """The row an Idempotency-Key names: keys are unique per principal (RFC draft
+    idempotency-key-header: per client), never across the alliance. `=` on the principal so
+    the (principal, key) unique index serves the lookup; `IS NULL` for in-process callers
+    that have no principal."""
+    scope = principal_col.is_(None) if principal_id is None else principal_col == principal_id
+    return scope & (key_col == key)  # type: ignore[no-any-return]
 
 
 def database_url(explicit: str | None = None) -> str:

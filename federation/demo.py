@@ -133,6 +133,14 @@ def demo_aggregates(db: Database, alliance: Alliance) -> list[dict[str, Any]]:
     return out
 
 
+DEMO_DPO = "dpo@demo"
+
+
+def node_principal(brand: str) -> str:
+    """The principal a brand's node token belongs to (a service, not a person)."""
+    return f"{brand}-node"
+
+
 def demo_requests(db: Database, brands: tuple[str, ...], purpose: str) -> dict[str, int]:
     """Data-subject requests as brands receive them: an access export and a deletion (each
     approved by the DPO, run by the brand), a withdrawal of training consent after the run
@@ -144,21 +152,25 @@ def demo_requests(db: Database, brands: tuple[str, ...], purpose: str) -> dict[s
     with db.unit_of_work() as session:
         svc = RequestService(session, policies)
         consent = ConsentService(session)
+        people = TokenService(session)
+        dpo = people.principal(DEMO_DPO, kind="person", actor="admin").id
         for i, brand in enumerate(brands):
+            node = people.principal(node_principal(brand), kind="service", actor="admin").id
             granted = sorted(k for k, c in consent.snapshot(brand, purpose, utcnow()).items()
                              if c.state.value in ("granted", "separate"))
             for j, kind in enumerate(kinds[:2] if i else kinds):
                 body = RequestIn(brand_id=brand, subject=granted[j], type=kind,
                                  details={"purpose": purpose} if kind == "withdraw_consent"
                                  else {})
-                out, _ = svc.open(body, actor=f"brand:{brand}")
+                out, _ = svc.open(body, actor=f"brand:{brand}", principal_id=node)
                 if i == len(brands) - 1 and j == 1:
                     done["open"] += 1
                     continue
                 req = svc.get(out.id)
                 if kind in NEEDS_SECOND_PERSON:
-                    svc.approve(req, actor="dpo")
-                svc.execute(req, actor=f"brand:{brand}", vault=Vault(session))
+                    svc.approve(req, actor="dpo", principal_id=dpo)
+                svc.execute(req, actor=f"brand:{brand}", principal_id=node,
+                            vault=Vault(session))
                 done["completed"] += 1
     return done
 
@@ -209,8 +221,9 @@ def prepare_alliance(db: Database, root: Path, *, api_url: str, seed: int = 7,
         with db.unit_of_work() as session:
             SubjectService(session).register_brand(brand, s.spec.name, s.spec.jurisdiction,
                                                    actor="admin")
-            token = TokenService(session).create(f"brand:{brand}", label=f"{brand} node",
-                                                 actor="admin")
+            token = TokenService(session).create(f"brand:{brand}",
+                                                 principal=node_principal(brand),
+                                                 label=f"{brand} node", actor="admin")
         configs[brand] = init_node(root / brand, brand_id=brand,
                                    jurisdiction=s.spec.jurisdiction, api=api_url, token=token,
                                    catalogue=published.resolve(),

@@ -6,7 +6,7 @@ from compliance.consent.models import ConsentEvent
 from compliance.database import Base
 from compliance.requests.models import SubjectRequest
 from compliance.subjects.models import Brand, Subject
-from compliance.tokens.models import ApiToken
+from compliance.tokens.models import ApiToken, PrincipalRecord
 from federation.coordinator.lineage.models import (
     ModelVersion,
     TrainingRound,
@@ -28,6 +28,7 @@ __all__ = [
     "DpDataset",
     "DpRelease",
     "ModelVersion",
+    "PrincipalRecord",
     "PrivacyBudget",
     "Subject",
     "SubjectKey",

@@ -106,8 +106,8 @@ def test_three_brands_and_a_coordinator_as_separate_processes(tmp_path: Path,
             b = s.spec.brand_id
             _comity(["brand", "add", b, "--name", s.spec.name, "--jurisdiction", "pipl"],
                     coord_env, coord)
-            tokens[b] = _comity(["token", "create", "--role", f"brand:{b}"], coord_env,
-                                coord).stdout.strip()
+            tokens[b] = _comity(["token", "create", "--role", f"brand:{b}",
+                                 "--principal", f"{b}-node"], coord_env, coord).stdout.strip()
             # What the operator hands a brand: its token, the CA, the catalogue.
             home = tmp_path / b
             home.mkdir()

@@ -3,6 +3,7 @@ DPO report."""
 
 from __future__ import annotations
 
+import getpass
 import json
 from pathlib import Path
 from typing import Annotated
@@ -44,18 +45,59 @@ def serve(
                 ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None)
 
 
+def _operator() -> str:
+    """Who ran the command, as audit events and `created_by` record it."""
+    try:
+        return f"cli:{getpass.getuser()}"[:128]
+    except (OSError, KeyError):  # no login name (a bare container)
+        return "cli"
+
+
 @token_app.command("create")
 @reports_errors()
 def token_create(
     role: Annotated[str, typer.Option(help="dpo | admin | brand:<id> | service:<name>")],
-    label: Annotated[str, typer.Option(help="Who holds it")] = "",
+    principal: Annotated[str, typer.Option(
+        help="The person or service that holds it (e.g. alice@dpo, lumen-tea-node); "
+             "registered on first use. Two tokens of one principal are one person to the "
+             "two-person rule")],
+    kind: Annotated[str | None, typer.Option(
+        help="person or service (default: person for dpo and admin, else service)")] = None,
+    label: Annotated[str, typer.Option(help="What this token is for")] = "",
 ) -> None:
-    """Create a token; prints it alone on stdout (only its hash is stored)."""
+    """Create a token; prints it alone on stdout (only its hash is stored).
+    Example: comity token create --role dpo --principal alice@dpo"""
     from compliance.tokens.service import TokenService
 
     with default_services().db.unit_of_work() as session:
-        token = TokenService(session).create(role, label)
+        token = TokenService(session).create(role, principal=principal, kind=kind,
+                                             label=label, actor=_operator())
     print(token)
+
+
+@token_app.command("list")
+@reports_errors()
+def token_list() -> None:
+    """Every token: id, principal, role, label, created, revoked (JSON; never the secret)."""
+    from compliance.tokens.service import TokenService
+
+    with default_services().db.reading() as session:
+        tokens = TokenService(session).list_tokens()
+    print(json.dumps([t.as_json() for t in tokens], indent=2))
+
+
+@token_app.command("revoke")
+@reports_errors()
+def token_revoke(token_id: Annotated[int, typer.Argument(metavar="ID", min=1,
+                                                          help="From comity token list")]
+                 ) -> None:
+    """Revoke a token for good: the API refuses it from now on (audited as token.revoked).
+    Example: comity token revoke 3"""
+    from compliance.tokens.service import TokenService
+
+    with default_services().db.unit_of_work() as session:
+        info = TokenService(session).revoke(token_id, actor=_operator())
+    print(json.dumps(info.as_json(), indent=2))
 
 
 @retention_app.command("sweep")

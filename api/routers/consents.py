@@ -32,7 +32,8 @@ async def record_consent(body: ConsentIn, db: DatabaseDep, principal: PrincipalD
     with db.unit_of_work() as session:
         out, created = ConsentService(session).record(body, actor=principal.actor,
                                                       policies=policies,
-                                                      idempotency_key=idempotency_key)
+                                                      idempotency_key=idempotency_key,
+                                                      principal_id=principal.principal_id)
     return Response(out.model_dump_json(), status_code=201 if created else 200,
                     media_type="application/json")
 
@@ -47,7 +48,8 @@ def import_consents(body: ConsentBatchIn, db: DatabaseDep, principal: PrincipalD
         brand_scope(principal, item.brand_id)
     with db.unit_of_work() as session:
         created, replayed = ConsentService(session).record_many(
-            body.events, actor=principal.actor, policies=policies)
+            body.events, actor=principal.actor, policies=policies,
+            principal_id=principal.principal_id)
     return ConsentBatchOut(created=created, replayed=replayed)
 
 

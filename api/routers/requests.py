@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response
 
 from api.deps import DatabaseDep, PoliciesDep, PrincipalDep, ReadSessionDep, brand_scope
+from compliance.errors import NotFoundError
 from compliance.requests.schemas import RequestIn, RequestOut, RequestPatch
 from compliance.requests.service import RequestService
 from compliance.tokens.service import Principal
@@ -16,8 +17,14 @@ router = APIRouter(prefix="/v1/requests", tags=["requests"])
 
 
 def _load(svc: RequestService, request_id: str, principal: Principal) -> Any:
-    req = svc.get(request_id)
-    brand_scope(principal, req.brand_id)
+    """Another brand's request answers as a missing one does, with the same body: a 403
+    would tell a brand that the id exists. The id is not repeated back (issue 19)."""
+    try:
+        req = svc.get(request_id)
+    except NotFoundError:
+        req = None
+    if req is None or (principal.kind == "brand" and req.brand_id != principal.brand_id):
+        raise NotFoundError("no such request")
     return req
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from compliance.database import Base, utcnow
@@ -12,7 +12,8 @@ from compliance.database import Base, utcnow
 
 class ConsentEvent(Base):
     __tablename__ = "consent_events"
-    __table_args__ = (Index("ix_consent_events_lookup", "brand_id", "purpose", "subject_id"),)
+    __table_args__ = (Index("ix_consent_events_lookup", "brand_id", "purpose", "subject_id"),
+                      UniqueConstraint("principal_id", "idempotency_key"))
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     brand_id: Mapped[str] = mapped_column(ForeignKey("brands.id"))
@@ -27,4 +28,6 @@ class ConsentEvent(Base):
     actor: Mapped[str] = mapped_column(String(128))
     occurred_at: Mapped[datetime] = mapped_column()
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
-    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    # An Idempotency-Key is unique per principal (who sent it), not across the alliance.
+    principal_id: Mapped[int | None] = mapped_column(ForeignKey("principals.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))

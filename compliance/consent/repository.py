@@ -10,6 +10,7 @@ from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from compliance.consent.models import ConsentEvent
+from compliance.database import idempotency_match
 from compliance.subjects.models import Brand, Subject
 
 
@@ -44,9 +45,10 @@ class ConsentRepository:
     def event(self, event_id: int) -> ConsentEvent:
         return self.session.get_one(ConsentEvent, event_id)
 
-    def event_id_for_key(self, idempotency_key: str) -> int | None:
-        return self.session.scalar(select(ConsentEvent.id).where(
-            ConsentEvent.idempotency_key == idempotency_key))
+    def event_id_for_key(self, principal_id: int | None, idempotency_key: str) -> int | None:
+        return self.session.scalar(select(ConsentEvent.id).where(idempotency_match(
+            ConsentEvent.principal_id, ConsentEvent.idempotency_key, principal_id,
+            idempotency_key)))
 
     def insert_event(self, values: Mapping[str, object]) -> int:
         """One Core INSERT ... RETURNING id. On SQLite, writers are serialized (BEGIN

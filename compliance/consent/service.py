@@ -53,13 +53,16 @@ class ConsentService:
         return subj
 
     def record(self, body: ConsentIn, *, actor: str, policies: PolicySet,
-               idempotency_key: str | None = None) -> tuple[ConsentOut, bool]:
+               idempotency_key: str | None = None, principal_id: int | None = None
+               ) -> tuple[ConsentOut, bool]:
         """Append one consent event; returns (event, created). A retried request with the
         same Idempotency-Key returns the first event; a different body under it is a 409.
+        Keys are scoped per principal (`principal_id`, who sent it): another brand's key
+        never collides.
 
         The hot path of the consent API: Core statements, one flush, no ORM unit of work."""
         if idempotency_key:
-            prior_id = self.repo.event_id_for_key(idempotency_key)
+            prior_id = self.repo.event_id_for_key(principal_id, idempotency_key)
             if prior_id is not None:
                 return self._replay(prior_id, body, idempotency_key)
         purpose = policies.purpose(body.purpose)
@@ -89,11 +92,12 @@ class ConsentService:
                   "by_guardian": body.by_guardian, "notice_version": body.notice_version,
                   "channel": body.channel, "lawful_basis": body.lawful_basis, "actor": actor,
                   "occurred_at": body.occurred_at or now, "recorded_at": now,
-                  "idempotency_key": idempotency_key}
+                  "idempotency_key": idempotency_key, "principal_id": principal_id}
         try:
             event_id = self.repo.insert_event(values)
         except IntegrityError:
-            prior_id = self.repo.event_id_for_key(idempotency_key) if idempotency_key else None
+            prior_id = (self.repo.event_id_for_key(principal_id, idempotency_key)
+                        if idempotency_key else None)
             if prior_id is None or idempotency_key is None:
                 raise
             return self._replay(prior_id, body, idempotency_key)
@@ -105,17 +109,20 @@ class ConsentService:
                   "notice_version": body.notice_version, "request": _fingerprint(body)})
         values.pop("subject_id")
         values.pop("idempotency_key")
+        values.pop("principal_id")
         return ConsentOut(id=event_id, subject=body.subject, **values), True  # type: ignore[arg-type]
 
     def record_many(self, events: list[ConsentImportItem], *, actor: str,
-                    policies: PolicySet) -> tuple[int, int]:
+                    policies: PolicySet, principal_id: int | None = None
+                    ) -> tuple[int, int]:
         """A batch of events, each under its own idempotency key, in the caller's one
         transaction: any bad event fails the whole batch. Returns (created, replayed)."""
         created = 0
         for item in events:
             body = ConsentIn.model_validate(item.model_dump(exclude={"idempotency_key"}))
             _, new = self.record(body, actor=actor, policies=policies,
-                                 idempotency_key=item.idempotency_key)
+                                 idempotency_key=item.idempotency_key,
+                                 principal_id=principal_id)
             created += new
         return created, len(events) - created
 
@@ -124,9 +131,10 @@ class ConsentService:
         prior = self.repo.event(prior_id)
         subj = self.repo.subject_by_id(prior.subject_id)
         assert subj is not None
-        same = (prior.brand_id, subj.subject_key, prior.purpose, prior.action,
-                prior.separate) == (body.brand_id, body.subject, body.purpose, body.action,
-                                    body.separate)
+        same = (prior.brand_id, subj.subject_key, prior.purpose, prior.action, prior.separate,
+                prior.by_guardian, prior.notice_version, prior.channel, prior.lawful_basis
+                ) == (body.brand_id, body.subject, body.purpose, body.action, body.separate,
+                      body.by_guardian, body.notice_version, body.channel, body.lawful_basis)
         if not same:
             raise ConflictError(f"Idempotency-Key '{key[:40]}' was already used for a "
                                 "different consent event")

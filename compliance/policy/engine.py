@@ -38,7 +38,7 @@ class PolicyEngine:
         purpose = self.policies.purpose(req.purpose)
         if req.jurisdiction not in self._ordered:
             known = ", ".join(sorted(self._ordered))
-            raise InputError(f"unknown jurisdiction '{req.jurisdiction}' (known: {known})")
+            raise InputError(f"unknown jurisdiction (known: {known})", column="jurisdiction")
         unknown = req.data_categories - set(self.policies.categories)
         if unknown:
             raise InputError(f"unknown data categories: {', '.join(sorted(unknown))}")

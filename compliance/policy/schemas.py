@@ -212,4 +212,4 @@ class PolicySet:
             return self.purposes[key]
         except KeyError:
             known = ", ".join(sorted(self.purposes))
-            raise InputError(f"unknown purpose '{key}' (known: {known})") from None
+            raise InputError(f"unknown purpose (known: {known})", column="purpose") from None

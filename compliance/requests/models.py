@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from compliance.database import Base, utcnow
@@ -14,6 +14,7 @@ from compliance.database import Base, utcnow
 
 class SubjectRequest(Base):
     __tablename__ = "subject_requests"
+    __table_args__ = (UniqueConstraint("opened_by_id", "idempotency_key"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     brand_id: Mapped[str] = mapped_column(ForeignKey("brands.id"), index=True)
@@ -27,4 +28,8 @@ class SubjectRequest(Base):
     closed_at: Mapped[datetime | None] = mapped_column()
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    # Principals: who opened it (its Idempotency-Key is unique per opener) and who approved
+    # it; the two-person rule compares these, never tokens.
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("principals.id"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("principals.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))

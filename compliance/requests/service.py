@@ -15,12 +15,13 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from compliance.audit.service import AuditLog
 from compliance.consent.schemas import ConsentIn
 from compliance.consent.service import ConsentService
-from compliance.database import utcnow
+from compliance.database import idempotency_match, utcnow
 from compliance.errors import ConflictError, InputError, NotFoundError
 from compliance.policy.schemas import PolicySet
 from compliance.requests.models import SubjectRequest
@@ -53,24 +54,45 @@ class RequestService:
             closed_at=r.closed_at, overdue=r.status not in CLOSED and r.due_at < now,
             deadline_source=self.policies.deadlines[r.jurisdiction].source, result=r.result)
 
-    def open(self, body: RequestIn, *, actor: str, idempotency_key: str | None = None
-             ) -> tuple[RequestOut, bool]:
+    def _by_key(self, principal_id: int | None, key: str) -> SubjectRequest | None:
+        return self.session.scalar(select(SubjectRequest).where(idempotency_match(
+            SubjectRequest.opened_by_id, SubjectRequest.idempotency_key, principal_id, key)))
+
+    def _replay(self, prior: SubjectRequest, body: RequestIn, key: str) -> RequestOut:
+        """A retry under the same Idempotency-Key gets the first request back only when it
+        asks for the same thing; anything else is a 409, never a silently lost request."""
+        out = self._out(prior)
+        if (out.brand_id, out.subject, out.type, prior.details) != (
+                body.brand_id, body.subject, body.type, body.details):
+            raise ConflictError(f"Idempotency-Key '{key[:40]}' was already used for a "
+                                "different request")
+        return out
+
+    def open(self, body: RequestIn, *, actor: str, principal_id: int | None = None,
+             idempotency_key: str | None = None) -> tuple[RequestOut, bool]:
+        """Open a request; returns (request, created). `principal_id` is who asks: its
+        Idempotency-Keys are its own (another brand's key never collides), and it may not
+        approve its own export or erasure."""
         if idempotency_key:
-            prior = self.session.scalar(select(SubjectRequest).where(
-                SubjectRequest.idempotency_key == idempotency_key))
+            prior = self._by_key(principal_id, idempotency_key)
             if prior is not None:
-                if (prior.brand_id, prior.type) != (body.brand_id, body.type):
-                    raise ConflictError("Idempotency-Key already used for another request")
-                return self._out(prior), False
+                return self._replay(prior, body, idempotency_key), False
         subj = ConsentService(self.session).subject(body.brand_id, body.subject)
         deadline = self.policies.deadlines[subj.jurisdiction]
         now = utcnow()
         req = SubjectRequest(id=str(uuid.uuid4()), brand_id=body.brand_id, subject_id=subj.id,
                              type=body.type, jurisdiction=subj.jurisdiction, status="open",
                              received_at=now, due_at=now + timedelta(days=deadline.days),
-                             details=body.details, result={}, idempotency_key=idempotency_key)
-        self.session.add(req)
-        self.session.flush()
+                             details=body.details, result={}, opened_by_id=principal_id,
+                             idempotency_key=idempotency_key)
+        try:
+            with self.session.begin_nested():  # a concurrent twin under the same key
+                self.session.add(req)
+        except IntegrityError:
+            prior = self._by_key(principal_id, idempotency_key) if idempotency_key else None
+            if prior is None or idempotency_key is None:
+                raise
+            return self._replay(prior, body, idempotency_key), False
         self.audit.record("request.opened", actor=actor, brand_id=body.brand_id, data={
             "request_id": req.id, "subject": body.subject, "type": body.type,
             "due_at": req.due_at.isoformat(), "deadline_rule": deadline.source})
@@ -111,28 +133,33 @@ class RequestService:
             "request_id": req.id, "status": req.status, "assignee": req.assignee})
         return self._out(req)
 
-    def approve(self, req: SubjectRequest, *, actor: str) -> RequestOut:
-        """The first of two people: an export or erasure runs only after a second person
-        (a different token) confirms it; both steps are audited."""
+    def approve(self, req: SubjectRequest, *, actor: str, principal_id: int) -> RequestOut:
+        """The second person: an export or erasure runs only after a principal other than
+        the one who asked for it and the one who runs it confirms it (a second token of the
+        same person is the same person); both steps are audited."""
         if req.status in CLOSED:
             raise ConflictError(f"request {req.id} is already {req.status}")
+        if req.type in NEEDS_SECOND_PERSON and req.opened_by_id == principal_id:
+            raise ApprovalError("the approver must be a different person than the one who "
+                                "opened the request")
+        req.approved_by_id = principal_id
         req.result = {**req.result, "approved_by": actor, "approved_at": utcnow().isoformat()}
         self.audit.record("request.approved", actor=actor, brand_id=req.brand_id,
-                          data={"request_id": req.id, "type": req.type})
+                          data={"request_id": req.id, "type": req.type,
+                                "principal_id": principal_id})
         return self._out(req)
 
-    def execute(self, req: SubjectRequest, *, actor: str, vault: Vault
+    def execute(self, req: SubjectRequest, *, actor: str, principal_id: int, vault: Vault
                 ) -> tuple[RequestOut, dict[str, Any] | None]:
         """Run the request. Returns the export for access/portability: it goes to the
         requester and is never stored (only its digest is)."""
         if req.status in CLOSED:
             return self._out(req), None
         if req.type in NEEDS_SECOND_PERSON:
-            approver = req.result.get("approved_by")
-            if not approver:
+            if req.approved_by_id is None:
                 raise ApprovalError(f"a {req.type} request needs approval by a second person "
                                     "first (POST /v1/requests/{id}/approve)")
-            if approver == actor:
+            if req.approved_by_id == principal_id:
                 raise ApprovalError("the approver and the executor must be different people")
         subj = self.session.get(Subject, req.subject_id)
         assert subj is not None
@@ -145,7 +172,8 @@ class RequestService:
                 "brand_id": req.brand_id, "subject": subj.subject_key, "purpose": purpose,
                 "action": action, "notice_version": "dsr", "channel": "request"}),
                            actor=actor, policies=self.policies,
-                           idempotency_key=f"dsr:{req.id}:{purpose}:{action}")
+                           idempotency_key=f"dsr:{req.id}:{purpose}:{action}",
+                           principal_id=principal_id)
 
         if req.type in ("access", "portability"):
             try:

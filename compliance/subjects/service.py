@@ -22,7 +22,7 @@ class SubjectService:
         """Register a brand; a second registration of the same id is a conflict, and an
         unknown jurisdiction is refused, both before anything is written."""
         if body.jurisdiction not in policies.jurisdictions:
-            raise InputError(f"unknown jurisdiction '{body.jurisdiction}' (known: "
+            raise InputError("unknown jurisdiction (known: "
                              f"{', '.join(sorted(policies.jurisdictions))})",
                              column="jurisdiction")
         if self.session.get(Brand, body.id) is not None:
@@ -54,7 +54,7 @@ class SubjectService:
     def brand(self, brand_id: str) -> Brand:
         brand = self.session.get(Brand, brand_id)
         if brand is None:
-            raise NotFoundError(f"brand '{brand_id}' is not registered")
+            raise NotFoundError("brand is not registered")
         return brand
 
     def subjects(self, brand_id: str, *, after_id: int, limit: int) -> list[SubjectOut]:

@@ -61,7 +61,7 @@ def _column(spec: DatasetSpec, name: str, field: str) -> ColumnSpec:
         return spec.columns[name]
     except KeyError:
         known = ", ".join(sorted(spec.columns))
-        raise _fail(field, f"unknown column '{name}' (known: {known})") from None
+        raise _fail(field, f"unknown column (known: {known})") from None
 
 
 def _typed(value: Any, col: ColumnSpec, field: str) -> Any:
@@ -69,7 +69,7 @@ def _typed(value: Any, col: ColumnSpec, field: str) -> Any:
           "float": isinstance(value, int | float) and not isinstance(value, bool),
           "str": isinstance(value, str), "bool": isinstance(value, bool)}[col.dtype]
     if not ok:
-        raise _fail(field, f"value {value!r} does not match the column type {col.dtype}")
+        raise _fail(field, f"the value does not match the column type {col.dtype}")
     return float(value) if col.dtype == "float" else value
 
 

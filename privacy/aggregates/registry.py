@@ -131,7 +131,7 @@ class Registry:
     def get(self, name: str) -> tuple[int, DatasetSpec]:
         row = self._row(name)
         if row is None:
-            raise NotFoundError(f"no dataset named '{name}'")
+            raise NotFoundError("no dataset of that name (field dataset)")
         return row.id, spec_of(row)
 
     def register(self, name: str, file: Path | None, unit_col: str, *, actor: str,

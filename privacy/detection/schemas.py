@@ -30,7 +30,7 @@ class ScanRequest(BaseModel):
         if v is not None:
             unknown = sorted(set(v) - set(ALL_TYPES))
             if unknown:
-                raise ValueError(f"unknown entity types: {', '.join(unknown)}")
+                raise ValueError(f"unknown entity types (known: {', '.join(ALL_TYPES)})")
         return v
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import pytest
@@ -21,9 +22,14 @@ def client(db: Database) -> TestClient:
 
 
 @pytest.fixture
-def auth(db: Database) -> Callable[[str], dict[str, str]]:
-    def make(role: str) -> dict[str, str]:
+def auth(db: Database) -> Callable[..., dict[str, str]]:
+    """Headers with a new token; each call is a new principal (a different person or
+    service) unless `principal` names one, so two calls are two people."""
+    fresh = itertools.count(1)
+
+    def make(role: str, principal: str | None = None) -> dict[str, str]:
+        name = principal or f"{role.replace(':', '-')}-{next(fresh)}"
         with db.unit_of_work() as s:
-            return {"Authorization": f"Bearer {TokenService(s).create(role)}"}
+            return {"Authorization": f"Bearer {TokenService(s).create(role, principal=name)}"}
 
     return make

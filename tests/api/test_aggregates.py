@@ -55,7 +55,7 @@ def test_service_gets_an_answer_and_sees_only_its_budgets(
     ({**QUERY, "group_by": ["nope"]}, 422, "group_by[0]"),
     ({**QUERY, "epsilon": 0}, 422, "epsilon"),
     ({**QUERY, "filters": [{"column": "city", "op": "like", "value": "%"}]}, 422, "op"),
-    ({**QUERY, "dataset": "missing"}, 404, "missing"),
+    ({**QUERY, "dataset": "missing"}, 404, "dataset"),
 ])
 def test_bad_queries_get_a_4xx_naming_the_field(client: TestClient, auth: Auth,
                                                 registered: AggregateService,

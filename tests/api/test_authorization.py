@@ -73,7 +73,8 @@ def tokens(db: Database) -> dict[str | None, dict[str, str]]:
     with db.unit_of_work() as s:
         for role in ROLES:
             if role:
-                out[role] = {"Authorization": f"Bearer {TokenService(s).create(role)}"}
+                token = TokenService(s).create(role, principal=role.replace(":", "-"))
+                out[role] = {"Authorization": f"Bearer {token}"}
     return out
 
 
@@ -105,6 +106,8 @@ def test_roles_by_endpoint(client: TestClient, tokens: dict[str | None, dict[str
                 assert r.status_code == 200, where
             elif role is None:
                 assert r.status_code == 401, where
+            elif kind in allowed and scoped and role == "brand:brand-b" and "{request_id}" in path:
+                assert r.status_code == 404, where  # another brand's object looks missing
             elif kind not in allowed or (scoped and role == "brand:brand-b"):
                 assert r.status_code == 403, where
             else:

@@ -36,7 +36,7 @@ def test_dpo_view_in_headless_chromium(tmp_path: Path) -> None:
     db = Database(url)
     with db.unit_of_work() as s:
         SubjectService(s).register_brand("lumen-tea", "Lumen Tea", "pipl", actor="admin")
-        token = TokenService(s).create("dpo")
+        token = TokenService(s).create("dpo", principal="dpo-1")
     db.dispose()
     env = {**os.environ, "COMITY_DATABASE_URL": url, "COMITY_KEY_DIR": str(tmp_path / "keys")}
     opts = webdriver.ChromeOptions()

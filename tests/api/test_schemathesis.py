@@ -25,7 +25,8 @@ def test_no_server_errors_from_generated_requests(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'comity.db'}")
     with db.unit_of_work() as s:
         SubjectService(s).register_brand("brand-a", "Brand A", "pipl", actor="test")
-        tokens = {role: TokenService(s).create(role) for role in ("dpo", "admin")}
+        tokens = {role: TokenService(s).create(role, principal=f"{role}-1")
+                  for role in ("dpo", "admin")}
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(db))
     failures: list[str] = []
     ran: dict[str, int] = {}

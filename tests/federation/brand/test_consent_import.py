@@ -47,7 +47,7 @@ ROWS = [
 def _node(db: Database, tmp_path: Path, api_url: str, brand: str = "crm-brand") -> BrandNode:
     with db.unit_of_work() as s:
         SubjectService(s).register_brand(brand, "CRM Brand", "pipl", actor="test")
-        token = TokenService(s).create(f"brand:{brand}")
+        token = TokenService(s).create(f"brand:{brand}", principal=f"{brand}-node")
     path = init_node(tmp_path / brand, brand_id=brand, jurisdiction="pipl", api=api_url,
                      token=token)
     (tmp_path / brand / "silo" / "column_map.yaml").write_text("brand_id: x\n")

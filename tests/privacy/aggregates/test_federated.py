@@ -95,7 +95,7 @@ def test_secagg_round_through_flower_answers_within_the_interval(db: Database,
         bounds={"spend": (0.0, 1000.0)}, categories={"city": CITIES}, silos=silos,
         max_rows=100_000)
     with db.unit_of_work() as s:
-        token = TokenService(s).create("service:growth")
+        token = TokenService(s).create("service:growth", principal="growth")
     client = TestClient(create_app(db))
     r = client.post("/v1/aggregates", headers={"Authorization": f"Bearer {token}"},
                     json={"dataset": "alliance", "measure": "count", "group_by": ["city"],

@@ -30,7 +30,7 @@ def q(**kw: object) -> AggregateQuery:
 
 @pytest.mark.unit
 @pytest.mark.parametrize(("query", "field", "words"), [
-    (q(measure="mean", column="nope"), "column", "unknown column 'nope'"),
+    (q(measure="mean", column="nope"), "column", "unknown column (known: "),
     (q(measure="sum", column="cid"), "column", "privacy-unit column"),
     (q(measure="mean", column="tier"), "column", "numeric bounds"),
     (q(measure="mean"), "column", "needs a column"),
