@@ -36,6 +36,14 @@ class Services:
     def db(self) -> Database:
         return self._db or Database(self._url)
 
+    def existing_db(self) -> Database:
+        """`db`, for a command that only reads, or acts on records already there: a database
+        that is not there is refused, never created (`Database(must_exist=True)`); `db`
+        and the services built on it are this one from then on."""
+        if self._db is None and "db" not in self.__dict__:
+            self.__dict__["db"] = Database(self._url, must_exist=True)
+        return self.db
+
     @cached_property
     def policies(self) -> PolicySet:
         return load_policies()
@@ -58,3 +66,11 @@ def default_services() -> Services:
     """This process's services on the embedded default (or `COMITY_DATABASE_URL`), built once:
     what the command line uses."""
     return Services()
+
+
+def existing_services() -> Services:
+    """`default_services()` for the commands that only read, or act on records already
+    there: with no database they fail and create nothing (`Services.existing_db`)."""
+    services = default_services()
+    services.existing_db()
+    return services

@@ -21,6 +21,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from compliance.canonical import canonical_json
+from compliance.errors import ComityError, NotFoundError
+from compliance.files import require_existing
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -77,12 +79,14 @@ def idempotency_match(principal_col: Any, key_col: Any, principal_id: int | None
     return scope & (key_col == key)  # type: ignore[no-any-return]
 
 
-def database_url(explicit: str | None = None) -> str:
-    """Explicit URL, else `COMITY_DATABASE_URL`, else the embedded SQLite file."""
+def database_url(explicit: str | None = None, *, create: bool = True) -> str:
+    """Explicit URL, else `COMITY_DATABASE_URL`, else the embedded SQLite file (its folder
+    made unless `create` is false)."""
     url = explicit or os.environ.get("COMITY_DATABASE_URL")
     if url:
         return url
-    DEFAULT_DB_PATH.parent.mkdir(parents=True, exist_ok=True)
+    if create:
+        DEFAULT_DB_PATH.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{DEFAULT_DB_PATH.resolve()}"
 
 
@@ -145,6 +149,28 @@ def ensure_schema(url: str) -> None:
     command.upgrade(cfg, "head")
 
 
+def _require_schema(url: str) -> None:
+    """`require_existing`, then a look (without changing anything) for Alembic's version
+    table, which every comity database has from its first migration on."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    hint = " (nothing was created; `comity db upgrade` or a command that records something "\
+        "creates it)"
+    require_existing(url, hint=hint)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            present = inspect(conn).has_table("alembic_version")
+    except SQLAlchemyError as exc:
+        raise ComityError(f"cannot open the database: {type(exc).__name__}",
+                          status_code=503) from None
+    finally:
+        engine.dispose()
+    if not present:
+        raise NotFoundError("the database holds no comity schema" + hint)
+
+
 def _commit_key_store_first(session: Session, key_engine: Engine) -> None:
     """A unit of work that touched both databases commits the key store first. SQLAlchemy
     commits a session's connections in no fixed order and SQLite has no two-phase commit, so
@@ -176,10 +202,16 @@ class Database:
     """
 
     def __init__(self, url: str | None = None, *, migrate: bool = True,
-                 key_url: str | None = None) -> None:
-        self.url = database_url(url)
+                 key_url: str | None = None, must_exist: bool = False) -> None:
+        """`must_exist`: for commands that only read (or act on records already there): a
+        database or key store that is not there, or holds no comity schema, is refused and
+        nothing is created."""
+        self.url = database_url(url, create=not must_exist)
         self.key_url = keystore_url(self.url, key_url)
         urls = [self.url] if self.key_url == self.url else [self.url, self.key_url]
+        if must_exist:
+            for u in urls:
+                _require_schema(u)
         if migrate:
             for u in urls:
                 ensure_schema(u)

@@ -12,7 +12,7 @@ import typer
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
 from api.cli.console import err, reports_errors
-from api.composition import default_services
+from api.composition import default_services, existing_services
 from compliance.errors import InputError
 
 token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
@@ -170,13 +170,14 @@ def report(
     format: Annotated[str, typer.Option(help="json, html or pdf")] = "json",  # noqa: A002
     lang: Annotated[str, typer.Option(help="en or zh")] = "en",
 ) -> None:
-    """The DPO report for a period (the records as they stood at its end). Issuing it is
-    audited with the SHA-256 of the file written."""
-    from compliance.report.issue import issue_report
+    """The DPO report for a period (the records as they stood at its end). The file is
+    written whole (a temporary file renamed over it), then issuing it is audited with its
+    SHA-256; a file that cannot be written is not audited."""
+    from compliance.files import write_atomically
+    from compliance.report.issue import issue_report, requested
 
-    if format not in ("json", "html", "pdf"):
-        raise InputError(f"format '{format}' is not json, html or pdf", column="format")
-    issued = issue_report(default_services().db, period, fmt=format, lang=lang, actor="cli")
-    out.write_bytes(issued.body)
+    requested(period, format)  # every option checked before the database is opened
+    issued = issue_report(existing_services().db, period, fmt=format, lang=lang, actor="cli",
+                          deliver=lambda body: write_atomically(out, body))
     err.print(f"sha256 {issued.sha256} (audit event {issued.audit_seq})")
     print(str(out))

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from api.cli.console import reports_errors
-from api.composition import default_services
+from api.composition import default_services, existing_services
 from compliance.errors import ComityError, InputError
 
 dataset_app = typer.Typer(help="Datasets registered for DP aggregates.", no_args_is_help=True)
@@ -85,7 +85,7 @@ def budget_set(
         help="day | week | month | quarter | year | total (default from policies)")] = None,
 ) -> None:
     """Set a requester's epsilon limit on a dataset; audited."""
-    view = default_services().aggregates.set_budget(requester, dataset, epsilon,
+    view = existing_services().aggregates.set_budget(requester, dataset, epsilon,
                                                     period=period, actor="cli")
     print(view.model_dump_json())
 
@@ -94,7 +94,7 @@ def budget_set(
 @reports_errors()
 def budget_list(requester: Annotated[str | None, typer.Option()] = None) -> None:
     """Ledgers per requester, dataset and period."""
-    print(json.dumps([v.model_dump() for v in default_services().aggregates.budgets(requester)],
+    print(json.dumps([v.model_dump() for v in existing_services().aggregates.budgets(requester)],
                      indent=2))
 
 
@@ -106,14 +106,16 @@ def query(
     """Answer one DP aggregate query (the body of POST /v1/aggregates) and spend its budget."""
     from pydantic import ValidationError
 
+    from compliance.files import read_text
     from privacy.aggregates.schemas import AggregateQuery
 
-    text = Path(query_json[1:]).read_text(encoding="utf-8") if query_json.startswith("@") \
-        else query_json
+    source = query_json[1:] if query_json.startswith("@") else None
+    text = read_text(Path(source)) if source is not None else query_json
     try:
         q = AggregateQuery.model_validate_json(text)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise InputError(first["msg"], column=".".join(str(p) for p in first["loc"])) from None
-    answer = default_services().aggregates.query(requester, q, actor="cli")
+        raise InputError(first["msg"], file=source,
+                         column=".".join(str(p) for p in first["loc"]) or None) from None
+    answer = existing_services().aggregates.query(requester, q, actor="cli")
     print(answer.model_dump_json(indent=2))

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from api.cli.console import err, reports_errors
-from api.composition import default_services
+from api.composition import default_services, existing_services
 
 brand_app = typer.Typer(help="The alliance's brands.", no_args_is_help=True)
 runs_app = typer.Typer(help="Training runs and their lineage.", no_args_is_help=True)
@@ -45,7 +45,7 @@ def brand_list() -> None:
     """The registered brands, with their jurisdiction and subject counts (JSON)."""
     from compliance.subjects.service import SubjectService
 
-    with default_services().db.reading() as session:
+    with existing_services().db.reading() as session:
         brands = SubjectService(session).brands()
     print(json.dumps([b.model_dump(mode="json") for b in brands], indent=2))
 
@@ -111,7 +111,7 @@ def train(
     if node_config and not simulation:
         raise InputError("--node-config goes with --simulation (on the deployment runtime "
                          "each brand's node reads its own)", column="--node-config")
-    db = default_services().db
+    db = existing_services().db
     settings = run_settings(
         db, model, [b.strip() for b in brands.split(",") if b.strip()], catalogue=catalogue,
         run_id=run_id, rounds=rounds, dp_epsilon=epsilon, local_epochs=local_epochs,
@@ -145,7 +145,7 @@ def runs_list(limit: Annotated[int, typer.Option(min=1, max=1000)] = 20) -> None
     """The latest training runs: id, model, status, brands, rounds, final metrics (JSON)."""
     from federation.coordinator.lineage.service import LineageService
 
-    with default_services().db.reading() as session:
+    with existing_services().db.reading() as session:
         runs = LineageService(session).runs(limit=limit)
         out = [{"run_id": r.id, "model": r.model, "status": r.status,
                 "brands": list(r.config.get("brands", [])), "rounds": r.rounds,
@@ -162,7 +162,7 @@ def runs_show(run_id: Annotated[str, typer.Argument(metavar="RUN_ID")]) -> None:
     Example: comity runs show 3f2a..."""
     from federation.coordinator.lineage.service import LineageService
 
-    with default_services().db.reading() as session:
+    with existing_services().db.reading() as session:
         svc = LineageService(session)
         run = svc.run(run_id)
         version = next((v for v in svc.versions(run.model) if v.run_id == run_id), None)
@@ -183,7 +183,7 @@ def models_list(model: Annotated[str | None, typer.Option(help="churn or recomme
     """Model versions with their run and weights digest (JSON)."""
     from federation.coordinator.lineage.service import LineageService
 
-    with default_services().db.reading() as session:
+    with existing_services().db.reading() as session:
         versions = LineageService(session).versions(model)
         out = [{"model": v.model, "version": v.version, "run_id": v.run_id,
                 "weights_sha256": v.weights_sha256, "created_at": v.created_at.isoformat()}

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from api.cli.console import reports_errors
-from api.composition import default_services
+from api.composition import default_services, existing_services
 
 app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
@@ -21,7 +21,7 @@ def verify() -> None:
     """Recompute the hash chain; exit 1 and name the first bad event if it is broken."""
     from compliance.audit.service import AuditLog
 
-    with default_services().db.reading() as session:
+    with existing_services().db.reading() as session:
         res = AuditLog(session).verify()
     print(json.dumps({"verified": res.verified, "events": res.events, "head": res.head_hash,
                       "first_bad_seq": res.first_bad_seq, "problem": res.problem}))
@@ -60,7 +60,7 @@ def privacy(
     from federation.privacy_audit import audit_run
 
     nodes = [BrandNode(load_brand_config(p)) for p in node_config]
-    findings = audit_run(default_services().db, run_id, nodes, actor="cli")
+    findings = audit_run(existing_services().db, run_id, nodes, actor="cli")
     print(json.dumps(findings, indent=2))
 
 
@@ -72,7 +72,7 @@ def proof(seq: Annotated[int, typer.Argument(min=1, help="Event sequence number"
     """Export an inclusion proof for one event (verifiable offline)."""
     from compliance.audit.service import AuditLog
 
-    with default_services().db.reading() as session:
+    with existing_services().db.reading() as session:
         found = AuditLog(session).proof(seq)
     text = json.dumps(found, ensure_ascii=False, indent=2)
     if out:

@@ -43,9 +43,15 @@ def bench(
     cutoff: Annotated[str | None, typer.Option(help="Churn cutoff date (YYYY-MM-DD)")] = None,
     horizon_days: Annotated[int, typer.Option(min=1)] = 90,
 ) -> None:
-    """Centralized, local-only, federated and federated-with-DP on one seeded split."""
+    """Centralized, local-only, federated and federated-with-DP on one seeded split. Every
+    option is checked before any data is read."""
+    from compliance.errors import InputError
+    from compliance.files import write_atomically
     from federation.bench.harness import BenchOptions, bench_churn, bench_recommend
 
+    if not json_out.parent.is_dir():
+        raise InputError("no such directory for the results", file=str(json_out),
+                         column="--json")
     opts = BenchOptions.for_task(
         task, data=data, brands=brands, seed=seed, alpha=alpha, rounds=rounds, epochs=epochs,
         model=model, strategy=strategy, epsilon=epsilon, delta=delta, id_col=id_col,
@@ -54,7 +60,7 @@ def bench(
         horizon_days=horizon_days)
     run = bench_churn if task == "churn" else bench_recommend
     result = run(opts, progress=lambda m: err.print(f"[dim]bench {task}:[/] {m}"))
-    json_out.write_text(json.dumps(result, indent=2))
+    write_atomically(json_out, json.dumps(result, indent=2).encode())
     metric = "auc" if task == "churn" else "hr10"
     for name in ("centralized", "local_only", "popularity", "federated", "federated_dp"):
         if name in result:

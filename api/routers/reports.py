@@ -11,6 +11,9 @@ from api.deps import DatabaseDep, PrincipalDep
 from compliance.report.issue import issue_report
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
+# A report holds personal-data statistics: no shared or browser cache keeps a copy (RFC 9111
+# 5.2.2.5), and a browser renders it only as the type it is sent as (no MIME sniffing).
+REPORT_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 @router.get("/{period}", response_model=None)
@@ -21,7 +24,8 @@ def report(period: str, db: DatabaseDep, principal: PrincipalDep,
     returned, also sent as the `X-Report-SHA256` header, so an archived copy can be checked."""
     principal.require("dpo")
     issued = issue_report(db, period, fmt=format, lang=lang, actor=principal.actor)
-    headers = {"X-Report-SHA256": issued.sha256, "X-Audit-Seq": str(issued.audit_seq)}
+    headers = {"X-Report-SHA256": issued.sha256, "X-Audit-Seq": str(issued.audit_seq),
+               **REPORT_HEADERS}
     if format == "pdf":
         headers["Content-Disposition"] = f'attachment; filename="comity-report-{period}.pdf"'
     return Response(issued.body, media_type=issued.media_type, headers=headers)

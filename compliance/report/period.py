@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 
 from compliance.errors import InputError
 
-_PERIOD = re.compile(r"^(\d{4})(?:-Q([1-4])|-(0[1-9]|1[0-2]))?$")
+_PERIOD = re.compile(r"([0-9]{4})(?:-Q([1-4])|-(0[1-9]|1[0-2]))?")  # ASCII digits only
+# Years a period can name: its end (the next year's 1 January) must still be a date.
+FIRST_YEAR, LAST_YEAR = 1, 9998
 
 
 @dataclass(frozen=True)
@@ -23,10 +25,16 @@ class Period:
 
 
 def parse_period(text: str) -> Period:
-    m = _PERIOD.match(text.strip())
+    """A malformed period, or a year whose period does not end inside the calendar (0000,
+    9999), is an `InputError` naming the field, never a crash."""
+    m = _PERIOD.fullmatch(text.strip())
     if not m:
-        raise InputError(f"period '{text}' is not YYYY, YYYY-Qn or YYYY-MM", column="period")
+        raise InputError(f"period '{text[:40]}' is not YYYY, YYYY-Qn or YYYY-MM",
+                         column="period")
     year = int(m[1])
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InputError(f"year {m[1]} is outside {FIRST_YEAR:04d}-{LAST_YEAR}",
+                         column="period")
     if m[2]:
         first = 3 * (int(m[2]) - 1) + 1
         months = 3

@@ -24,6 +24,7 @@ import torch
 from flwr.app import ArrayRecord, Context
 from flwr.serverapp import Grid
 
+from compliance.errors import InputError
 from federation.bench.client_app import DATA_DIR_KEY, partition_path
 from federation.bench.client_app import app as bench_client
 from federation.bench.partition import dirichlet_split, stratified_split
@@ -31,12 +32,13 @@ from federation.brand.local import MEMBERSHIP_KEY
 from federation.coordinator.coordinator import wait_for_nodes
 from federation.coordinator.planning import plan_private_training
 from federation.coordinator.statistics_round import release_and_evaluate
-from federation.coordinator.strategy import make_strategy
+from federation.coordinator.strategy import STRATEGIES, make_strategy
 from federation.data.connectors import LoadReport, load_customers, load_transactions
 from federation.data.features import churn_table
 from federation.data.interactions import leave_last_out
 from federation.data.tabular import TableSummary, TabularEncoder, summarize
 from federation.models.churn import (
+    MODEL_KINDS,
     ChurnData,
     build_model,
     evaluate,
@@ -105,6 +107,36 @@ class BenchOptions:
     cutoff: str | None = None
     horizon_days: int = 90
 
+    def __post_init__(self) -> None:
+        """Every option is checked here, before any data is read or model trained."""
+        def bad(name: str, why: str) -> InputError:
+            return InputError(why, column=f"--{name.replace('_', '-')}")
+
+        if self.strategy not in STRATEGIES:
+            raise bad("strategy", f"unknown strategy '{self.strategy}' "
+                                  f"({', '.join(STRATEGIES)})")
+        if self.model not in MODEL_KINDS:
+            raise bad("model", f"unknown model '{self.model}' ({', '.join(MODEL_KINDS)})")
+        for name in ("brands", "rounds", "local_epochs", "epochs", "batch_size",
+                     "dp_batch_size", "dim", "horizon_days"):
+            if getattr(self, name) < (2 if name == "brands" else 1):
+                raise bad(name, f"must be at least {2 if name == 'brands' else 1}")
+        for name in ("alpha", "lr", "epsilon", "clip", "dp_lr", *(
+                ("fed_lr",) if self.fed_lr is not None else ())):
+            if not getattr(self, name) > 0:
+                raise bad(name, "must be a positive number")
+        if not 0 < self.delta < 1:
+            raise bad("delta", "must be between 0 and 1")
+        if not 0 < self.test_share < 1:
+            raise bad("test_share", "must be between 0 and 1")
+        if self.cutoff is not None:
+            try:
+                date.fromisoformat(self.cutoff)
+            except ValueError:
+                raise bad("cutoff", f"'{self.cutoff}' is not a date (YYYY-MM-DD)") from None
+        if self.time_format not in (None, "unix") and "%" not in self.time_format:
+            raise bad("time_format", f"'{self.time_format}' is neither 'unix' nor a "
+                                     "strftime pattern such as %Y-%m-%d")
 
     @classmethod
     def for_task(cls, task: str, **given: Any) -> BenchOptions:
@@ -229,6 +261,9 @@ def bench_churn(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[
     source, cols = _resolve(opts)
     table, features, report = _churn_frame(opts, source, cols)
     y = table["label"].to_numpy(dtype=np.float32)
+    if len(np.unique(y)) < 2:
+        raise InputError(f"every loaded row has label {int(y[0])}: AUC needs both classes",
+                         file=source)
     parts = dirichlet_split(y.astype(int), opts.brands, alpha=opts.alpha, seed=opts.seed,
                             min_size=max(20, int(2 / opts.test_share)))
     splits = []

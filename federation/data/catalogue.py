@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from compliance.errors import InputError
+from privacy.detection.table import read_table
 
 CATALOGUE_FILE = "catalogue.csv"
 
@@ -29,7 +30,7 @@ def load_catalogue(path: Path) -> dict[str, int]:
     if not path.exists():
         raise InputError("alliance catalogue not found (the recommendation model needs it)",
                          file=str(path))
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = read_table(path, limit=None)
     if "item_id" not in frame.columns:
         raise InputError("catalogue needs an 'item_id' column", file=str(path), line=1)
     ids = frame["item_id"].str.strip()

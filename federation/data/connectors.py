@@ -17,6 +17,7 @@ from compliance.errors import InputError
 from privacy.detection.table import read_table
 
 MAX_EXAMPLES = 5
+MAX_LABELS_SHOWN = 10
 
 
 @dataclass
@@ -26,14 +27,31 @@ class LoadReport:
     rows_loaded: int = 0
     bad_rows: int = 0
     examples: list[str] = field(default_factory=list)
+    first_bad: tuple[int, str | None, str] | None = None  # row index, column, reason
 
-    def reject(self, mask: pd.Series, frame: pd.DataFrame, reason: str) -> None:
+    def reject(self, mask: pd.Series, frame: pd.DataFrame, reason: str,
+               column: str | None = None) -> None:
         """Count rows in `mask` as bad; keep a few located examples (no values: they may be
         personal data)."""
         bad = frame.index[mask.to_numpy()]
         self.bad_rows += len(bad)
         for i in bad[:max(0, MAX_EXAMPLES - len(self.examples))]:
             self.examples.append(f"{self.source}:{_line(self.source, int(i))}: {reason}")
+        if len(bad) and (self.first_bad is None or int(bad[0]) < self.first_bad[0]):
+            self.first_bad = (int(bad[0]), column, reason)
+
+    def require_rows(self) -> None:
+        """A source with no usable row fails at its first bad row (file, line, column): an
+        empty result would only fail later, further from the cause."""
+        if self.rows_loaded:
+            return
+        if self.first_bad is None:
+            raise InputError("no rows to load", file=self.source)
+        index, column, reason = self.first_bad
+        csv = self.source.lower().endswith(".csv")
+        raise InputError(f"no usable row: all {self.bad_rows} are bad, the first"
+                         + ("" if csv else f" (row {index + 1})") + f" for '{reason}'",
+                         file=self.source, line=index + 2 if csv else None, column=column)
 
     def as_dict(self) -> dict[str, object]:
         return {"source": self.source, "rows_read": self.rows_read,
@@ -65,6 +83,32 @@ def _require(frame: pd.DataFrame, source: str, *cols: str | None) -> None:
                              f"{', '.join(map(str, frame.columns[:20]))})", file=source)
 
 
+def _shown(values: pd.Series) -> str:
+    """The distinct labels, when they look like labels (few, each repeated); otherwise only
+    how many (a wrongly chosen column may hold personal data)."""
+    distinct = sorted(set(values))
+    if len(distinct) <= MAX_LABELS_SHOWN and len(values) >= 3 * len(distinct):
+        return "values " + ", ".join(f"'{v[:20]}'" for v in distinct)
+    return f"{len(distinct)} distinct values, not shown"
+
+
+def _check_labels(labels: pd.Series, source: str, label_col: str, positive: str | None
+                  ) -> None:
+    """Refuse a label column that cannot give 0/1 before any row is used: text labels with
+    no `positive` value named, or a `positive` value that never occurs."""
+    if positive is not None:
+        if not (labels == positive).any():
+            raise InputError(f"positive label '{positive}' (--positive) never occurs in "
+                             f"column '{label_col}' (it has {_shown(labels)})", file=source,
+                             column=label_col)
+        return
+    numeric = pd.to_numeric(labels, errors="coerce")
+    if len(labels) and not numeric.isin([0, 1]).any():
+        raise InputError(f"label column '{label_col}' is not 0/1 (it has {_shown(labels)}): "
+                         "name the value that means positive with --positive VALUE",
+                         file=source, column=label_col)
+
+
 def load_customers(source: str, *, id_col: str, label_col: str,
                    positive: str | None = None) -> tuple[pd.DataFrame, LoadReport]:
     """Rows with a missing id or label, or a duplicated id, are bad rows. The label becomes
@@ -74,21 +118,24 @@ def load_customers(source: str, *, id_col: str, label_col: str,
     report = LoadReport(source, rows_read=len(frame))
     frame = frame.reset_index(drop=True)
     raw = frame[label_col].astype(str).str.strip()
+    _check_labels(raw[frame[label_col].notna()], source, label_col, positive)
     if positive is not None:
         label = (raw == positive).astype("float32").where(frame[label_col].notna())
     else:
         label = pd.to_numeric(raw, errors="coerce").where(lambda v: v.isin([0, 1]))
     missing_id = frame[id_col].isna() | (frame[id_col].astype(str).str.strip() == "")
-    report.reject(missing_id, frame, f"missing {id_col}")
+    report.reject(missing_id, frame, f"missing {id_col}", id_col)
     bad_label = label.isna() & ~missing_id
     report.reject(bad_label, frame, f"label {label_col} is not "
-                  + (f"a value (positive is '{positive}')" if positive else "0 or 1"))
+                  + (f"a value (positive is '{positive}')" if positive else "0 or 1"),
+                  label_col)
     dup = frame[id_col].duplicated(keep="first") & ~missing_id & ~bad_label
-    report.reject(dup, frame, f"duplicate {id_col}")
+    report.reject(dup, frame, f"duplicate {id_col}", id_col)
     keep = ~(missing_id | bad_label | dup)
     out = frame[keep].drop(columns=[label_col]).rename(columns={id_col: "customer_id"})
     out["label"] = label[keep].astype("float32")
     report.rows_loaded = len(out)
+    report.require_rows()
     return out.reset_index(drop=True), report
 
 
@@ -108,15 +155,18 @@ def load_transactions(source: str, *, customer_col: str, time_col: str, item_col
     amount = (pd.to_numeric(frame[amount_col], errors="coerce") if amount_col
               else pd.Series(1.0, index=frame.index))
     missing = frame[customer_col].isna() | frame[item_col].isna()
-    report.reject(missing, frame, f"missing {customer_col} or {item_col}")
+    report.reject(missing, frame, f"missing {customer_col} or {item_col}",
+                  customer_col if frame[customer_col].isna().any() else item_col)
     bad_time = when.isna() & ~missing
     report.reject(bad_time, frame, f"unparseable {time_col}"
-                  + (f" (format {time_format})" if time_format else ""))
+                  + (f" (format {time_format})" if time_format else ""), time_col)
     bad_amount = (amount.isna() | (amount < 0)) & ~missing & ~bad_time
-    report.reject(bad_amount, frame, f"{amount_col} is not a non-negative number")
+    report.reject(bad_amount, frame, f"{amount_col} is not a non-negative number",
+                  amount_col)
     keep = ~(missing | bad_time | bad_amount)
     out = pd.DataFrame({"customer_id": frame.loc[keep, customer_col].astype(str),
                         "ordered_at": when[keep], "item_id": frame.loc[keep, item_col]
                         .astype(str), "amount": amount[keep].astype("float64")})
     report.rows_loaded = len(out)
+    report.require_rows()
     return out.reset_index(drop=True), report

@@ -16,6 +16,7 @@ from compliance.policy.loader import parse_policy_text
 from compliance.policy.schemas import PolicySet
 from federation.data.column_map import ColumnMap
 from federation.data.synthetic import BrandSilo
+from privacy.detection.table import read_table
 
 COLUMN_MAP_FILE = "column_map.yaml"
 
@@ -64,12 +65,7 @@ def write_silo(silo: BrandSilo, directory: Path) -> Path:
 
 
 def _read_table(path: Path, columns: list[str]) -> pd.DataFrame:
-    if not path.exists():
-        raise InputError("table file not found", file=str(path))
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot parse CSV: {exc}", file=str(path)) from exc
+    frame = read_table(path, limit=None)  # strict: a ragged row or open quote is refused
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise InputError(f"columns named in the column map are missing: {missing}",

@@ -32,12 +32,15 @@ class ChurnData:
         return len(self.x_test)
 
 
+MODEL_KINDS = ("logistic", "mlp")
+
+
 def build_model(n_features: int, kind: str = "mlp", hidden: int = 16) -> nn.Module:
     if kind == "logistic":
         return nn.Sequential(nn.Linear(n_features, 1))
     if kind == "mlp":
         return nn.Sequential(nn.Linear(n_features, hidden), nn.ReLU(), nn.Linear(hidden, 1))
-    raise ValueError(f"unknown model kind '{kind}' (logistic, mlp)")
+    raise ValueError(f"unknown model kind '{kind}' ({', '.join(MODEL_KINDS)})")
 
 
 def get_weights(model: nn.Module) -> list[np.ndarray]:

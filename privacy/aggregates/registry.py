@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from compliance.audit.service import AuditLog
 from compliance.database import utcnow
 from compliance.errors import ComityError, InputError, NotFoundError
+from compliance.files import check_csv
 from compliance.policy.schemas import PolicySet
 from privacy.aggregates.models import DpDataset
 from privacy.aggregates.plan import scan_source
@@ -51,8 +52,13 @@ def _dtype(dtype: pl.DataType) -> str | None:
 
 
 def read_schema(path: Path, fmt: str) -> dict[str, str | None]:
+    """Column types as Polars infers them. A CSV is first read strictly through
+    (`compliance.files.check_csv`): Polars would take a ragged row or an open quote, or stop
+    at a byte that is not UTF-8 without saying where."""
     if not path.is_file():
         raise InputError("no such file", file=str(path))
+    if fmt == "csv":
+        check_csv(path)
     try:
         schema = scan_source(str(path), fmt).collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:

@@ -7,13 +7,12 @@ the output file is left untouched (results go to a temporary file renamed at the
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from compliance.errors import InputError
+from compliance.files import atomic_open, utf8_lines
 from privacy.detection.analyzer import PiiScanner
 from privacy.detection.entities import Finding
 
@@ -22,42 +21,31 @@ BATCH = 512
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, Any, str]]:
-    if not path.exists():
-        raise InputError("input file not found", file=str(path))
-    with path.open("r", encoding="utf-8") as fh:
-        for n, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"not valid JSON: {exc.msg}", file=str(path), line=n,
-                                 column=exc.colno) from None
-            except UnicodeDecodeError:
-                raise InputError("not UTF-8", file=str(path), line=n) from None
-            if not isinstance(obj, dict):
-                raise InputError("expected a JSON object", file=str(path), line=n, column=1)
-            if "id" not in obj or not isinstance(obj["id"], str | int):
-                raise InputError("field 'id' missing or not a string/integer", file=str(path),
-                                 line=n)
-            if not isinstance(obj.get("text"), str):
-                raise InputError("field 'text' missing or not a string", file=str(path), line=n)
-            yield n, obj["id"], obj["text"]
+    for n, raw in utf8_lines(path):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"not valid JSON: {exc.msg}", file=str(path), line=n,
+                             column=exc.colno) from None
+        if not isinstance(obj, dict):
+            raise InputError("expected a JSON object", file=str(path), line=n, column=1)
+        if "id" not in obj or not isinstance(obj["id"], str | int):
+            raise InputError("field 'id' missing or not a string/integer", file=str(path),
+                             line=n)
+        if not isinstance(obj.get("text"), str):
+            raise InputError("field 'text' missing or not a string", file=str(path), line=n)
+        yield n, obj["id"], obj["text"]
 
 
 def _atomic_jsonl(out: Path, rows: Iterator[dict[str, Any]]) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                count += 1
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(out, text=True) as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
     return count
 
 

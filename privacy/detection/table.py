@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from compliance.errors import InputError
+from compliance.files import read_csv, require_existing
 from privacy.detection.analyzer import PiiScanner
 
 
@@ -66,34 +67,46 @@ def classify_columns(frame: pd.DataFrame, scanner: PiiScanner, *, sample: int = 
 
 def read_table(path: Path | None = None, *, url: str | None = None, table: str | None = None,
                limit: int | None = 100_000) -> pd.DataFrame:
-    """CSV, Parquet, or a SQL table (read-only, first `limit` rows; `None`: all). CSV cells
-    are read as text, empty cells as ""."""
+    """CSV, Parquet, or a SQL table (read-only, first `limit` rows; `None`: all). CSV is read
+    strictly (`compliance.files.read_csv`: UTF-8, every row as wide as the header, quotes
+    closed), every cell as text, empty cells as ""; a SQL source must already exist."""
     if url:
         if not table:
             raise InputError("--table is required with --url")
-        from sqlalchemy import MetaData, Table, create_engine, select
-        from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
-
-        engine = create_engine(url)
-        try:
-            with engine.connect() as conn:
-                t = Table(table, MetaData(), autoload_with=conn)
-                query = select(t) if limit is None else select(t).limit(limit)
-                return pd.read_sql(query, conn)
-        except NoSuchTableError:
-            raise InputError(f"table '{table}' not found") from None
-        except SQLAlchemyError as exc:
-            raise InputError(f"cannot read table '{table}': {type(exc).__name__}") from None
-        finally:
-            engine.dispose()
+        return _read_sql(url, table, limit)
     if path is None:
         raise InputError("give a file or --url with --table")
-    if not path.exists():
-        raise InputError("no such file", file=str(path))
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
+    if path.suffix.lower() in (".parquet", ".pq"):
+        if not path.is_file():
+            raise InputError("no such file", file=str(path))
+        try:
             frame = pd.read_parquet(path)
-            return frame if limit is None else frame.head(limit)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, nrows=limit)
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        raise InputError(f"cannot read table: {exc}", file=str(path)) from exc
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read Parquet: {type(exc).__name__}",
+                             file=str(path)) from None
+        return frame if limit is None else frame.head(limit)
+    header, rows = read_csv(path, limit=limit)
+    return pd.DataFrame(rows, columns=header, dtype=str)
+
+
+def _read_sql(url: str, table: str, limit: int | None) -> pd.DataFrame:
+    from sqlalchemy import MetaData, Table, create_engine, select
+    from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
+
+    require_existing(url)  # a SQLite file that is not there would be created on connect
+    try:
+        engine = create_engine(url)
+    except (SQLAlchemyError, ImportError) as exc:
+        raise InputError(f"cannot use this database URL: {type(exc).__name__}",
+                         column="url") from None
+    try:
+        with engine.connect() as conn:
+            t = Table(table, MetaData(), autoload_with=conn)
+            query = select(t) if limit is None else select(t).limit(limit)
+            return pd.read_sql(query, conn)
+    except NoSuchTableError:
+        raise InputError(f"table '{table}' not found") from None
+    except SQLAlchemyError as exc:
+        raise InputError(f"cannot read table '{table}': {type(exc).__name__}") from None
+    finally:
+        engine.dispose()

@@ -80,3 +80,27 @@ def test_pdf_report_embeds_a_font_that_covers_chinese(
         pytest.skip("no CJK font on this machine (.ci/run installs fonts-wqy-zenhei)")
     names = _pdf_text(r.content)
     assert b"WenQuanYi" in names or b"NotoSansCJK" in names
+
+
+@pytest.mark.integration
+def test_malformed_periods_are_422_naming_the_period_and_record_nothing(
+        client: TestClient, db: Database, auth: Callable[[str], dict[str, str]]) -> None:
+    dpo = auth("dpo")
+    with db.reading() as s:
+        before = s.query(AuditEvent).count()
+    for period in ("9999", "0000", "9999-Q4", "0000-01", "２０２６", "2026-Q0"):
+        r = client.get(f"/v1/reports/{period}", headers=dpo)
+        assert r.status_code == 422, (period, r.status_code, r.text)
+        assert r.json()["detail"].startswith("period: "), r.text
+    with db.reading() as s:
+        assert s.query(AuditEvent).count() == before
+
+
+@pytest.mark.integration
+def test_reports_are_not_cached_or_sniffed(client: TestClient,
+                                           auth: Callable[[str], dict[str, str]]) -> None:
+    for fmt in ("json", "html"):
+        r = client.get(f"/v1/reports/2026?format={fmt}", headers=auth("dpo"))
+        assert r.status_code == 200, r.text
+        assert r.headers["cache-control"] == "no-store"
+        assert r.headers["x-content-type-options"] == "nosniff"

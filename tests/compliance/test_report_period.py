@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from compliance.errors import InputError
 from compliance.report.period import parse_period
@@ -28,3 +30,25 @@ def test_bad_periods_name_the_field(text: str) -> None:
     with pytest.raises(InputError) as info:
         parse_period(text)
     assert info.value.column == "period"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("text", ["9999", "0000", "9999-Q4", "9999-12", "0000-01", "２０２６",
+                                  "2026-Q1\n1"])
+def test_periods_outside_the_calendar_are_refused_not_crashed(text: str) -> None:
+    with pytest.raises(InputError) as info:
+        parse_period(text)
+    assert info.value.column == "period"
+
+
+@pytest.mark.unit
+@settings(max_examples=300)
+@given(st.one_of(st.text(max_size=12),
+                 st.from_regex(r"[0-9]{4}(-Q[0-9]|-[0-9]{2})?", fullmatch=True)))
+def test_any_text_is_a_period_or_an_input_error(text: str) -> None:
+    try:
+        p = parse_period(text)
+    except InputError as exc:
+        assert exc.column == "period"
+        return
+    assert p.start < p.end and p.label == text.strip()
