@@ -18,6 +18,7 @@ from compliance.database import utcnow
 from compliance.errors import ConflictError, InputError, NotFoundError
 from compliance.policy.schemas import PolicySet
 from compliance.subjects.models import Subject
+from privacy.detection.subject_keys import refuse_pii_subject_key
 from privacy.pii import Pii
 
 
@@ -40,6 +41,10 @@ class ConsentService:
 
     def subject(self, brand_id: str, key: str, *, create: bool = False,
                 is_minor: bool | None = None, guardian: bool = False) -> Subject:
+        """The subject under `key`, created when asked. Every key enters here (consents,
+        batches, imports, requests, state queries): one that reads as a raw identifier is
+        refused before it can reach `subjects` or the audit log."""
+        refuse_pii_subject_key(key)
         subj = self.repo.subject(brand_id, key)
         if subj is None:
             if not create:

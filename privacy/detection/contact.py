@@ -30,6 +30,7 @@ from privacy.detection.offline import OFFLINE_EXTRACT
 PHONE_CONTEXT = ("电话", "手机", "联系", "致电", "来电", "号码", "tel", "phone", "mobile", "call",
                  "cell", "contact", "fax", "传真", "whatsapp", "微信")
 NOT_GROUPED = r"(?<!\d[\s-])"  # not the middle of a longer grouped number (a card)
+AREA = r"(10|2\d|[3-9]\d{2})"
 MOBILE_SEGMENTS = re.compile(r"1(?:3\d|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8\d|9[0-35-9])")
 
 
@@ -39,9 +40,11 @@ class PhoneFinder:
     _mobile = re.compile(r"(?=[+0(1])" + NB + NOT_GROUPED
                          + r"(?:(?:\+|00)\s?86[\s-]?|\(\+?86\)\s?)?(1\d{2})[\s-]?(\d{4})"
                          r"[\s-]?(\d{4})" + NA)
+    # Area codes (YD/T 2001): 010 Beijing, 02x, 03xx-09xx; spelled out so that an unseparated
+    # 01012345678 is not first read with a three-digit area 101 and dropped.
     _landline = re.compile(r"(?=[+(0])" + NB + NOT_GROUPED
-                           + r"(?:(?:\+|00)\s?86[\s-]?\(?0?(\d{2,3})\)?|\(0(\d{2,3})\)|0(\d{2,3}))"
-                           r"[\s-]?(\d{3,4})[\s-]?(\d{4})(?:-\d{1,5})?" + NA)
+                           + r"(?:(?:\+|00)\s?86[\s-]?\(?0?" + AREA + r"\)?|\(0" + AREA + r"\)|0"
+                           + AREA + r")[\s-]?(\d{3,4})[\s-]?(\d{4})(?:-\d{1,5})?" + NA)
     _intl = re.compile(r"(?=[+0])(?<![\w+])(?:\+|00)[1-9][\d\s().-]{6,18}\d" + NA)
     _nanp = re.compile(r"(?=[+(1-9])" + NB + NOT_GROUPED + r"(?<!\+86\s)(?<!\+86-)(?:\+?1[\s.-]?)?"
                        r"(?:\([2-9]\d{2}\)\s?|[2-9]\d{2}[\s.-])[2-9]\d{2}[\s.-]\d{4}" + NA)
@@ -64,9 +67,6 @@ class PhoneFinder:
                        negative=ORDER_CONTEXT, boost=0.2)
             out.append(Finding(m.start(), m.end(), PHONE_NUMBER, s, self.name))
         for m in self._landline.finditer(text, lo, hi):
-            area = next(g for g in m.groups()[:3] if g is not None)
-            if area.startswith("1") and len(area) != 2:  # 010 is Beijing; 01x otherwise unused
-                continue
             if len(m.group(4)) + len(m.group(5)) not in (7, 8):
                 continue
             separated = bool(re.search(r"[\s()+-]", m.group()))
@@ -86,7 +86,10 @@ class PhoneFinder:
                 # and exchange codes start 2-9), which is all libphonenumber would check.
                 if region is None:
                     try:
-                        num = phonenumbers.parse(raw, region)
+                        # libphonenumber reads 00 as an international prefix only
+                        # within a region; as a prefix of its own it is the + of E.164.
+                        num = phonenumbers.parse(
+                            "+" + raw[2:] if raw.startswith("00") else raw, region)
                     except phonenumbers.NumberParseException:
                         continue
                     if num.country_code == 86 or not phonenumbers.is_possible_number(num):
