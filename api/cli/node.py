@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from api.cli.console import err, reports_errors
 
@@ -105,12 +106,47 @@ def consent_import(
     print(json.dumps(report.__dict__))
 
 
+ALARM_EXIT = 3  # the coordinator's audit log was truncated or forked
+
+
+def _witnessed(node, *, strict: bool) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """The witness check as JSON; an alarm is printed loudly and ends with `ALARM_EXIT`."""
+    from federation.brand.witness import WitnessAlarm
+
+    try:
+        return dict(node.witness(strict=strict).__dict__)
+    except WitnessAlarm as exc:
+        err.print(f"[bold red on white] {escape(exc.message)} [/]", highlight=False,
+                  soft_wrap=True)
+        err.print(f"stored in {node.witnesses.path}; tell the alliance's DPO", highlight=False)
+        return {"status": "alarm", "kind": exc.kind}
+
+
+@node_app.command("witness")
+@reports_errors()
+def witness(config: ConfigOpt) -> None:
+    """Witness the coordinator's audit log: check its newest signed tree head (signature under
+    the pinned key, RFC 6962 consistency with every head this brand saw), keep it and report
+    it. A truncated or forked log is an alarm: stored, printed, exit code 3.
+    Example: comity node witness --config brand.toml"""
+    out = _witnessed(_node(config), strict=True)
+    print(json.dumps(out))
+    if out["status"] == "alarm":
+        raise typer.Exit(code=ALARM_EXIT)
+
+
 @consent_app.command("sync")
 @reports_errors()
 def consent_sync(config: ConfigOpt) -> None:
-    """Bring the node's copy of its consent records up to date from the coordinator.
-    Example: comity consent sync --config brand.toml"""
-    print(json.dumps(_node(config).sync().__dict__))
+    """Bring the node's copy of its consent records up to date from the coordinator, then
+    witness its audit log (a coordinator that cannot answer that is noted, not an error; an
+    alarm exits with code 3 after the sync). Example: comity consent sync --config brand.toml"""
+    node = _node(config)
+    synced = node.sync()
+    seen = _witnessed(node, strict=False)
+    print(json.dumps({**synced.__dict__, "witness": seen}))
+    if seen["status"] == "alarm":
+        raise typer.Exit(code=ALARM_EXIT)
 
 
 @reports_errors(ValueError)

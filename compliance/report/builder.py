@@ -5,6 +5,7 @@ derives the checklist metrics and scores the checklist from policies/."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from compliance.audit.checkpoint_models import AuditCheckpoint
 from compliance.audit.models import AuditEvent
 from compliance.audit.service import AuditLog
+from compliance.audit.witnesses import WitnessService
 from compliance.database import utcnow
 from compliance.errors import InputError
 from compliance.policy.loader import load_policies
@@ -152,8 +154,25 @@ def _audit(session: Session, window: Window) -> dict[str, Any]:
             "problem": verified.problem, "by_action": dict(sorted(actions.items())),
             "checkpoints": [{"first_seq": c.first_seq, "last_seq": c.last_seq,
                              "merkle_root": c.merkle_root, "head_sha256": c.head_hash,
-                             "public_key": c.public_key, "created_at": c.created_at.isoformat()}
-                            for c in checkpoints]}
+                             "public_key": c.public_key, "created_at": c.created_at.isoformat(),
+                             "tree_size": c.tree_size, "tree_root": c.tree_root}
+                            for c in checkpoints],
+            "witnesses": _witnesses(session, checkpoints)}
+
+
+def _witnesses(session: Session, checkpoints: Sequence[AuditCheckpoint]) -> dict[str, Any] | None:
+    """How many brands witnessed the period's last signed tree head, checked at their own
+    nodes against every head they saw before: the outside anchor that makes a cut tail (with
+    its checkpoint) detectable. None when the period has no signed tree head."""
+    heads = [(c.tree_size, c.tree_root, c.created_at) for c in checkpoints
+             if c.tree_size is not None and c.tree_root is not None]
+    if not heads:
+        return None
+    size, root, at = heads[-1]
+    brands = WitnessService(session).brands_for(size, root)
+    alliance = int(session.scalar(select(func.count()).select_from(Brand)) or 0)
+    return {"tree_size": size, "tree_root": root, "created_at": at.isoformat(),
+            "brands": len(brands), "brand_ids": brands, "alliance_brands": alliance}
 
 
 def _by_purpose(coverage: list[dict[str, Any]]) -> dict[str, dict[str, int]]:

@@ -114,3 +114,19 @@ class CoordinatorClient:
     def report_serving(self, model: str, version: int, summary: Mapping[str, Any]) -> None:
         """Counts of one serving run (no identifiers), for the coordinator's audit log."""
         self._call("POST", f"/v1/models/{model}/versions/{version}/servings", json=summary)
+
+    # ---------------------------------------------------------------- audit log witness
+
+    def tree_head(self) -> dict[str, Any]:
+        """The coordinator's newest signed tree head (checked by the caller, not here)."""
+        return dict(self._call("GET", "/v1/audit/checkpoints/latest"))
+
+    def consistency(self, first: int, second: int) -> dict[str, Any]:
+        """Both signed heads and the RFC 6962 consistency proof between tree sizes."""
+        return dict(self._call("GET", "/v1/audit/consistency",
+                               params={"from": first, "to": second}))
+
+    def witness(self, tree_size: int, tree_root: str) -> dict[str, Any]:
+        """Tell the coordinator this brand verified the head (recorded in its audit log)."""
+        return dict(self._call("POST", "/v1/audit/witness",
+                               json={"tree_size": tree_size, "tree_root": tree_root}))

@@ -32,6 +32,8 @@ api = "https://coordinator.example:8080"
 token_file = "token"
 superlink = "coordinator.example:9092"
 root_certificates = "certs/ca.crt"   # absent: plain HTTP and --insecure (tests only)
+audit_public_key = "3b6a...e1"       # the coordinator's audit key (hex); absent: pinned on
+                                     # first use in state/witness.sqlite
 ```
 """
 
@@ -79,6 +81,8 @@ class CoordinatorSection(_Section):
     token_file: Path
     superlink: str | None = Field(None, pattern=r"^[^\s:/]+:\d{1,5}$")
     root_certificates: Path | None = None
+    # Ed25519 key (hex) that signs the audit log's checkpoints, as the operator published it
+    audit_public_key: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
 
 
 class BrandConfig(_Section):

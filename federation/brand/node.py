@@ -1,6 +1,7 @@
 """Who this brand node is and what it holds: its config file (`brand.toml`, see
 `federation.brand.config`), its silo, its own pseudonymization key, its synced consent
-records, and its rows for a run, gated on the consent snapshot at the run's as-of time.
+records, the audit log heads it witnessed, and its rows for a run, gated on the consent
+snapshot at the run's as-of time.
 
 A SuperNode names its config in its node config (`brand-config`, set by `comity node start`).
 In Flower's simulation runtime a virtual node has only a partition id, so the operator's
@@ -20,7 +21,7 @@ from pathlib import Path
 from flwr.app import Context
 
 from compliance.consent.state import SubjectConsent
-from compliance.errors import InputError
+from compliance.errors import ComityError, InputError
 from compliance.policy.engine import PolicyEngine
 from compliance.policy.loader import load_policies
 from compliance.policy.schemas import PolicySet
@@ -28,6 +29,7 @@ from federation.brand.api_client import CoordinatorClient
 from federation.brand.config import BRAND_CONFIG_KEY, BrandConfig, load_brand_config
 from federation.brand.consent_store import ConsentStore
 from federation.brand.sync import SyncReport, sync_consents
+from federation.brand.witness import WitnessAlarm, WitnessReport, WitnessStore, witness_log
 from federation.data.catalogue import load_catalogue
 from federation.data.silo import SiloData, load_silo
 from federation.gate.prepare import Prepared, prepare_churn, prepare_recommend
@@ -59,6 +61,27 @@ class BrandNode:
     def sync(self) -> SyncReport:
         with self.client() as client:
             return sync_consents(client, self.store, self.brand_id)
+
+    @cached_property
+    def witnesses(self) -> WitnessStore:
+        """The coordinator's signed audit heads this brand has seen, and its alarms."""
+        return WitnessStore(self.config.state.dir)
+
+    def witness(self, *, strict: bool = True) -> WitnessReport:
+        """Check the coordinator's newest signed audit head against every head this brand saw
+        (`federation.brand.witness`). Not strict (beside another call to the coordinator): a
+        coordinator that cannot answer is noted in the report, not raised. An alarm (a
+        truncated or forked log) is always raised."""
+        try:
+            with self.client() as client:
+                return witness_log(client, self.witnesses,
+                                   self.config.coordinator.audit_public_key)
+        except WitnessAlarm:
+            raise
+        except ComityError as exc:
+            if strict:
+                raise
+            return WitnessReport("skipped", problem=exc.message)
 
     def snapshot(self, purpose: str, as_of: datetime, *, sync: bool = True
                  ) -> dict[str, SubjectConsent]:
