@@ -32,14 +32,18 @@ def verify() -> None:
 @app.command("checkpoint")
 @reports_errors()
 def checkpoint() -> None:
-    """Sign the Merkle root of all events since the last checkpoint (Ed25519)."""
+    """Sign the Merkle root of all events since the last checkpoint and the RFC 6962 head of
+    the whole log, which brand nodes witness (Ed25519). `public_key` is what brands may pin
+    (`audit_public_key` in brand.toml)."""
     from compliance.audit.service import AuditLog
     from privacy.keys import audit_signing_key
 
     with default_services().db.unit_of_work() as session:
         cp = AuditLog(session).checkpoint(audit_signing_key())
         out = None if cp is None else {"first_seq": cp.first_seq, "last_seq": cp.last_seq,
-                                       "merkle_root": cp.merkle_root}
+                                       "merkle_root": cp.merkle_root,
+                                       "tree_size": cp.tree_size, "tree_root": cp.tree_root,
+                                       "public_key": cp.public_key}
     print(json.dumps({"checkpoint": out}))
 
 

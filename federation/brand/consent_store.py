@@ -9,15 +9,13 @@ A SQLite file in the node's state directory (mode 0600); no personal data but ps
 
 from __future__ import annotations
 
-import os
-import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from compliance.consent.state import ConsentAction, ConsentFact, SubjectConsent, derive_state
+from federation.brand.state_db import StateDb
 
 STORE_FILE = "consent.sqlite"
 SCHEMA = """
@@ -35,21 +33,9 @@ Event = tuple[int, str, str, str, bool, datetime]  # id, pseudonym, purpose, act
 
 class ConsentStore:
     def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.path = directory / STORE_FILE
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        with self._connect() as db:
-            db.executescript(SCHEMA)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
-        try:
-            with db:  # one transaction: commit on success, roll back on error
-                yield db
-        finally:
-            db.close()
+        self._db = StateDb(directory, STORE_FILE, SCHEMA)
+        self.path = self._db.path
+        self._connect = self._db.connect
 
     def replace_subjects(self, subjects: Iterable[Subject]) -> int:
         """The brand's subjects as the coordinator holds them now (flags can change)."""

@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +30,7 @@ from compliance.audit.merkle import verify_consistency
 from compliance.audit.signing import TreeHead
 from compliance.errors import ComityError, NotFoundError
 from federation.brand.api_client import CoordinatorClient
+from federation.brand.state_db import StateDb
 
 log = logging.getLogger(__name__)
 
@@ -88,21 +86,9 @@ def _now() -> str:
 
 class WitnessStore:
     def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.path = directory / STORE_FILE
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        with self._connect() as db:
-            db.executescript(SCHEMA)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
+        self._db = StateDb(directory, STORE_FILE, SCHEMA)
+        self.path = self._db.path
+        self._connect = self._db.connect
 
     def pinned_key(self) -> str | None:
         with self._connect() as db:

@@ -168,8 +168,10 @@ def test_a_coordinator_that_cannot_answer_does_not_break_other_calls(
 
 
 def test_consent_sync_witnesses_and_node_witness_reports_an_alarm(
-        db: Database, tmp_path: Path, api_url: str) -> None:
+        db: Database, tmp_path: Path, api_url: str, sqlite_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from api.cli import app
+    from api.composition import default_services
 
     node = _node(db, tmp_path, api_url)
     config = str(node.config.source)
@@ -178,14 +180,22 @@ def test_consent_sync_witnesses_and_node_witness_reports_an_alarm(
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["witness"]["status"] == "no_checkpoint"
     _events(db, 4)
-    cp = _checkpoint(db)
+    monkeypatch.setenv("COMITY_DATABASE_URL", sqlite_url)  # the operator seals the log
+    default_services.cache_clear()
+    try:
+        r = runner.invoke(app, ["audit", "checkpoint"])
+    finally:
+        default_services.cache_clear()
+    assert r.exit_code == 0, r.output
+    cp = json.loads(r.stdout)["checkpoint"]
     r = runner.invoke(app, ["consent", "sync", "--config", config])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["witness"]["status"] == "witnessed" and "subjects" in out
-    assert out["witness"]["tree_size"] == cp.tree_size
-    assert cp.tree_size is not None
-    _cut(db, cp.tree_size - 1)
+    assert (out["witness"]["tree_size"], out["witness"]["tree_root"]) == (cp["tree_size"],
+                                                                          cp["tree_root"])
+    assert node.witnesses.pinned_key() == cp["public_key"]
+    _cut(db, cp["tree_size"] - 1)
     _events(db, 1, tag="forged")
     _checkpoint(db)
     r = runner.invoke(app, ["node", "witness", "--config", config])
