@@ -22,7 +22,7 @@ from sqlalchemy.types import TypeDecorator
 
 from compliance.canonical import canonical_json
 from compliance.errors import ComityError, NotFoundError
-from compliance.files import require_existing
+from compliance.files import require_existing, sqlite_file
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -153,6 +153,7 @@ def _require_schema(url: str) -> None:
     """`require_existing`, then a look (without changing anything) for Alembic's version
     table, which every comity database has from its first migration on."""
     from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     hint = " (nothing was created; `comity db upgrade` or a command that records something "\
@@ -168,7 +169,9 @@ def _require_schema(url: str) -> None:
     finally:
         engine.dispose()
     if not present:
-        raise NotFoundError("the database holds no comity schema" + hint)
+        path = sqlite_file(url)
+        shown = str(path) if path else make_url(url).render_as_string(hide_password=True)
+        raise NotFoundError(f"{shown} holds no comity schema{hint}")
 
 
 def _commit_key_store_first(session: Session, key_engine: Engine) -> None:

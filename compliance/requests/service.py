@@ -31,6 +31,7 @@ from privacy.vault.service import Vault
 
 CLOSED = ("completed", "rejected")
 NEEDS_SECOND_PERSON = ("access", "portability", "deletion")
+SEALED = "sealed"  # `details` holds only this: the payload sealed under the subject's key
 
 
 class ApprovalError(ConflictError):
@@ -38,10 +39,31 @@ class ApprovalError(ConflictError):
 
 
 class RequestService:
-    def __init__(self, session: Session, policies: PolicySet) -> None:
+    def __init__(self, session: Session, policies: PolicySet, vault: Vault | None = None
+                 ) -> None:
         self.session = session
         self.policies = policies
         self.audit = AuditLog(session)
+        self.vault = vault if vault is not None else Vault(session)
+
+    def _seal(self, subject_id: int, request_id: str, details: dict[str, Any]
+              ) -> dict[str, Any]:
+        """A payload may carry personal data (a correction's new phone number): it is kept
+        only sealed under the subject's data key, so that erasing the subject erases it too
+        (crypto-shredding, PIPL Art. 47 / GDPR Art. 17)."""
+        if not details:
+            return {}
+        return {SEALED: self.vault.seal_record(subject_id, f"request:{request_id}", details)}
+
+    def details(self, req: SubjectRequest, vault: Vault | None = None) -> dict[str, Any]:
+        """The request's payload, opened (an `ErasedError` once its subject is erased); rows
+        written before payloads were sealed hold it as it came."""
+        sealed = req.details.get(SEALED)
+        if not isinstance(sealed, str):
+            return req.details
+        opened: dict[str, Any] = (vault or self.vault).open_record(
+            req.subject_id, f"request:{req.id}", sealed)
+        return opened
 
     def _out(self, r: SubjectRequest, key: str | None = None) -> RequestOut:
         if key is None:
@@ -62,7 +84,7 @@ class RequestService:
         """A retry under the same Idempotency-Key gets the first request back only when it
         asks for the same thing; anything else is a 409, never a silently lost request."""
         out = self._out(prior)
-        if (out.brand_id, out.subject, out.type, prior.details) != (
+        if (out.brand_id, out.subject, out.type, self.details(prior)) != (
                 body.brand_id, body.subject, body.type, body.details):
             raise ConflictError(f"Idempotency-Key '{key[:40]}' was already used for a "
                                 "different request")
@@ -79,11 +101,12 @@ class RequestService:
                 return self._replay(prior, body, idempotency_key), False
         subj = ConsentService(self.session).subject(body.brand_id, body.subject)
         deadline = self.policies.deadlines[subj.jurisdiction]
-        now = utcnow()
-        req = SubjectRequest(id=str(uuid.uuid4()), brand_id=body.brand_id, subject_id=subj.id,
+        now, request_id = utcnow(), str(uuid.uuid4())
+        req = SubjectRequest(id=request_id, brand_id=body.brand_id, subject_id=subj.id,
                              type=body.type, jurisdiction=subj.jurisdiction, status="open",
                              received_at=now, due_at=now + timedelta(days=deadline.days),
-                             details=body.details, result={}, opened_by_id=principal_id,
+                             details=self._seal(subj.id, request_id, body.details), result={},
+                             opened_by_id=principal_id,
                              idempotency_key=idempotency_key)
         try:
             with self.session.begin_nested():  # a concurrent twin under the same key
@@ -190,7 +213,7 @@ class RequestService:
             result = {"export_sha256": hashlib.sha256(blob).hexdigest(),
                       "fields": sorted(pii), "consent_events": len(events)}
         elif req.type == "correction":
-            fields = req.details.get("fields")
+            fields = self.details(req, vault).get("fields")
             if not isinstance(fields, dict) or not all(isinstance(v, str) for v in
                                                        fields.values()):
                 raise InputError("correction needs details.fields: {name: value}",
@@ -205,7 +228,8 @@ class RequestService:
             subj.erased_at = utcnow()
             result = {"keys_destroyed": shredded, "erased": True}
         elif req.type == "withdraw_consent":
-            purposes = [req.details["purpose"]] if req.details.get("purpose") else [
+            asked = self.details(req, vault).get("purpose")
+            purposes = [asked] if asked else [
                 p for p, s in consent.states(req.brand_id, subj.subject_key).items()
                 if s in ("granted", "separate")]
             for p in purposes:

@@ -34,3 +34,9 @@ def unwrap(master: bytes, wrapped: bytes, subject_id: int) -> bytes:
 
 def field_aad(subject_id: int, field: str) -> bytes:
     return f"pii:{subject_id}:{field}".encode()
+
+
+def record_aad(subject_id: int, label: str) -> bytes:
+    """A sealed record (a request's payload) is bound to its subject and its label, and can
+    never pass for a field value: a different prefix from `field_aad`."""
+    return f"record:{subject_id}:{label}".encode()

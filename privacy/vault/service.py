@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import cached_property
+from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from compliance.database import utcnow
 from compliance.errors import ComityError, NotFoundError
 from privacy.keys import master_versions
-from privacy.vault.envelope import field_aad, new_data_key, open_sealed, seal, unwrap, wrap
+from privacy.vault.envelope import (
+    field_aad,
+    new_data_key,
+    open_sealed,
+    record_aad,
+    seal,
+    unwrap,
+    wrap,
+)
 from privacy.vault.models import SubjectKey, SubjectPii
 
 
@@ -70,6 +82,26 @@ class Vault:
         dk = self._data_key(subject_id, create=False)
         return {r.field: open_sealed(dk, r.ciphertext, field_aad(subject_id, r.field)).decode()
                 for r in rows}
+
+    def seal_record(self, subject_id: int, label: str, payload: Any) -> str:
+        """`payload` (JSON) sealed under the subject's data key and bound to `label`, as text
+        to keep beside the record it belongs to (a request's details): personal data outside
+        this vault's table that shredding the subject erases all the same."""
+        dk = self._data_key(subject_id, create=True)
+        self.session.flush()
+        plain = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+        return base64.b64encode(seal(dk, plain, record_aad(subject_id, label))).decode("ascii")
+
+    def open_record(self, subject_id: int, label: str, sealed: str) -> Any:
+        """What `seal_record` sealed; an `ErasedError` once the subject's key is shredded."""
+        dk = self._data_key(subject_id, create=False)
+        try:
+            plain = open_sealed(dk, base64.b64decode(sealed, validate=True),
+                                record_aad(subject_id, label))
+        except (ValueError, InvalidTag):  # binascii.Error is a ValueError
+            raise ComityError(f"sealed record '{label}' does not open: altered or moved",
+                              status_code=500) from None
+        return json.loads(plain)
 
     def shred(self, subject_ids: Iterable[int]) -> int:
         """Destroy the data keys (and drop the ciphertexts): every copy, backups included,

@@ -59,3 +59,40 @@ def test_transactions_from_sql_with_unix_time(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="plain table name"):
         load_transactions(f"{url}#orders; drop table x", customer_col="cust", time_col="ts",
                           item_col="sku")
+
+
+def _yes_no(tmp_path: Path) -> Path:
+    f = tmp_path / "c.csv"
+    f.write_text("id,churn\n" + "".join(f"c{i},{'Yes' if i % 3 else 'No'}\n" for i in range(30)))
+    return f
+
+
+def test_text_labels_without_positive_name_the_labels_and_the_option(tmp_path: Path) -> None:
+    f = _yes_no(tmp_path)
+    with pytest.raises(InputError) as info:
+        load_customers(str(f), id_col="id", label_col="churn")
+    assert info.value.column == "churn" and info.value.file == str(f)
+    assert "'No', 'Yes'" in info.value.message and "--positive" in info.value.message
+
+
+def test_a_positive_label_that_never_occurs_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="'Maybe' .* never occurs .* 'No', 'Yes'"):
+        load_customers(str(_yes_no(tmp_path)), id_col="id", label_col="churn",
+                       positive="Maybe")
+
+
+def test_labels_that_look_like_personal_data_are_counted_not_shown(tmp_path: Path) -> None:
+    f = tmp_path / "c.csv"
+    f.write_text("id,phone\na,13812345678\nb,13912345678\n")
+    with pytest.raises(InputError, match="2 distinct values, not shown") as info:
+        load_customers(str(f), id_col="id", label_col="phone")
+    assert "138" not in info.value.message
+
+
+def test_a_time_format_that_fits_no_row_fails_at_the_first_row(tmp_path: Path) -> None:
+    f = tmp_path / "log.csv"
+    f.write_text("user,when,item\nu1,2024-01-02,i1\nu2,2024-01-03,i2\n")
+    with pytest.raises(InputError, match="unparseable when") as info:
+        load_transactions(str(f), customer_col="user", time_col="when", item_col="item",
+                          time_format="unix")
+    assert (info.value.file, info.value.line, info.value.column) == (str(f), 2, "when")

@@ -56,6 +56,7 @@ def foreign_phones(draw: st.DrawFn) -> str:
     region = draw(st.sampled_from(["US", "GB", "DE", "FR", "JP", "HK", "SG", "AU", "KR", "IN",
                                    "TW", "CA", "ES", "IT", "NL", "BR"]))
     ex = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    assert ex is not None
     national = str(ex.national_number)
     tail = draw(_n(3))
     num = phonenumbers.parse(f"+{ex.country_code}{national[:-3]}{tail}")
