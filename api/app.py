@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.composition import Services
+from api.deps import rate_key
 from api.errors import validation_error
 from api.limits import Limits, LimitsMiddleware
 from api.routers import (
@@ -28,7 +29,7 @@ from compliance.errors import ComityError
 def create_app(db: Database | None = None, limits: Limits | None = None) -> FastAPI:
     app = FastAPI(title="comity", version="0.1.0",
                   description="Privacy-preserving data collaboration and compliance API.")
-    app.add_middleware(LimitsMiddleware, limits=limits or Limits.from_env())
+    app.add_middleware(LimitsMiddleware, limits=limits or Limits.from_env(), rate_key=rate_key)
     services = Services(db)
     app.state.db = services.db
     app.state.policies = services.policies

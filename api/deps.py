@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Iterator, MutableMapping
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
@@ -32,15 +32,42 @@ def get_read_session(request: Request) -> Iterator[Session]:
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 
 
-async def get_principal(request: Request,
-                        authorization: Annotated[str | None, Header()] = None) -> Principal:
+_PRINCIPAL = "comity.principal"  # where rate_key leaves the principal in the request scope
+
+
+def authenticate(db: Database, authorization: str | None) -> Principal:
     """Authenticates in its own read-only transaction so that endpoints which run their own
     units of work (retention sweeps) never hold the write lock while doing so. Inline on the
     event loop: one indexed lookup costs less than the hop to a worker thread."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise AuthError("missing bearer token (Authorization: Bearer <token>)")
-    with request.app.state.db.reading() as session:
+    with db.reading() as session:
         return TokenService(session).authenticate(authorization.split(" ", 1)[1].strip())
+
+
+def rate_key(scope: MutableMapping[str, Any]) -> str | None:
+    """The rate limiter's key for a request whose credentials authenticate: its principal,
+    however the header is spelled (trailing spaces, another token of the same principal).
+    None when they do not; the limiter then counts the request against its address. The
+    principal is kept in the request scope, so that `get_principal` does not look it up
+    a second time."""
+    header = next((v.decode("latin-1") for k, v in scope.get("headers", ())
+                   if k == b"authorization"), None)
+    try:
+        principal = authenticate(scope["app"].state.db, header)
+    except AuthError:
+        return None
+    scope.setdefault("state", {})[_PRINCIPAL] = principal
+    return f"principal:{principal.principal_id}"
+
+
+async def get_principal(request: Request,
+                        authorization: Annotated[str | None, Header()] = None) -> Principal:
+    """The caller, as the rate limiter authenticated it, or authenticated here."""
+    known = request.scope.get("state", {}).get(_PRINCIPAL)
+    if isinstance(known, Principal):
+        return known
+    return authenticate(request.app.state.db, authorization)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -1,14 +1,18 @@
 """Request size and rate limits, as one ASGI middleware in front of every endpoint.
 
 Bodies over the limit are refused with 413 before the endpoint reads them, whether or not
-the client sent a Content-Length. Requests are counted per bearer token (per client address
-without one) in a token bucket; over the rate, 429 with Retry-After. The buckets live in the
-process: with several workers, each enforces the limit on its own share.
+the client sent a Content-Length. Requests are counted in token buckets; over the rate, 429
+with Retry-After. An authenticated request counts against its principal (however its header
+is spelled), every other one against the client address: requests without credentials and
+failed authentications alike, so that rotating made-up tokens is limited too. While an
+address is over its limit, nothing it sends is authenticated at all: failed guesses cannot
+go on at full speed, and a 429 for a wrong token beside a 200 for a right one would tell a
+guesser which is which. The buckets live in the process: with several workers, each
+enforces the limit on its own share.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -22,6 +26,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+RateKey = Callable[[Scope], str | None]  # the principal's key, None if not authenticated
 
 
 @dataclass(frozen=True)
@@ -46,11 +51,20 @@ class TokenBuckets:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
+    def _tokens(self, key: str, now: float) -> float:
+        tokens, last = self._buckets.get(key, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - last) * self.rate)
+
+    def peek(self, key: str, now: float) -> float:
+        """What `take` would answer, without taking anything."""
+        with self._lock:
+            tokens = self._tokens(key, now)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
     def take(self, key: str, now: float) -> float:
         """0 if the request may pass, else the seconds until it could."""
         with self._lock:
-            tokens, last = self._buckets.get(key, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            tokens = self._tokens(key, now)
             if tokens < 1.0:
                 self._buckets[key] = (tokens, now)
                 return (1.0 - tokens) / self.rate
@@ -70,23 +84,32 @@ async def _reply(send: Send, status: int, detail: str, headers: list[tuple[bytes
 
 
 class LimitsMiddleware:
-    def __init__(self, app: ASGIApp, limits: Limits | None = None) -> None:
+    """`rate_key` authenticates a request that carries credentials (`api.deps.rate_key`);
+    without it every request counts against its address."""
+
+    def __init__(self, app: ASGIApp, limits: Limits | None = None,
+                 rate_key: RateKey | None = None) -> None:
         self.app = app
         self.limits = limits or Limits.from_env()
         self.buckets = TokenBuckets(self.limits.rate_per_second, self.limits.burst)
+        self.rate_key = rate_key
 
-    def _key(self, scope: Scope) -> str:
-        for name, value in scope.get("headers", []):
-            if name == b"authorization":
-                return hashlib.sha256(value).hexdigest()  # never keep the token itself
+    def _wait(self, scope: Scope, now: float) -> float:
         client = scope.get("client") or ("-", 0)
-        return f"addr:{client[0]}"
+        address = f"addr:{client[0]}"
+        credentials = any(name == b"authorization" for name, _ in scope.get("headers", []))
+        if self.rate_key is None or not credentials:
+            return self.buckets.take(address, now)
+        wait = self.buckets.peek(address, now)
+        if wait > 0:
+            return wait
+        return self.buckets.take(self.rate_key(scope) or address, now)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") == "/healthz":
             await self.app(scope, receive, send)
             return
-        wait = self.buckets.take(self._key(scope), time.monotonic())
+        wait = self._wait(scope, time.monotonic())
         if wait > 0:
             await _reply(send, 429, "rate limit exceeded; retry later",
                          [(b"retry-after", str(max(1, round(wait))).encode())])
