@@ -24,7 +24,8 @@ def verify() -> None:
     with existing_services().db.reading() as session:
         res = AuditLog(session).verify()
     print(json.dumps({"verified": res.verified, "events": res.events, "head": res.head_hash,
-                      "first_bad_seq": res.first_bad_seq, "problem": res.problem}))
+                      "first_bad_seq": res.first_bad_seq, "problem": res.problem,
+                      "rows": list(res.rows)}))
     if not res.verified:
         raise typer.Exit(code=1)
 

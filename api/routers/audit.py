@@ -21,7 +21,7 @@ def verify(session: ReadSessionDep, principal: PrincipalDep) -> dict[str, Any]:
     principal.require("dpo", "admin")
     res = AuditLog(session).verify()
     return {"verified": res.verified, "events": res.events, "head": res.head_hash,
-            "first_bad_seq": res.first_bad_seq, "problem": res.problem}
+            "first_bad_seq": res.first_bad_seq, "problem": res.problem, "rows": list(res.rows)}
 
 
 @router.get("/proof/{seq}")

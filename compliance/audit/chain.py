@@ -63,6 +63,7 @@ class VerifyResult:
     head_hash: str
     first_bad_seq: int | None = None
     problem: str | None = None
+    rows: tuple[str, ...] = ()  # anchored rows that differ from the log (anchors.RowProblem)
 
 
 def verify_raw(rows: Iterable[tuple[Any, ...]], prev: str = GENESIS_HASH, expected_seq: int = 1,

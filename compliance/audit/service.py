@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from compliance.audit import merkle
+from compliance.audit import anchors, merkle
 from compliance.audit.chain import (
     GENESIS_HASH,
     VerifyResult,
@@ -37,6 +38,16 @@ def _iso(value: Any) -> str:
     return s + "+00:00"
 
 
+def _anchor_at_commit(session: Session) -> None:
+    """Rows changed after the transaction's last audit event get one event of their own."""
+    session.flush()
+    if anchors.pending(session):
+        AuditLog(session).record("audit.anchors", actor="system")
+
+
+event.listen(Session, "before_commit", _anchor_at_commit)
+
+
 class AuditLog:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -58,7 +69,14 @@ class AuditLog:
 
     def record_many(self, items: list[tuple[str, dict[str, Any], str | None, str | None]], *,
                     actor: str, occurred_at: datetime | None = None) -> list[tuple[int, str]]:
-        """Append events in order; returns their (seq, hash). Core inserts, no ORM objects."""
+        """Append events in order; returns their (seq, hash). Core inserts, no ORM objects.
+        The last event carries the digests of the rows this transaction changed so far
+        (`anchors`), binding each source-of-truth row to the event that recorded it."""
+        self.session.flush()
+        bound = anchors.take(self.session)
+        if bound:
+            action, data, brand_id, rule_id = items[-1]
+            items = [*items[:-1], (action, {**data, "anchors": bound}, brand_id, rule_id)]
         seq, prev = self._head()
         at = occurred_at or utcnow()
         at_iso = at.isoformat()
@@ -81,6 +99,8 @@ class AuditLog:
                        "prev_hash, hash FROM audit_events WHERE seq > :last ORDER BY seq "
                        "LIMIT :n")
 
+        index = anchors.AnchorIndex()
+
         def stream() -> Any:
             last = 0
             while True:
@@ -88,8 +108,10 @@ class AuditLog:
                 if not rows:
                     return
                 for r in rows:
-                    yield (r[0], _iso(r[1]), r[2], r[3], r[4], r[5],
-                           r[6] if isinstance(r[6], str) else canonical_json(r[6]), r[7], r[8])
+                    data = r[6] if isinstance(r[6], str) else canonical_json(r[6])
+                    if '"anchors":' in data:
+                        index.add(json.loads(data).get("anchors", ()))
+                    yield (r[0], _iso(r[1]), r[2], r[3], r[4], r[5], data, r[7], r[8])
                 last = rows[-1][0]
 
         result = verify_raw(stream())
@@ -100,7 +122,28 @@ class AuditLog:
             if problem:
                 return VerifyResult(False, result.events, result.head_hash, cp.first_seq,
                                     problem)
+        rows = index.check(self.session)
+        if rows:
+            return VerifyResult(False, result.events, result.head_hash, None,
+                                f"{len(rows)}{'+' if len(rows) >= 100 else ''} rows differ "
+                                f"from the audit log; first: {rows[0]}",
+                                rows=tuple(str(r) for r in rows))
         return result
+
+    def anchor_unanchored(self, actor: str, batch: int = 10_000) -> int:
+        """Anchor every row the log holds no digest for, in `audit.anchors` events of
+        `batch` rows: for rows written before anchoring existed (migration 0007) and for
+        bulk loads. A row the log already anchors is never re-anchored, so this cannot
+        launder an edit."""
+        index = anchors.AnchorIndex()
+        for (data,) in self.session.execute(select(AuditEvent.data)):
+            if isinstance(data, dict) and "anchors" in data:
+                index.add(data["anchors"])
+        found = index.unanchored(self.session)
+        for i in range(0, len(found), batch):
+            self.session.info[anchors.PENDING] = set(found[i:i + batch])
+            self.record("audit.anchors", actor=actor, data={"baseline": True})
+        return len(found)
 
     def _range_hashes(self, first: int, last: int) -> list[bytes]:
         return [bytes.fromhex(h) for h in self.session.scalars(

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from compliance.audit import anchors
 from compliance.consent.models import ConsentEvent
 from compliance.database import idempotency_match
 from compliance.subjects.models import Brand, Subject
@@ -57,9 +58,12 @@ class ConsentRepository:
         violation from aborting the caller's transaction."""
         stmt = insert(ConsentEvent).values(**values).returning(ConsentEvent.id)
         if self.session.get_bind().dialect.name == "sqlite":
-            return int(self.session.execute(stmt).scalar_one())
-        with self.session.begin_nested():
-            return int(self.session.execute(stmt).scalar_one())
+            event_id = int(self.session.execute(stmt).scalar_one())
+        else:
+            with self.session.begin_nested():
+                event_id = int(self.session.execute(stmt).scalar_one())
+        anchors.touch(self.session, "consent_events", [event_id])
+        return event_id
 
     def add_many(self, events: Iterable[ConsentEvent]) -> None:
         self.session.add_all(list(events))
@@ -98,7 +102,7 @@ class ConsentRepository:
         return list(self.session.execute(
             select(ConsentEvent.brand_id, ConsentEvent.subject_id, ConsentEvent.purpose,
                    ConsentEvent.id, ConsentEvent.occurred_at, ConsentEvent.action,
-                   ConsentEvent.separate)
+                   ConsentEvent.separate, ConsentEvent.recorded_at)
             .where(ConsentEvent.occurred_at <= as_of)
         ).all())
 

@@ -13,7 +13,13 @@ from compliance.audit.service import AuditLog
 from compliance.consent.models import ConsentEvent
 from compliance.consent.repository import ConsentRepository
 from compliance.consent.schemas import ConsentImportItem, ConsentIn, ConsentOut
-from compliance.consent.state import ConsentAction, ConsentFact, SubjectConsent, derive_state
+from compliance.consent.state import (
+    ConsentAction,
+    ConsentFact,
+    SubjectConsent,
+    derive_state,
+    event_time,
+)
 from compliance.database import utcnow
 from compliance.errors import ConflictError, InputError, NotFoundError
 from compliance.policy.schemas import PolicySet
@@ -71,6 +77,8 @@ class ConsentService:
             if prior_id is not None:
                 return self._replay(prior_id, body, idempotency_key)
         purpose = policies.purpose(body.purpose)
+        now = utcnow()
+        when = event_time(body.occurred_at, now, policies.consent_time)
         row = self.repo.subject_facts(body.brand_id, body.subject)
         if row is None:
             subj = self.subject(body.brand_id, body.subject, create=True,
@@ -79,7 +87,6 @@ class ConsentService:
         else:
             subject_id, jurisdiction, is_minor = row
         rules = policies.jurisdictions[jurisdiction]
-        now = utcnow()
         subject_values: dict[str, object] = {"last_activity_at": now}
         if body.action == "grant":
             if purpose.key in rules.separate_consent_purposes and not body.separate:
@@ -96,7 +103,7 @@ class ConsentService:
                   "action": body.action, "separate": body.separate,
                   "by_guardian": body.by_guardian, "notice_version": body.notice_version,
                   "channel": body.channel, "lawful_basis": body.lawful_basis, "actor": actor,
-                  "occurred_at": body.occurred_at or now, "recorded_at": now,
+                  "occurred_at": when.occurred_at, "recorded_at": now,
                   "idempotency_key": idempotency_key, "principal_id": principal_id}
         try:
             event_id = self.repo.insert_event(values)
@@ -107,11 +114,15 @@ class ConsentService:
                 raise
             return self._replay(prior_id, body, idempotency_key)
         self.repo.update_subject(subject_id, subject_values)
-        AuditLog(self.session).record(
-            f"consent.{body.action}", actor=actor, brand_id=body.brand_id,
-            data={"event_id": event_id, "subject": body.subject, "purpose": purpose.key,
-                  "separate": body.separate, "by_guardian": body.by_guardian,
-                  "notice_version": body.notice_version, "request": _fingerprint(body)})
+        data: dict[str, object] = {
+            "event_id": event_id, "subject": body.subject, "purpose": purpose.key,
+            "separate": body.separate, "by_guardian": body.by_guardian,
+            "notice_version": body.notice_version, "request": _fingerprint(body),
+            "occurred_at": when.occurred_at.isoformat()}
+        if when.late:
+            data["late"] = True
+        AuditLog(self.session).record(f"consent.{body.action}", actor=actor,
+                                      brand_id=body.brand_id, data=data)
         values.pop("subject_id")
         values.pop("idempotency_key")
         values.pop("principal_id")
@@ -177,9 +188,11 @@ class ConsentService:
 
     def facts_by_subject(self, as_of: datetime
                          ) -> dict[tuple[str, int, str], list[ConsentFact]]:
-        """Every consent fact up to `as_of`, keyed by (brand, subject id, purpose)."""
+        """Every consent fact dated up to `as_of`, keyed by (brand, subject id, purpose),
+        with the time each was recorded (reports filter on both: what was known when)."""
         facts: dict[tuple[str, int, str], list[ConsentFact]] = defaultdict(list)
         for row in self.repo.all_events(as_of):
             facts[(row.brand_id, row.subject_id, row.purpose)].append(
-                ConsentFact(row.occurred_at, row.id, ConsentAction(row.action), row.separate))
+                ConsentFact(row.occurred_at, row.id, ConsentAction(row.action), row.separate,
+                            row.recorded_at))
         return facts

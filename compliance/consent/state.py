@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from compliance.policy.schemas import ConsentState
+from compliance.errors import InputError
+from compliance.policy.schemas import ConsentState, ConsentTimePolicy
 
 
 class ConsentAction(StrEnum):
@@ -23,15 +24,50 @@ def age_on(born: date, on: date) -> int:
 
 
 @dataclass(frozen=True)
+class EventTime:
+    """When an event counts from (`occurred_at`) and whether it arrived late."""
+    occurred_at: datetime
+    late: bool
+
+
+def event_time(claimed: datetime | None, recorded_at: datetime,
+               policy: ConsentTimePolicy) -> EventTime:
+    """The time semantics of consent events (policies/consent.yaml).
+
+    An event never counts from after it was recorded: a date up to the clock skew ahead is
+    taken as `recorded_at`, one further ahead is refused. Otherwise a future-dated grant
+    would outrank every withdrawal until that date, and PIPL Art. 15 / GDPR Art. 7(3) make
+    withdrawal effective at once. A date further back than `late_after_seconds` is kept (a
+    CRM export, a paper form) but marked late, so reports show it as a correction."""
+    if claimed is None:
+        return EventTime(recorded_at, False)
+    if claimed.tzinfo is None:
+        raise InputError("occurred_at needs a time zone (e.g. 2026-01-31T12:00:00Z)",
+                         column="occurred_at")
+    ahead = claimed - recorded_at
+    if ahead > timedelta(seconds=policy.max_clock_skew_seconds):
+        raise InputError(f"occurred_at is {int(ahead.total_seconds())} s in the future; "
+                         f"at most {policy.max_clock_skew_seconds} s of clock skew is allowed",
+                         column="occurred_at")
+    if ahead > timedelta(0):
+        return EventTime(recorded_at, False)
+    return EventTime(claimed, -ahead > timedelta(seconds=policy.late_after_seconds))
+
+
+@dataclass(frozen=True)
 class ConsentFact:
     occurred_at: datetime
     seq: int
     action: ConsentAction
     separate: bool = False
+    recorded_at: datetime | None = None
 
 
 def derive_state(facts: Iterable[ConsentFact]) -> ConsentState:
-    """The latest event wins (PIPL Art. 15: withdrawal affects only future processing)."""
+    """The latest event wins (PIPL Art. 15: withdrawal affects only future processing),
+    ordered by (occurred_at, seq): deterministic whatever order the facts come in. No event
+    counts from after it was recorded (`event_time`), so no grant outranks a withdrawal
+    recorded after it."""
     last: ConsentFact | None = None
     for f in facts:
         if last is None or (f.occurred_at, f.seq) > (last.occurred_at, last.seq):

@@ -14,6 +14,7 @@ from compliance.policy.schemas import (
     AggregatesPolicy,
     CategoriesFile,
     ChecklistFile,
+    ConsentTimePolicy,
     Jurisdiction,
     PolicySet,
     PurposesFile,
@@ -24,7 +25,8 @@ from compliance.policy.schemas import (
 M = TypeVar("M", bound=BaseModel)
 
 NON_JURISDICTION_FILES = {"purposes.yaml", "data_categories.yaml", "requests.yaml",
-                          "retention.yaml", "aggregates.yaml", "audit_checklist.yaml"}
+                          "retention.yaml", "aggregates.yaml", "audit_checklist.yaml",
+                          "consent.yaml"}
 
 
 def policy_dir() -> Path:
@@ -128,6 +130,7 @@ def load_policies(directory: Path | None = None) -> PolicySet:
     keys = [i.key for i in checklist.items]
     if len(set(keys)) != len(keys):
         raise InputError("audit checklist keys repeat", file=str(root / "audit_checklist.yaml"))
+    consent_time = _load(root / "consent.yaml", ConsentTimePolicy)
     return PolicySet(purposes=purposes, categories=categories, jurisdictions=jurisdictions,
                      deadlines=deadlines, retention=retention, aggregates=aggregates,
-                     checklist=checklist)
+                     checklist=checklist, consent_time=consent_time)

@@ -132,6 +132,15 @@ class AggregatesPolicy(_Frozen):
         return self
 
 
+class ConsentTimePolicy(_Frozen):
+    """policies/consent.yaml: how far ahead of the server an event may be dated, and after
+    how long an event is late (recorded as a correction, never rewriting an issued report)."""
+
+    max_clock_skew_seconds: int = Field(default=300, ge=0, le=3600)
+    late_after_seconds: int = Field(default=86400, ge=0)
+    source: str = Field(default="PIPL Art. 15, 54; GDPR Art. 7", min_length=1)
+
+
 class Expectation(_Frozen):
     """What a checklist metric must be to pass: exactly `equals`, or within [min, max]."""
 
@@ -206,6 +215,7 @@ class PolicySet:
     retention: tuple[RetentionRule, ...]
     aggregates: AggregatesPolicy
     checklist: ChecklistFile
+    consent_time: ConsentTimePolicy = ConsentTimePolicy()
 
     def purpose(self, key: str) -> Purpose:
         try:

@@ -191,8 +191,10 @@ def _none_if(empty: bool, value: int) -> int | None:
 
 def build_report(session: Session, *, as_of: datetime | None = None,
                  window: Window | None = None, policies: PolicySet | None = None,
-                 weekly: bool = False, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The whole report: consent states as of `as_of`, activity inside `window`."""
+                 weekly: bool = False, known_at: datetime | None = None,
+                 extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The whole report: consent states as of `as_of`, activity inside `window`; with
+    `known_at`, consent figures count only events recorded by then (an issued period)."""
     as_of = as_of or utcnow()
     window = window or Window()
     policies = policies or load_policies()
@@ -206,7 +208,8 @@ def build_report(session: Session, *, as_of: datetime | None = None,
     refs = [RunRef(r["run_id"], r["model"], r["purpose"],
                    datetime.fromisoformat(r["consent_as_of"]),
                    tuple(b["brand_id"] for b in r["brands"])) for r in runs]
-    consent = consent_section(session, policies, window, as_of, refs, weekly=weekly)
+    consent = consent_section(session, policies, window, as_of, refs, weekly=weekly,
+                              known_at=known_at)
     effects = {e["run_id"]: e for e in consent["withdrawals"]["effect_on_runs"]}
     for r in runs:
         r["consent_effects"] = effects[r["run_id"]]
@@ -289,5 +292,17 @@ def build_period_report(session: Session, period: Period, *, lang: str = "en"
     if period.start > as_of:
         raise InputError(f"period {period.label} has not started", column="period")
     weekly = (period.end - period.start).days <= 31
+    issued = first_issued_at(session, period.label)
+    extra: dict[str, Any] = {"period": period.as_dict(), "lang": lang,
+                             "first_issued_at": issued.isoformat() if issued else None}
     return build_report(session, as_of=as_of, window=Window(period.start, period.end),
-                        weekly=weekly, extra={"period": period.as_dict(), "lang": lang})
+                        weekly=weekly, known_at=issued, extra=extra)
+
+
+def first_issued_at(session: Session, label: str) -> datetime | None:
+    """When a report for this period was first issued. From then on the period is closed:
+    its consent figures stay as issued and later-recorded events dated inside it are shown
+    as corrections (GDPR Art. 5(1)(d), PIPL Art. 54: an issued record is not rewritten)."""
+    return session.scalar(select(func.min(AuditEvent.occurred_at)).where(
+        AuditEvent.action == "report.issued",
+        AuditEvent.data["period"].as_string() == label))

@@ -83,8 +83,17 @@ def excluded_by_rules(session: Session, rules: set[str], window: Window) -> Coun
             window.clause(AuditEvent.occurred_at)).group_by(run))})
 
 
+def _counts(c: Counter[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    return [{"brand_id": b, "purpose": p, "action": a, "events": n}
+            for (b, p, a), n in sorted(c.items()) if n]
+
+
 def consent_section(session: Session, policies: PolicySet, window: Window, as_of: datetime,
-                    runs: Sequence[RunRef], *, weekly: bool = False) -> dict[str, Any]:
+                    runs: Sequence[RunRef], *, weekly: bool = False,
+                    known_at: datetime | None = None) -> dict[str, Any]:
+    """With `known_at` (the period was issued then), only events recorded by then count;
+    events recorded later but dated inside the window are listed under `corrections`, and
+    events recorded inside the window but dated before it are listed as `late`."""
     brands = dict(session.execute(select(Brand.id, Brand.jurisdiction)).all())
     subjects = {b: int(n) for b, n in session.execute(
         select(Subject.brand_id, func.count()).where(Subject.erased_at.is_(None))
@@ -93,7 +102,20 @@ def consent_section(session: Session, policies: PolicySet, window: Window, as_of
     spans: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     trend: dict[str, Counter[str]] = defaultdict(Counter)
     withdrawn_in_window: Counter[tuple[str, str]] = Counter()
-    for (brand, _, purpose), facts in ConsentService(session).facts_by_subject(as_of).items():
+    corrections: Counter[tuple[str, str, str]] = Counter()
+    late: Counter[tuple[str, str, str]] = Counter()
+    for (brand, _, purpose), every in ConsentService(session).facts_by_subject(as_of).items():
+        facts = []
+        for f in every:
+            if known_at is not None and f.recorded_at is not None and f.recorded_at > known_at:
+                corrections[(brand, purpose, f.action.value)] += window.contains(f.occurred_at)
+                continue
+            facts.append(f)
+            if (f.recorded_at is not None and window.contains(f.recorded_at)
+                    and window.start is not None and f.occurred_at < window.start):
+                late[(brand, purpose, f.action.value)] += 1
+        if not facts:
+            continue
         states[(brand, purpose)][derive_state(facts).value] += 1
         for f in facts:
             if window.contains(f.occurred_at):
@@ -149,6 +171,11 @@ def consent_section(session: Session, policies: PolicySet, window: Window, as_of
             "effect_on_runs": effects,
         },
         "models_trained_on_withdrawn": flagged,
+        "corrections": {
+            "known_at": known_at.isoformat() if known_at else None,
+            "after_issue": _counts(corrections),
+            "late_for_earlier_periods": _counts(late),
+        },
         "trend": [{"bucket": k, **{a: v[a] for a in ("grant", "withdraw", "refuse")}}
                   for k, v in sorted(trend.items())],
         "evidence": evidence(session, CONSENT_ACTIONS, window),

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from compliance.audit import anchors
 from compliance.errors import InputError
 from compliance.policy.schemas import AggregatesPolicy
 from privacy.aggregates.models import BudgetLedger, DpDataset, PrivacyBudget
@@ -91,11 +92,12 @@ class Ledger:
                                            period=period, limit_micro=limit, updated_at=at))
         else:
             existing.period, existing.limit_micro, existing.updated_at = period, limit, at
-        self.session.execute(
+        changed = self.session.scalars(
             update(BudgetLedger)
             .where(BudgetLedger.requester == requester, BudgetLedger.dataset_id == dataset_id,
                    BudgetLedger.period_key == period_key(period, at))
-            .values(limit_micro=limit, period=period))
+            .values(limit_micro=limit, period=period).returning(BudgetLedger.id)).all()
+        anchors.touch(self.session, "budget_ledgers", changed)
         self.session.flush()
 
     def open_period(self, requester: str, dataset_id: int, at: datetime) -> str:
@@ -141,6 +143,7 @@ class Ledger:
             self.session.execute(update(BudgetLedger).where(*cond)
                                  .values(refusals=BudgetLedger.refusals + 1))
         ledger_id, limit, spent = self._state(requester, dataset_id, key)
+        anchors.touch(self.session, "budget_ledgers", [ledger_id])
         return Spend(ok=ok, ledger_id=ledger_id, period_key=key, limit_micro=limit,
                      spent_micro=spent)
 
@@ -153,6 +156,7 @@ class Ledger:
                    BudgetLedger.period_key == key)
             .values(refusals=BudgetLedger.refusals + 1))
         ledger_id, limit, spent = self._state(requester, dataset_id, key)
+        anchors.touch(self.session, "budget_ledgers", [ledger_id])
         return Spend(ok=False, ledger_id=ledger_id, period_key=key, limit_micro=limit,
                      spent_micro=spent)
 

@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 from sqlalchemy import insert
 
+from compliance.audit import anchors
 from compliance.audit.service import AuditLog
 from compliance.database import Database, utcnow
 from compliance.errors import ComityError, InputError
@@ -164,6 +165,7 @@ class AggregateService:
                     groups_released=len(groups), groups_suppressed=suppressed,
                     federated=query.federated, created_at=utcnow(),
                 ).returning(DpRelease.id)).scalar_one()
+                anchors.touch(session, "dp_releases", [release_id])
             audit.record(
                 "aggregate.release" if state.ok else "aggregate.refused", actor=actor,
                 rule_id=decision.rule_id,

@@ -1,0 +1,171 @@
+"""Row anchors: every row of a table that decisions are made from is bound to the audit
+event that recorded its last change, by a digest of the row as stored.
+
+The chain proves that the audit log was not edited; anchors extend that to the tables
+themselves. A consent event turned from withdraw into grant, a ledger whose spend was
+lowered, a model version swapped, an inserted token or a deleted request all leave a row
+whose digest differs from (or is missing in) the log, and `AuditLog.verify` names table and
+row (PIPL Art. 54, GDPR Art. 5(2) and 30: records that show what was done can be trusted).
+
+How rows get anchored, without each write path restating it:
+- ORM changes are collected after every flush (`after_flush`);
+- Core writes name the rows they changed with `touch(session, table, ids)`;
+- the next `AuditLog.record` in the transaction carries the digests of all pending rows,
+  and whatever is still pending at commit gets one `audit.anchors` event of its own.
+
+A digest covers the row's non-null columns as the database returns them (so adding a
+nullable column keeps old anchors valid); digests are per backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import event, inspect, text
+from sqlalchemy.orm import Session, UOWTransaction
+
+from compliance.canonical import canonical_json
+
+ANCHORED_TABLES: tuple[str, ...] = (
+    "consent_events", "subject_requests", "privacy_budgets", "budget_ledgers", "dp_releases",
+    "training_runs", "training_run_brands", "training_rounds", "model_versions", "api_tokens",
+    "principals",
+)
+TEXT_IDS = frozenset({"training_runs", "subject_requests"})  # uuid keys; the rest are integers
+PENDING = "comity_anchors_pending"
+_BATCH = 500
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "sha256:" + hashlib.sha256(bytes(value)).hexdigest()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def row_digest(row: dict[str, Any]) -> str:
+    """SHA-256 over the canonical JSON of the row's non-null columns."""
+    body = {k: _norm(v) for k, v in sorted(row.items()) if v is not None}
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def _rows(session: Session, table: str, ids: list[str] | None) -> Iterator[dict[str, Any]]:
+    """Rows as the database returns them (raw SQL: the same path at write and at verify)."""
+    if ids is None:
+        last: Any = None
+        while True:
+            where = "" if last is None else "WHERE id > :last "
+            batch = session.execute(text(f"SELECT * FROM {table} {where}ORDER BY id LIMIT :n"),
+                                    {"last": last, "n": 10 * _BATCH}).mappings().all()
+            if not batch:
+                return
+            yield from (dict(r) for r in batch)
+            last = batch[-1]["id"]
+    for i in range(0, len(ids), _BATCH):
+        chunk = ids[i:i + _BATCH]
+        params = {f"i{j}": v if table in TEXT_IDS else int(v) for j, v in enumerate(chunk)}
+        marks = ", ".join(f":i{j}" for j in range(len(chunk)))
+        stmt = text(f"SELECT * FROM {table} WHERE id IN ({marks})")
+        yield from (dict(r) for r in session.execute(stmt, params).mappings())
+
+
+def touch(session: Session, table: str, ids: Iterable[object]) -> None:
+    """Name rows a Core statement inserted, updated or deleted in this transaction."""
+    if table not in ANCHORED_TABLES:
+        raise ValueError(f"{table} is not an anchored table")
+    pending: set[tuple[str, str]] = session.info.setdefault(PENDING, set())
+    pending.update((table, str(i)) for i in ids)
+
+
+def take(session: Session) -> list[list[str | None]]:
+    """Digests of every pending row, as `[table, id, digest]` (digest None: deleted), and
+    clear them: the caller writes them into an audit event of this transaction."""
+    pending: set[tuple[str, str]] = session.info.pop(PENDING, set())
+    if not pending:
+        return []
+    by_table: dict[str, list[str]] = {}
+    for table, rid in sorted(pending):
+        by_table.setdefault(table, []).append(rid)
+    out: list[list[str | None]] = []
+    for table, ids in by_table.items():
+        found = {str(r["id"]): row_digest(r) for r in _rows(session, table, ids)}
+        out.extend([table, rid, found.get(rid)] for rid in ids)
+    return out
+
+
+def _collect(session: Session, _ctx: UOWTransaction) -> None:
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(obj, "__tablename__", None)
+        if table in ANCHORED_TABLES:
+            # the primary key is set by now; the identity key only after the flush
+            ident = inspect(obj).mapper.primary_key_from_instance(obj)
+            if ident and ident[0] is not None:
+                touch(session, table, [ident[0]])
+
+
+def pending(session: Session) -> bool:
+    return bool(session.info.get(PENDING))
+
+
+event.listen(Session, "after_flush", _collect)
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    table: str
+    row_id: str
+    problem: str  # "edited", "inserted without an audit event", "deleted"
+
+    def __str__(self) -> str:
+        return f"{self.table} row {self.row_id}: {self.problem}"
+
+
+class AnchorIndex:
+    """The latest digest the log holds for each anchored row, folded from event data."""
+
+    def __init__(self) -> None:
+        self._latest: dict[tuple[str, str], bytes | None] = {}
+
+    def add(self, anchors: Iterable[list[str | None]]) -> None:
+        for table, rid, digest in anchors:
+            assert table is not None and rid is not None
+            self._latest[(table, rid)] = bytes.fromhex(digest)[:16] if digest else None
+
+    def unanchored(self, session: Session) -> list[tuple[str, str]]:
+        existing = set(inspect(session.connection()).get_table_names())
+        return [(t, str(r["id"])) for t in ANCHORED_TABLES if t in existing
+                for r in _rows(session, t, None) if (t, str(r["id"])) not in self._latest]
+
+    def check(self, session: Session, limit: int = 100) -> list[RowProblem]:
+        """Every anchored table against the log: edits, unlogged inserts, deletions."""
+        existing = set(inspect(session.connection()).get_table_names())
+        problems: list[RowProblem] = []
+        for table in ANCHORED_TABLES:
+            if table not in existing:
+                continue
+            seen: set[str] = set()
+            for row in _rows(session, table, None):
+                rid = str(row["id"])
+                seen.add(rid)
+                want = self._latest.get((table, rid), b"")
+                if want == b"":
+                    problems.append(RowProblem(table, rid, "inserted without an audit event"))
+                elif want is None:
+                    problems.append(RowProblem(table, rid, "present, but the log records its "
+                                                           "deletion"))
+                elif bytes.fromhex(row_digest(row))[:16] != want:
+                    problems.append(RowProblem(table, rid, "edited since its audit event"))
+            problems.extend(RowProblem(t, rid, "deleted without an audit event")
+                            for (t, rid), d in self._latest.items()
+                            if t == table and d is not None and rid not in seen)
+            if len(problems) >= limit:
+                break
+        return problems[:limit]
