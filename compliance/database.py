@@ -86,7 +86,7 @@ def database_url(explicit: str | None = None, *, create: bool = True) -> str:
     if url:
         return url
     if create:
-        DEFAULT_DB_PATH.parent.mkdir(parents=True, exist_ok=True)
+        DEFAULT_DB_PATH.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     return f"sqlite:///{DEFAULT_DB_PATH.resolve()}"
 
 
@@ -137,10 +137,29 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, json_serializer=canonical_json)
 
 
+def _create_private(url: str) -> None:
+    """A new SQLite file is made 0600 before SQLite opens it, like the key files: SQLite
+    would make it 0644 under the usual umask, and its -wal and -shm files take the database
+    file's mode. It holds consent records and the audit log, or the subjects' keys (PIPL
+    Art. 51: technical measures against unauthorised access)."""
+    path = sqlite_file(url)
+    if path is None or path.exists():
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # another process made it first, the same way
+    except FileNotFoundError:
+        pass  # no such folder: SQLite says so, as before
+
+
 def ensure_schema(url: str) -> None:
-    """Bring the database to the newest migration (idempotent)."""
+    """Bring the database to the newest migration (idempotent), making it first if it is a
+    SQLite file that is not there yet."""
     from alembic import command
     from alembic.config import Config
+
+    _create_private(url)
 
     cfg = Config()
     cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
