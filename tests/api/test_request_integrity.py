@@ -78,25 +78,31 @@ def test_request_key_reused_with_another_body_is_a_conflict(client: TestClient,
     assert "Idempotency-Key" in other.json()["detail"]
 
 
+def _replay_or_conflict(client: TestClient, pair: Pair, path: str, first: dict[str, Any],
+                        second: dict[str, Any]) -> str:
+    """The rule itself: under one key, principal A's second body is an identical replay or
+    a 409; principal B's use of the same key is its own record. Returns the key."""
+    a, b = pair
+    key = f"key-{next(_KEYS):08d}"
+    made = client.post(path, headers={**a, "Idempotency-Key": key}, json=first)
+    assert made.status_code == 201, made.text
+    retry = client.post(path, headers={**a, "Idempotency-Key": key}, json=second)
+    if second == first:
+        assert retry.status_code == 200 and retry.json() == made.json()
+    else:
+        assert retry.status_code == 409, retry.text
+    theirs = client.post(path, headers={**b, "Idempotency-Key": key}, json=second)
+    assert theirs.status_code == 201, theirs.text
+    assert theirs.json()["id"] != made.json()["id"]
+    return key
+
+
 @PROPERTY
 @given(first=requests_bodies, second=requests_bodies)
 def test_request_keys_replay_or_conflict_never_a_silent_other_answer(
         client: TestClient, pair: Pair, db: Database, first: dict[str, Any],
         second: dict[str, Any]) -> None:
-    """For any two bodies under one key and principal the second is an identical replay or a
-    409; the same key from another principal is a request of its own."""
-    a, b = pair
-    key = f"dsr-{next(_KEYS):08d}"
-    made = client.post("/v1/requests", headers={**a, "Idempotency-Key": key}, json=first)
-    assert made.status_code == 201, made.text
-    retry = client.post("/v1/requests", headers={**a, "Idempotency-Key": key}, json=second)
-    if second == first:
-        assert retry.status_code == 200 and retry.json() == made.json()
-    else:
-        assert retry.status_code == 409, retry.text
-    theirs = client.post("/v1/requests", headers={**b, "Idempotency-Key": key}, json=second)
-    assert theirs.status_code == 201, theirs.text
-    assert theirs.json()["id"] != made.json()["id"]
+    key = _replay_or_conflict(client, pair, "/v1/requests", first, second)
     with db.reading() as s:
         assert s.scalar(select(func.count()).select_from(SubjectRequest).where(
             SubjectRequest.idempotency_key == key)) == 2
@@ -106,17 +112,7 @@ def test_request_keys_replay_or_conflict_never_a_silent_other_answer(
 @given(first=consent_bodies, second=consent_bodies)
 def test_consent_keys_replay_or_conflict_never_a_silent_other_answer(
         client: TestClient, pair: Pair, first: dict[str, Any], second: dict[str, Any]) -> None:
-    a, b = pair
-    key = f"consent-{next(_KEYS):08d}"
-    made = client.post("/v1/consents", headers={**a, "Idempotency-Key": key}, json=first)
-    assert made.status_code == 201, made.text
-    retry = client.post("/v1/consents", headers={**a, "Idempotency-Key": key}, json=second)
-    if second == first:
-        assert retry.status_code == 200 and retry.json() == made.json()
-    else:
-        assert retry.status_code == 409, retry.text
-    theirs = client.post("/v1/consents", headers={**b, "Idempotency-Key": key}, json=second)
-    assert theirs.status_code == 201, theirs.text
+    _replay_or_conflict(client, pair, "/v1/consents", first, second)
 
 
 def test_another_brands_key_never_collides(client: TestClient, auth: Auth) -> None:
