@@ -1,5 +1,6 @@
 """The DPO web view in headless Chromium against the real server: sign in with a dpo token,
-see the audit verification, open a report; a screenshot is kept as evidence."""
+see the audit verification, open a report, with nothing refused by the page's
+Content-Security-Policy; a screenshot is kept as evidence."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def test_dpo_view_in_headless_chromium(tmp_path: Path) -> None:
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900",
                 "--disable-dev-shm-usage"):
         opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP violations land here
     with api_server(env) as (base, _):
         driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
         try:
@@ -59,6 +61,9 @@ def test_dpo_view_in_headless_chromium(tmp_path: Path) -> None:
             assert "DPO report" in heading
             assert "Lumen Tea" in driver.find_element(By.TAG_NAME, "body").text
             driver.switch_to.default_content()
+            refused = [e["message"] for e in driver.get_log("browser")
+                       if "Content Security Policy" in e["message"]]
+            assert not refused, refused  # the page runs under script-src 'self' alone
             shot = tmp_path / "dpo-view.png"
             assert driver.save_screenshot(str(shot))
             assert shot.stat().st_size > 10_000
