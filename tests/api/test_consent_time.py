@@ -22,6 +22,7 @@ from compliance.policy.schemas import ConsentTimePolicy
 from compliance.report.builder import build_period_report
 from compliance.report.issue import issue_report
 from compliance.report.period import parse_period
+from compliance.report.render import render
 
 Auth = Callable[[str], dict[str, str]]
 POLICY = ConsentTimePolicy(max_clock_skew_seconds=300, late_after_seconds=86400)
@@ -157,6 +158,8 @@ def test_a_backdated_withdrawal_never_rewrites_an_issued_period(
     assert again["consent_coverage"]["withdrawals"] == issued["consent_coverage"]["withdrawals"]
     assert again["consent_coverage"]["corrections"]["after_issue"] == [
         {"brand_id": "brand-a", "purpose": "model_training", "action": "withdraw", "events": 1}]
+    html = render(again, "html").decode()
+    assert "Corrections recorded after this period was issued" in html
     # Both were recorded this year though dated last year: late for an earlier period.
     assert current["consent_coverage"]["corrections"]["late_for_earlier_periods"] == [
         {"brand_id": "brand-a", "purpose": "model_training", "action": a, "events": 1}
