@@ -97,6 +97,7 @@ def _replay_or_conflict(client: TestClient, pair: Pair, path: str, first: dict[s
     return key
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(first=requests_bodies, second=requests_bodies)
 def test_request_keys_replay_or_conflict_never_a_silent_other_answer(
@@ -108,6 +109,7 @@ def test_request_keys_replay_or_conflict_never_a_silent_other_answer(
             SubjectRequest.idempotency_key == key)) == 2
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(first=consent_bodies, second=consent_bodies)
 def test_consent_keys_replay_or_conflict_never_a_silent_other_answer(
