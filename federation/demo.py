@@ -281,10 +281,12 @@ def run_demo(out_dir: Path, *, db: Database, api_url: str, seed: int = 7, rounds
         aggregates = demo_aggregates(db, alliance)
         step("Data-subject requests: access, withdrawal, deletion (second-person approval)")
         demo_requests(db, settings.brands, settings.purpose)
-        step("Retention sweep and a signed audit checkpoint")
+        step("Retention sweep, a signed audit checkpoint, and each brand witnesses it")
         RetentionService(db, load_policies(), actor="retention").sweep()
         with db.unit_of_work() as session:
             AuditLog(session).checkpoint(audit_signing_key())
+        for node in nodes:
+            node.witness(strict=False)
         step("Writing the DPO report (checklist, evidence, charts)")
         with db.unit_of_work() as session:
             report = build_report(session)

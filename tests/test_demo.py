@@ -75,6 +75,8 @@ def test_demo_report_has_lineage_consent_and_verified_audit(demo_run: tuple[Path
     assert all(n == 0 for n in report["retention"]["still_overdue"].values())
     (cp,) = report["audit"]["checkpoints"]
     assert cp["last_seq"] >= cp["first_seq"] >= 1
+    witnesses = report["audit"]["witnesses"]  # every brand node checked the signed head
+    assert (witnesses["tree_size"], witnesses["brands"]) == (cp["tree_size"], 3)
     assert report["audit"]["by_action"]["wire.audit"] == 2
     assert run["privacy_audit"]["loss_threshold"]["members"] > 0
 
