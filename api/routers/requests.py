@@ -37,7 +37,8 @@ def open_request(body: RequestIn, db: DatabaseDep, principal: PrincipalDep,
     brand_scope(principal, body.brand_id)
     with db.unit_of_work() as session:
         out, created = RequestService(session, policies).open(
-            body, actor=principal.actor, idempotency_key=idempotency_key)
+            body, actor=principal.actor, principal_id=principal.principal_id,
+            idempotency_key=idempotency_key)
         if not created:
             response.status_code = 200
         return out
@@ -69,7 +70,8 @@ def approve_request(request_id: str, db: DatabaseDep, principal: PrincipalDep,
     principal.require("dpo", "admin")
     with db.unit_of_work() as session:
         svc = RequestService(session, policies)
-        return svc.approve(_load(svc, request_id, principal), actor=principal.actor)
+        return svc.approve(_load(svc, request_id, principal), actor=principal.actor,
+                           principal_id=principal.principal_id)
 
 
 @router.post("/{request_id}/execute")
@@ -79,5 +81,5 @@ def execute_request(request_id: str, db: DatabaseDep, principal: PrincipalDep,
     with db.unit_of_work() as session:
         svc = RequestService(session, policies)
         out, export = svc.execute(_load(svc, request_id, principal), actor=principal.actor,
-                                  vault=Vault(session))
+                                  principal_id=principal.principal_id, vault=Vault(session))
         return {"request": out.model_dump(mode="json"), "export": export}
