@@ -81,7 +81,7 @@ def token_list() -> None:
     """Every token: id, principal, role, label, created, revoked (JSON; never the secret)."""
     from compliance.tokens.service import TokenService
 
-    with default_services().db.reading() as session:
+    with existing_services().db.reading() as session:
         tokens = TokenService(session).list_tokens()
     print(json.dumps([t.as_json() for t in tokens], indent=2))
 

@@ -32,7 +32,8 @@ EDIT = {"consent_events": ("action", "grant"), "subject_requests": ("status", "c
         "model_versions": ("weights_sha256", "0" * 64), "api_tokens": ("role", "admin"),
         "principals": ("name", "mallory")}
 # Unique columns a forged copy of a row must change to be insertable.
-UNIQUE: dict[str, dict[str, object]] = {"consent_events": {"idempotency_key": None}, "subject_requests": {
+UNIQUE: dict[str, dict[str, object]] = {
+    "consent_events": {"idempotency_key": None}, "subject_requests": {
     "idempotency_key": None}, "api_tokens": {"token_sha256": "f" * 64},
     "model_versions": {"version": 999}, "budget_ledgers": {"period_key": "forged"},
     "privacy_budgets": {"requester": "service:forged"}, "training_rounds": {"round": 999},

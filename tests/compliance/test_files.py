@@ -22,7 +22,7 @@ from compliance.files import (
 
 pytestmark = pytest.mark.unit
 
-cells = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)
+cells = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=8)
 
 
 def _csv(rows: list[list[str]]) -> bytes:
