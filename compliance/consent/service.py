@@ -57,7 +57,7 @@ class ConsentService:
                 raise NotFoundError(f"subject {Pii(key)} not found for brand '{brand_id}'")
             brand = self.repo.brand(brand_id)
             if brand is None:
-                raise NotFoundError(f"brand '{brand_id}' is not registered")
+                raise NotFoundError("brand_id: the brand is not registered")
             subj = self.repo.add_subject(Subject(
                 brand_id=brand_id, subject_key=key, jurisdiction=brand.jurisdiction,
                 is_minor=bool(is_minor), guardian_consent=guardian))
@@ -152,7 +152,7 @@ class ConsentService:
                 ) == (body.brand_id, body.subject, body.purpose, body.action, body.separate,
                       body.by_guardian, body.notice_version, body.channel, body.lawful_basis)
         if not same:
-            raise ConflictError(f"Idempotency-Key '{key[:40]}' was already used for a "
+            raise ConflictError("this Idempotency-Key was already used for a "
                                 "different consent event")
         return to_out(prior, subj.subject_key), False
 

@@ -287,7 +287,7 @@ def build_period_report(session: Session, period: Period, *, lang: str = "en"
                         ) -> dict[str, Any]:
     """The report as the records stood at the end of `period` (or now, for the current one)."""
     if lang not in ("en", "zh"):
-        raise InputError(f"language '{lang}' is not en or zh", column="lang")
+        raise InputError("lang: use en or zh", column="lang")
     as_of = min(period.end, utcnow())
     if period.start > as_of:
         raise InputError(f"period {period.label} has not started", column="period")

@@ -31,7 +31,7 @@ class IssuedReport:
 def requested(period: str, fmt: str) -> Period:
     """The period and format asked for; a malformed one is refused before any work."""
     if fmt not in MEDIA:
-        raise InputError(f"format '{fmt}' is not {', '.join(MEDIA)}", column="format")
+        raise InputError(f"format: use {', '.join(MEDIA)}", column="format")
     return parse_period(period)
 
 

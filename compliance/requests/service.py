@@ -86,7 +86,7 @@ class RequestService:
         out = self._out(prior)
         if (out.brand_id, out.subject, out.type, self.details(prior)) != (
                 body.brand_id, body.subject, body.type, body.details):
-            raise ConflictError(f"Idempotency-Key '{key[:40]}' was already used for a "
+            raise ConflictError("this Idempotency-Key was already used for a "
                                 "different request")
         return out
 
