@@ -15,7 +15,13 @@ from privacy.detection.addresses import ChineseAddressFinder, EnglishAddressFind
 from privacy.detection.bank_card import BankCardFinder
 from privacy.detection.contact import EmailFinder, IpFinder, PhoneFinder
 from privacy.detection.documents import LicensePlateFinder, PassportFinder, ResidentIdFinder
-from privacy.detection.entities import ALL_TYPES, Finder, Finding, resolve_overlaps
+from privacy.detection.entities import (
+    ALL_TYPES,
+    Finder,
+    Finding,
+    fold_width,
+    resolve_overlaps,
+)
 from privacy.detection.names import ChineseNameFinder, EnglishNameFinder
 from privacy.detection.offline import make_tldextract_offline
 
@@ -45,6 +51,7 @@ class PiiScanner:
         unknown = wanted - set(ALL_TYPES)
         if unknown:
             raise ValueError(f"unknown entity types: {', '.join(sorted(unknown))}")
+        text = fold_width(text)
         found: list[Finding] = []
         for f in self.finders:
             if wanted.intersection(f.entities):

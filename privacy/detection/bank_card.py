@@ -3,12 +3,11 @@ grouped or not, Luhn-valid (ISO/IEC 7812-1) and within a known issuer range."""
 
 from __future__ import annotations
 
-import re
-
 from privacy.check_digits import luhn_valid
 from privacy.detection.context import adjust, has_any
-from privacy.detection.documents import ORDER_CONTEXT
-from privacy.detection.entities import BANK_CARD, NA, NB, Finding
+from privacy.detection.documents import ORDER_CONTEXT, PROVINCE_CODES
+from privacy.detection.entities import BANK_CARD, Finding
+from privacy.detection.groups import card_stretches, chains
 
 CONTEXT = ("卡号", "银行卡", "信用卡", "借记卡", "储蓄卡", "银联", "card", "visa", "mastercard",
            "unionpay", "账号", "account")
@@ -24,30 +23,31 @@ def known_issuer(d: str) -> bool:
 
 
 def _looks_like_id(d: str) -> bool:
-    """An 18-digit string with a birth date in place is a (possibly invalid) ID number."""
-    return d[6:8] in ("19", "20") and "01" <= d[10:12] <= "12" and "01" <= d[12:14] <= "31"
+    """An 18-digit string with a province code and a birth year in place is a (possibly
+    mistyped) ID number (GB 11643-1999), even when its month or day is impossible."""
+    return int(d[:2]) in PROVINCE_CODES and d[6:8] in ("19", "20")
 
 
 class BankCardFinder:
+    """Cards are read from digit chains (`groups.py`), so a card is found after a room number
+    or an age (`room 1203 6222…`, `35 4111 1111 1111 1111`) and never a stretch of a longer
+    card-shaped number."""
+
     name = "bank_card"
     entities = (BANK_CARD,)
-    _re = re.compile(r"(?=\d)" + NB + r"\d{4}(?:[ -]?\d{2,6}){2,4}" + NA)
 
     def find(self, text: str) -> list[Finding]:
         out = []
-        for m in self._re.finditer(text):
-            raw = m.group()
-            digits = raw.replace(" ", "").replace("-", "")
-            if not 13 <= len(digits) <= 19 or not luhn_valid(digits) or not known_issuer(digits):
-                continue
-            if len(digits) == 18 and _looks_like_id(digits) and not has_any(
-                    text[max(0, m.start() - 14):m.start()].lower(), CONTEXT):
-                continue
-            groups = re.split(r"[ -]", raw)
-            if len(groups) > 1 and not (all(len(g) == 4 for g in groups[:-1])
-                                        or [len(g) for g in groups] in ([4, 6, 5], [6, 13])):
-                continue
-            score = adjust(0.75, text, m.start(), m.end(), positive=CONTEXT,
-                           negative=ORDER_CONTEXT, boost=0.25, before=14)
-            out.append(Finding(m.start(), m.end(), BANK_CARD, score, self.name))
+        for _, spans in chains(text):
+            for i, j in card_stretches([e - s for s, e in spans]):
+                start, end = spans[i][0], spans[j][1]
+                digits = "".join(text[s:e] for s, e in spans[i:j + 1])
+                if not luhn_valid(digits) or not known_issuer(digits):
+                    continue
+                if len(digits) == 18 and _looks_like_id(digits) and not has_any(
+                        text[max(0, start - 14):start].lower(), CONTEXT):
+                    continue
+                score = adjust(0.75, text, start, end, positive=CONTEXT,
+                               negative=ORDER_CONTEXT, boost=0.25, before=14)
+                out.append(Finding(start, end, BANK_CARD, score, self.name))
         return out

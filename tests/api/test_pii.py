@@ -30,3 +30,14 @@ def test_scan_rejects_bad_input_naming_the_field(client: TestClient, auth: Auth)
     assert r.status_code == 422 and "entities" in r.text and "DNA" not in r.text
     r = client.post("/v1/pii/scan", json={"items": []}, headers=h)
     assert r.status_code == 422 and "items" in r.text
+
+
+@pytest.mark.integration
+def test_scan_reports_every_number_of_a_list(client: TestClient, auth: Auth) -> None:
+    """Three space-separated mobiles, one after an age: each is reported (issue 21)."""
+    text = "客户年龄 35 13812345678 13987654321 １３７００００１１１１"
+    r = client.post("/v1/pii/scan", json={"items": [{"id": "x", "text": text}]},
+                    headers=auth("service:crm"))
+    assert r.status_code == 200
+    (res,) = r.json()["results"]
+    assert [text[e["start"]:e["end"]] for e in res["entities"]] == text.split()[2:]
