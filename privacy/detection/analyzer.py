@@ -1,15 +1,14 @@
 """The analyzer: our finders run directly (fast path) or as Presidio recognizers.
 
 `PiiScanner` is what the CLI, the API and the table scanner use. `presidio_engine()`
-registers the very same finders with Presidio's AnalyzerEngine (NoOpNlpEngine: nothing to
-download) for callers that want Presidio's interfaces; it returns the same findings before
-overlap resolution, which the scanner adds.
+(`presidio.py`) puts the very same scanner inside Presidio's AnalyzerEngine (NoOpNlpEngine:
+nothing to download), for `zh` and `en`, for callers that want Presidio's interfaces; it
+returns exactly the scanner's findings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from privacy.detection.addresses import ChineseAddressFinder, EnglishAddressFinder
 from privacy.detection.bank_card import BankCardFinder
@@ -23,7 +22,6 @@ from privacy.detection.entities import (
     resolve_overlaps,
 )
 from privacy.detection.names import ChineseNameFinder, EnglishNameFinder
-from privacy.detection.offline import make_tldextract_offline
 
 DEFAULT_THRESHOLD = 0.5
 SEPARATOR = "\x00" * 24
@@ -101,31 +99,3 @@ class PiiScanner:
         for k, i in enumerate(idx):
             out[i] = resolve_overlaps(raw[k], self.threshold)
 
-
-def presidio_engine(finders: Sequence[Finder] | None = None, language: str = "en") -> Any:
-    """A Presidio AnalyzerEngine holding only our finders."""
-    from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
-    from presidio_analyzer.nlp_engine import NoOpNlpEngine
-    from presidio_analyzer.recognizer_registry import RecognizerRegistry
-
-    make_tldextract_offline()
-
-    class FinderRecognizer(EntityRecognizer):  # type: ignore[misc]
-        def __init__(self, finder: Finder) -> None:
-            self.finder = finder
-            super().__init__(supported_entities=list(finder.entities), name=finder.name,
-                             supported_language=language)
-
-        def load(self) -> None:
-            return None
-
-        def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None
-                    ) -> list[RecognizerResult]:
-            return [RecognizerResult(f.type, f.start, f.end, f.score)
-                    for f in self.finder.find(text) if f.type in entities]
-
-    registry = RecognizerRegistry(supported_languages=[language])
-    for f in finders if finders is not None else default_finders():
-        registry.add_recognizer(FinderRecognizer(f))
-    nlp = NoOpNlpEngine(models=[{"lang_code": language, "model_name": "noop"}])
-    return AnalyzerEngine(registry=registry, nlp_engine=nlp, supported_languages=[language])
