@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-CHAIN = re.compile(r"[0-9]+(?:[ -][0-9]+)*")
+# A whole chain of at least 13 digits (the shortest card): it starts where no digit group
+# stands before it, and the greedy repeat runs to its end.
+LONG_CHAIN = re.compile(r"(?=[0-9])(?<![0-9])(?<![0-9][ -])[0-9](?:[ -]?[0-9]){12,}")
 CARD_LAYOUTS = frozenset({(4, 4, 4, 1), (4, 4, 4, 2), (4, 4, 4, 3), (4, 4, 4, 4),
                           (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4), (6, 13), (4, 4, 5)})
 _ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
@@ -32,6 +34,8 @@ def card_stretches(lengths: list[int]) -> list[tuple[int, int]]:
     """Group ranges (first, last) laid out like a card and not inside a longer such range:
     in `35 4111 1111 1111 1111` the four last groups; in `6222 0212 3456 7890 128` all five,
     never the first four alone."""
+    if len(lengths) == 1:
+        return [(0, 0)] if 13 <= lengths[0] <= 19 else []
     found = []
     for i in range(len(lengths)):
         total = 0
@@ -45,13 +49,13 @@ def card_stretches(lengths: list[int]) -> list[tuple[int, int]]:
             if not any(a <= i and j <= b and (a, b) != (i, j) for a, b in found)]
 
 
-def chains(text: str, min_chars: int = 13) -> Iterator[tuple[int, list[tuple[int, int]]]]:
-    """Each chain of at least `min_chars` characters as (start, group spans); a group that
-    touches a letter or digit outside the chain (`SF1234…`) is dropped from its end."""
-    for m in CHAIN.finditer(text):
-        if m.end() - m.start() < min_chars:
-            continue
-        spans = [(g.start(), g.end()) for g in _GROUP.finditer(text, m.start(), m.end())]
+def chains(text: str) -> Iterator[tuple[int, list[tuple[int, int]]]]:
+    """Each chain of at least 13 digits as (start, group spans); a group that touches a
+    letter outside the chain (`SF1234…`) is dropped from its end."""
+    for m in LONG_CHAIN.finditer(text):
+        raw = m.group()
+        spans = ([(m.start(), m.end())] if " " not in raw and "-" not in raw
+                 else [(g.start(), g.end()) for g in _GROUP.finditer(text, m.start(), m.end())])
         if m.start() > 0 and text[m.start() - 1] in _ALNUM:
             spans = spans[1:]
         if m.end() < len(text) and text[m.end()] in _ALNUM:

@@ -45,8 +45,10 @@ PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
 def full_width(value: str) -> str:
-    """The same characters as an IME in full-width mode types them (U+FF01-FF5E)."""
-    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in value)
+    """The same characters as an IME in full-width mode types them (U+FF01-FF5E, and the
+    ideographic space U+3000)."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else "\u3000" if c == " " else c
+                   for c in value)
 
 
 @st.composite
@@ -248,7 +250,8 @@ def decoys(draw: st.DrawFn) -> str:
         f"version {draw(st.integers(0, 30))}.{draw(st.integers(0, 30))}."
         f"{draw(st.integers(0, 30))}.{draw(st.integers(0, 99))}",
         f"{day:%Y-%m-%d}", f"{day:%Y/%m/%d}", f"{day:%Y年%m月%d日}", f"{day:%Y-%m-%d} 10:30",
-        f"{day:%Y%m%d}", f"{day:%d.%m.%Y}"]))
+        f"{day:%Y%m%d}", f"{day:%d.%m.%Y}", f"{day:%Y-%m-%d}T10:30:00",
+        f"{day:%Y/%m/%d} 23:59:59"]))
 
 
 @EXAMPLES
