@@ -23,7 +23,11 @@ def bench(
                                            "'<sqlalchemy-url>#<table>'")],
     json_out: Annotated[Path, typer.Option("--json", help="Write the results here")],
     brands: Annotated[int, typer.Option(min=2, max=50)] = 5,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int | None, typer.Option(help="One seed (shorthand for --seeds N)")
+                    ] = None,
+    seeds: Annotated[str | None, typer.Option(help="Seeds to run and summarise (mean and "
+                                                    "95% interval), e.g. 0,1,2 (default)")
+                     ] = None,
     alpha: Annotated[float, typer.Option(min=0.01, help="Dirichlet non-IID skew")] = 0.5,
     rounds: Annotated[int | None, typer.Option(min=1, help="Federated rounds")] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Centralized/local epochs")] = None,
@@ -43,28 +47,43 @@ def bench(
     cutoff: Annotated[str | None, typer.Option(help="Churn cutoff date (YYYY-MM-DD)")] = None,
     horizon_days: Annotated[int, typer.Option(min=1)] = 90,
 ) -> None:
-    """Centralized, local-only, federated and federated-with-DP on one seeded split. Every
-    option is checked before any data is read."""
+    """Centralized, local-only, federated and federated-with-DP, beside strong pooled
+    baselines, on one seeded split per seed; chosen on validation, scored once on test.
+    Every option is checked before any data is read."""
     from compliance.errors import InputError
     from compliance.files import write_atomically
-    from federation.bench.harness import BenchOptions, bench_churn, bench_recommend
+    from federation.bench.harness import BenchOptions, run_bench
+    from federation.bench.protocol import parse_seeds
+
+    if seed is not None and seeds is not None:
+        raise InputError("give --seed or --seeds, not both", column="--seeds")
+    chosen_seeds = (parse_seeds(seeds) if seeds is not None
+                    else (seed,) if seed is not None else (0, 1, 2))
 
     if not json_out.parent.is_dir():
         raise InputError("no such directory for the results", file=str(json_out),
                          column="--json")
     opts = BenchOptions.for_task(
-        task, data=data, brands=brands, seed=seed, alpha=alpha, rounds=rounds, epochs=epochs,
+        task, data=data, brands=brands, seed=chosen_seeds[0], seeds=chosen_seeds,
+        alpha=alpha, rounds=rounds, epochs=epochs,
         model=model, strategy=strategy, epsilon=epsilon, delta=delta, id_col=id_col,
         label_col=label_col, positive=positive, customer_col=customer_col, time_col=time_col,
         item_col=item_col, amount_col=amount_col, time_format=time_format, cutoff=cutoff,
         horizon_days=horizon_days)
-    run = bench_churn if task == "churn" else bench_recommend
-    result = run(opts, progress=lambda m: err.print(f"[dim]bench {task}:[/] {m}"))
+    result = run_bench(task, opts, progress=lambda m: err.print(f"[dim]bench {task}:[/] {m}"))
     write_atomically(json_out, json.dumps(result, indent=2).encode())
     metric = "auc" if task == "churn" else "hr10"
-    for name in ("centralized", "local_only", "popularity", "federated", "federated_dp"):
-        if name in result:
-            err.print(f"{name:>13}: {metric} {result[name]['metrics'][metric]:.4f}")
+    rows: list[tuple[str, Any, Any]] = [(name, result[name], result["ci95"][name]) for name in (
+        "centralized", "local_only", "popularity", "federated", "federated_dp")
+        if name in result]
+    rows += [(f"pooled {name}", b, result["ci95"]["baselines"][name])
+             for name, b in result["baselines"].items() if "metrics" in b]
+    for name, figures, ci in rows:
+        interval = ci["metrics"][metric]
+        err.print(f"{name:>26}: {metric} {figures['metrics'][metric]:.4f}"
+                  + (f" [{interval[0]:.4f}, {interval[1]:.4f}]" if interval else ""))
+    strongest = result["strongest_pooled"]
+    err.print(f"{'strongest pooled':>26}: {strongest['name']} (chosen on validation)")
 
 
 @reports_errors()

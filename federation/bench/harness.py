@@ -13,7 +13,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ from compliance.errors import InputError
 from federation.bench.client_app import DATA_DIR_KEY, partition_path
 from federation.bench.client_app import app as bench_client
 from federation.bench.partition import dirichlet_split, stratified_split
+from federation.bench.pooled import churn_baselines, recommendation_baselines
+from federation.bench.protocol import measured, protocol, summarize_seeds
 from federation.brand.local import MEMBERSHIP_KEY
 from federation.coordinator.coordinator import wait_for_nodes
 from federation.coordinator.planning import plan_private_training
@@ -35,7 +37,7 @@ from federation.coordinator.statistics_round import release_and_evaluate
 from federation.coordinator.strategy import STRATEGIES, make_strategy
 from federation.data.connectors import LoadReport, load_customers, load_transactions
 from federation.data.features import churn_table
-from federation.data.interactions import leave_last_out
+from federation.data.interactions import validation_split
 from federation.data.tabular import TableSummary, TabularEncoder, summarize
 from federation.models.churn import (
     MODEL_KINDS,
@@ -106,6 +108,7 @@ class BenchOptions:
     time_format: str | None = None
     cutoff: str | None = None
     horizon_days: int = 90
+    seeds: tuple[int, ...] | None = None  # the runs to summarise (None: `seed` alone)
 
     def __post_init__(self) -> None:
         """Every option is checked here, before any data is read or model trained."""
@@ -134,6 +137,9 @@ class BenchOptions:
                 date.fromisoformat(self.cutoff)
             except ValueError:
                 raise bad("cutoff", f"'{self.cutoff}' is not a date (YYYY-MM-DD)") from None
+        if self.seeds is not None and (not self.seeds or min(self.seeds) < 0
+                                       or len(set(self.seeds)) != len(self.seeds)):
+            raise bad("seeds", "must be one or more distinct non-negative integers")
         if self.time_format not in (None, "unix") and "%" not in self.time_format:
             raise bad("time_format", f"'{self.time_format}' is neither 'unix' nor a "
                                      "strftime pattern such as %Y-%m-%d")
@@ -171,13 +177,6 @@ def _resolve(opts: BenchOptions) -> tuple[str, dict[str, Any]]:
 
 def _save(path: Path, arrays: dict[str, np.ndarray]) -> None:
     np.savez(str(path), **arrays)  # type: ignore[arg-type]
-
-
-def _timed(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    out = fn()
-    out["seconds"] = round(time.perf_counter() - t0, 2)
-    return out
 
 
 def bench_settings(name: str, n_brands: int, **kw: Any) -> RunSettings:
@@ -256,7 +255,40 @@ def _churn_frame(opts: BenchOptions, source: str, cols: dict[str, Any]
     return table, [c for c in table.columns if c not in ("customer_id", "label")], report
 
 
+def epoch_grid(epochs: int) -> list[int]:
+    """The epoch counts validation chooses among: a quarter, half, three quarters and all
+    of `epochs` (the most tried), scored along one training run."""
+    return sorted({max(1, round(epochs * f)) for f in (0.25, 0.5, 0.75, 1.0)})
+
+
+def _choose_epochs(train: Callable[[int, Callable[[int], None]], object],
+                   score: Callable[[], dict[str, float]], epochs: int, key: str
+                   ) -> dict[str, Any]:
+    """Train once for `epochs`, scoring validation at each grid epoch; the best count (the
+    fewest on a tie) and every score seen."""
+    grid, seen = epoch_grid(epochs), {}
+
+    def after(n: int) -> None:
+        if n in grid:
+            seen[n] = score()
+    train(epochs, after)
+    best = max(grid, key=lambda n: (np.nan_to_num(seen[n][key], nan=-np.inf), -n))
+    return {"epochs": best, "validation": seen[best],
+            "tried": {str(n): round(seen[n][key], 4) for n in grid}}
+
+
+def _scored_loss(metrics: dict[str, float]) -> dict[str, float]:
+    """Validation metrics with the log-loss negated to be maximised: epochs are chosen on
+    the loss (early stopping's usual criterion), which on a brand's few validation rows is
+    far steadier than their AUC."""
+    return {**metrics, "neg_loss": -metrics["loss"]}
+
+
 def bench_churn(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[str, Any]:
+    """One seed of the churn bench. Each brand's customers are split (stratified) into
+    test rows, validation rows and fit rows (`protocol.protocol`); epochs and the baselines'
+    hyper-parameters are chosen on validation, then refitted on fit + validation (which is
+    also what each brand trains on in the federated runs) and scored once on test."""
     say = progress or (lambda _m: None)
     source, cols = _resolve(opts)
     table, features, report = _churn_frame(opts, source, cols)
@@ -265,19 +297,24 @@ def bench_churn(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[
         raise InputError(f"every loaded row has label {int(y[0])}: AUC needs both classes",
                          file=source)
     parts = dirichlet_split(y.astype(int), opts.brands, alpha=opts.alpha, seed=opts.seed,
-                            min_size=max(20, int(2 / opts.test_share)))
+                            min_size=max(20, int(3 / opts.test_share)))
     splits = []
     for k, idx in enumerate(parts):
         tr, te = stratified_split(y[idx].astype(int), opts.test_share, seed=opts.seed + k)
-        splits.append((idx[tr], idx[te]))
+        fit, val = stratified_split(y[idx[tr]].astype(int), opts.test_share,
+                                    seed=opts.seed + 1000 + k)
+        splits.append((idx[tr][fit], idx[tr][val], idx[te]))
     summary = TableSummary()
-    for tr, _ in splits:  # federated fit: each brand shares only its column summary
-        summary = summary.merge(summarize(table.iloc[tr], features))
+    for fit, val, _ in splits:  # federated fit: each brand shares only its column summary
+        summary = summary.merge(summarize(table.iloc[np.sort(np.r_[fit, val])], features))
     enc = TabularEncoder.fit(summary)
     x = enc.encode(table)
-    brands = [ChurnData(x[tr], y[tr], x[te], y[te]) for tr, te in splits]
-    x_test = np.concatenate([b.x_test for b in brands])
-    y_test = np.concatenate([b.y_test for b in brands])
+    rows = {part: np.concatenate([s[j] for s in splits])
+            for j, part in enumerate(("fit", "val", "test"))}
+    trains = [np.sort(np.r_[fit, val]) for fit, val, _ in splits]  # a brand trains on both
+    brands = [ChurnData(x[tr], y[tr], x[te], y[te])
+              for tr, (_, _, te) in zip(trains, splits, strict=True)]
+    x_test, y_test = x[rows["test"]], y[rows["test"]]
     x_train = np.concatenate([b.x_train for b in brands])
     y_train = np.concatenate([b.y_train for b in brands])
 
@@ -285,29 +322,48 @@ def bench_churn(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[
         torch.manual_seed(opts.seed)
         return build_model(enc.width, opts.model)
 
+    def fitted(fit: np.ndarray, val: np.ndarray) -> tuple[torch.nn.Module, dict[str, Any]]:
+        """Epochs chosen on `val` rows after training on `fit` rows, then a fresh model
+        trained on both for that many epochs."""
+        m = fresh()
+        chosen = _choose_epochs(
+            lambda n, after: train_local(m, x[fit], y[fit], epochs=n, lr=opts.lr,
+                                         batch_size=opts.batch_size, seed=opts.seed,
+                                         after_epoch=after),
+            lambda: _scored_loss(evaluate(m, x[val], y[val])), opts.epochs, "neg_loss")
+        both = np.r_[fit, val]
+        m = fresh()
+        train_local(m, x[both], y[both], epochs=chosen["epochs"], lr=opts.lr,
+                    batch_size=opts.batch_size, seed=opts.seed)
+        return m, chosen
+
     def central() -> dict[str, Any]:
         say("centralized")
-        m = fresh()
-        train_local(m, x_train, y_train, epochs=opts.epochs, lr=opts.lr,
-                    batch_size=opts.batch_size, seed=opts.seed)
-        return {"metrics": evaluate(m, x_test, y_test), "train_rows": len(x_train)}
+        m, chosen = fitted(rows["fit"], rows["val"])
+        return {"metrics": evaluate(m, x_test, y_test), "train_rows": len(x_train),
+                "chosen": chosen}
 
     def local() -> dict[str, Any]:
         per: list[dict[str, Any]] = []
-        for i, b in enumerate(brands):
+        for i, (fit, val, te) in enumerate(splits):
             say(f"local-only brand {i + 1}/{len(brands)}")
-            m = fresh()
-            train_local(m, b.x_train, b.y_train, epochs=opts.epochs, lr=opts.lr,
-                        batch_size=opts.batch_size, seed=opts.seed)
+            m, chosen = fitted(fit, val)
+            b = brands[i]
             per.append({"brand": i, "train_rows": len(b.x_train),
                         "positive_share": round(float(b.y_train.mean()), 3),
+                        "chosen_epochs": chosen["epochs"],
                         "pooled_test": evaluate(m, x_test, y_test),
-                        "own_test": evaluate(m, b.x_test, b.y_test)})
+                        "own_test": evaluate(m, x[te], y[te])})
         return {"metrics": {"auc": float(np.mean([p["pooled_test"]["auc"] for p in per]))},
                 "brands": per}
 
-    central_out = _timed(central)
-    local_out = _timed(local)
+    central_out = measured(central)
+    local_out = measured(local)
+    recency = ({part: table["recency_days"].to_numpy(dtype=np.float64)[r]
+                for part, r in rows.items()} if "recency_days" in table.columns else None)
+    pooled = churn_baselines({p: x[r] for p, r in rows.items()},
+                             {p: y[r] for p, r in rows.items()}, recency, seed=opts.seed,
+                             progress=say)
     common = dict(model="churn", model_kind=opts.model, seed=opts.seed, rounds=opts.rounds,
                   local_epochs=opts.local_epochs, batch_size=opts.batch_size)
     plain = bench_settings("federated", len(brands), learning_rate=opts.fed_lr or opts.lr,
@@ -324,8 +380,9 @@ def bench_churn(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[
             _save(partition_path(Path(d), i), asdict(b))
         say(f"federated and federated with DP: {opts.rounds} rounds each, "
             f"{opts.brands} brands")
-        fed = run_federated_pair(Path(d), get_weights(fresh()), [plain, private],
-                                 strategy=opts.strategy)
+        fed_run = measured(lambda: {"runs": run_federated_pair(
+            Path(d), get_weights(fresh()), [plain, private], strategy=opts.strategy)})
+        fed = fed_run["runs"]
 
     def scored(name: str, epsilon: float | None = None) -> dict[str, Any]:
         m = fresh()
@@ -335,15 +392,16 @@ def bench_churn(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[
                                 delta=opts.delta if epsilon is not None else None,
                                 seed=opts.seed)
         return {"metrics": evaluate(m, x_test, y_test), "seconds": round(fed[name][1], 2),
-                "membership_inference": mia}
+                "peak_memory_mb": fed_run["peak_memory_mb"], "membership_inference": mia}
 
     dp_out = {**scored("federated_dp", plan.epsilon()), **plan.report()}
     return {"task": "churn", "data": opts.data, "load": report.as_dict(),
             "brands": opts.brands, "seed": opts.seed, "alpha": opts.alpha,
             "model": opts.model, "strategy": opts.strategy, "rounds": opts.rounds,
             "features": enc.width, "test_rows": len(x_test),
+            "validation_rows": len(rows["val"]),
             "centralized": central_out, "local_only": local_out,
-            "federated": scored("federated"), "federated_dp": dp_out}
+            "federated": scored("federated"), "federated_dp": dp_out, **pooled}
 
 
 # ---------------------------------------------------------------- recommendation
@@ -368,7 +426,22 @@ def _rec_membership(metrics: dict[str, Any], users: int, epsilon: float | None,
             "chance_advantage_95": round(chance_advantage(res.members, res.nonmembers), 4)}
 
 
+def typical_popularity(log: pd.DataFrame) -> pd.Series:
+    """Per customer, the median popularity (interaction count) of the items they bought.
+    Computed on integer codes and float counts, so that it works whatever dtype the ids
+    were read as (pandas 3 reads them as `str`, which has no median)."""
+    item_codes, _ = pd.factorize(log["item_id"].astype(str))
+    customer_codes, customers = pd.factorize(log["customer_id"].astype(str))
+    counts = np.bincount(item_codes).astype(np.float64)[item_codes]
+    medians = pd.Series(counts).groupby(customer_codes).median()
+    return pd.Series(medians.to_numpy(dtype=np.float64),
+                     index=np.asarray(customers, dtype=object)[medians.index.to_numpy()])
+
+
 def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[str, Any]:
+    """One seed of the recommendation bench (`protocol.protocol`: the second-to-last item of
+    each user is the validation item every choice is made on, the last the test item, scored
+    once; same-timestamp ties in a shuffle seeded by the run's seed)."""
     say = progress or (lambda _m: None)
     source, cols = _resolve(opts)
     if not (cols["customer_col"] and cols["time_col"] and cols["item_col"]):
@@ -378,44 +451,58 @@ def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> d
                                     time_col=cols["time_col"], item_col=cols["item_col"],
                                     amount_col=cols["amount_col"],
                                     time_format=cols["time_format"])
-    items = {it: k for k, it in enumerate(sorted(log["item_id"].unique()))}
-    users = np.asarray(sorted(log["customer_id"].unique()))
+    items = {str(it): k for k, it in enumerate(sorted(log["item_id"].astype(str).unique()))}
+    typical = typical_popularity(log)
+    users = np.asarray(sorted(typical.index), dtype=object)
     # Non-IID: users grouped by the popularity band of their typical item.
-    pop = log.groupby("item_id").size()
-    typical = log.assign(p=log["item_id"].map(pop)).groupby("customer_id")["p"].median()
     bands = pd.qcut(typical.reindex(users).rank(method="first"), 4, labels=False)
     parts = dirichlet_split(np.asarray(bands), opts.brands, alpha=opts.alpha, seed=opts.seed)
     brand_logs = [log[log["customer_id"].isin(set(users[p]))] for p in parts]
-    brands = [leave_last_out(bl, items) for bl in brand_logs]
-    pooled = leave_last_out(log, items)
+    splits = [validation_split(bl, items, tie_seed=opts.seed) for bl in brand_logs]
+    brands = [final for _, final in splits]
+    pooled_choice, pooled = validation_split(log, items, tie_seed=opts.seed)
     counts = np.bincount(np.concatenate([b.train_i for b in brands]), minlength=len(items))
 
     def fresh(n_users: int) -> Any:
         torch.manual_seed(opts.seed)
         return build_recommender(n_users, len(items), opts.dim)
 
+    def fitted(choice: RecData, final: RecData) -> tuple[Any, dict[str, Any]]:
+        """Epochs chosen on `choice`'s validation items, then a fresh model trained on
+        `final`'s training rows (which include them) for that many epochs."""
+        m = fresh(choice.n_users)
+        chosen = _choose_epochs(
+            lambda n, after: train_recommender(m, choice, epochs=n, lr=opts.lr,
+                                               seed=opts.seed, after_epoch=after),
+            lambda: evaluate_ranking(m, choice), opts.epochs, "hr10")
+        m = fresh(final.n_users)
+        train_recommender(m, final, epochs=chosen["epochs"], lr=opts.lr, seed=opts.seed)
+        return m, chosen
+
     def central() -> dict[str, Any]:
         say("centralized")
-        m = fresh(pooled.n_users)
-        train_recommender(m, pooled, epochs=opts.epochs, lr=opts.lr, seed=opts.seed)
-        return {"metrics": evaluate_ranking(m, pooled), "users": pooled.n_users}
+        m, chosen = fitted(pooled_choice, pooled)
+        return {"metrics": evaluate_ranking(m, pooled), "users": pooled.n_users,
+                "chosen": chosen}
 
     def local() -> dict[str, Any]:
         per = []
-        for i, b in enumerate(brands):
+        for i, (choice, b) in enumerate(splits):
             say(f"local-only brand {i + 1}/{len(brands)}")
-            m = fresh(b.n_users)
-            train_recommender(m, b, epochs=opts.epochs, lr=opts.lr, seed=opts.seed)
-            per.append({"brand": i, "users": b.n_users, **evaluate_ranking(m, b)})
+            m, chosen = fitted(choice, b)
+            per.append({"brand": i, "users": b.n_users, "chosen_epochs": chosen["epochs"],
+                        **evaluate_ranking(m, b)})
         return {"metrics": _by_users(per, brands), "brands": per}
 
     def popularity() -> dict[str, Any]:
         return {"metrics": _by_users([rank_metrics(popularity_scores(b, counts), b)
                                       for b in brands], brands)}
 
-    central_out = _timed(central)
-    local_out = _timed(local)
-    pop_out = _timed(popularity)
+    central_out = measured(central)
+    local_out = measured(local)
+    pop_out = measured(popularity)
+    pooled_out = recommendation_baselines(pooled_choice, pooled, seed=opts.seed,
+                                          progress=say)
     # Under DP the item side is released as item statistics, as the product does it.
     common = dict(model="recommend", items=len(items), dim=opts.dim, seed=opts.seed,
                   rounds=opts.rounds, local_epochs=opts.local_epochs, learning_rate=opts.lr)
@@ -429,9 +516,10 @@ def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> d
         for i, b in enumerate(brands):
             _save(partition_path(Path(d), i), b.to_arrays())
         say(f"federated ({opts.rounds} rounds) and federated with DP item statistics")
-        fed = run_federated_pair(Path(d), initial, runs, strategy=opts.strategy,
-                                 max_customers=max(b.n_users for b in brands),
-                                 extra={MEMBERSHIP_KEY: True})
+        fed_run = measured(lambda: {"runs": run_federated_pair(
+            Path(d), initial, runs, strategy=opts.strategy,
+            max_customers=max(b.n_users for b in brands), extra={MEMBERSHIP_KEY: True})})
+        fed = fed_run["runs"]
         # User embeddings stayed at the brands: each brand folds its own users in against
         # the final shared items (what serving does).
         def scored(name: str) -> dict[str, Any]:
@@ -439,6 +527,7 @@ def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> d
                                             fit_user_vectors=name != "federated_dp"), b)
                    for b in brands]
             return {"metrics": _by_users(per, brands), "seconds": round(fed[name][1], 2),
+                    "peak_memory_mb": fed_run["peak_memory_mb"],
                     "membership_inference": _rec_membership(fed[name][2], pooled.n_users,
                                                             epsilon, opts.delta)}
 
@@ -451,4 +540,25 @@ def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> d
             "brands": opts.brands, "seed": opts.seed, "alpha": opts.alpha,
             "rounds": opts.rounds, "items": len(items), "users": pooled.n_users,
             "centralized": central_out, "local_only": local_out, "popularity": pop_out,
-            "federated": fed_out, "federated_dp": dp_out}
+            "federated": fed_out, "federated_dp": dp_out, **pooled_out}
+
+
+BENCHES: dict[str, Callable[[BenchOptions, ProgressFn | None], dict[str, Any]]] = {
+    "churn": bench_churn, "recommend": bench_recommend}
+
+
+def run_bench(task: str, opts: BenchOptions, progress: ProgressFn | None = None
+              ) -> dict[str, Any]:
+    """Every seed of `opts` (one split and one set of runs each), summarised: the figures
+    at the top are means over seeds, `ci95` holds each one's 95% interval in the same shape,
+    `per_seed` every seed's full result, and `protocol` what was chosen on what."""
+    say = progress or (lambda _m: None)
+    seeds = opts.seeds or (opts.seed,)
+    per_seed = []
+    for k, seed in enumerate(seeds):
+        def tell(m: str, seed: int = seed, k: int = k) -> None:
+            say(f"seed {seed} ({k + 1}/{len(seeds)}): {m}" if len(seeds) > 1 else m)
+        per_seed.append(BENCHES[task](replace(opts, seed=seed, seeds=None), tell))
+    mean, ci95 = summarize_seeds(per_seed)
+    return {**mean, "seed": list(seeds), "protocol": protocol(task, seeds), "ci95": ci95,
+            "per_seed": per_seed}

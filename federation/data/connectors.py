@@ -28,6 +28,7 @@ class LoadReport:
     bad_rows: int = 0
     examples: list[str] = field(default_factory=list)
     first_bad: tuple[int, str | None, str] | None = None  # row index, column, reason
+    time_format: str | None = None  # how a transaction log's times were read
 
     def reject(self, mask: pd.Series, frame: pd.DataFrame, reason: str,
                column: str | None = None) -> None:
@@ -56,7 +57,8 @@ class LoadReport:
     def as_dict(self) -> dict[str, object]:
         return {"source": self.source, "rows_read": self.rows_read,
                 "rows_loaded": self.rows_loaded, "bad_rows": self.bad_rows,
-                "examples": self.examples}
+                "examples": self.examples,
+                **({"time_format": self.time_format} if self.time_format else {})}
 
 
 def _line(source: str, index: int) -> str:
@@ -139,19 +141,59 @@ def load_customers(source: str, *, id_col: str, label_col: str,
     return out.reset_index(drop=True), report
 
 
+# Epoch units by magnitude: the first bound a time's absolute value stays under. 1e11 s is
+# the year 5138 and 1e11 ms is March 1973, so any real transaction time since 1973 reads
+# one way only, whatever its unit.
+EPOCH_UNITS = ((1e11, "s"), (1e14, "ms"), (1e17, "us"), (float("inf"), "ns"))
+UNIT_NAMES = {"s": "epoch seconds", "ms": "epoch milliseconds", "us": "epoch microseconds",
+              "ns": "epoch nanoseconds"}
+
+
+def epoch_unit(values: pd.Series) -> str:
+    """The epoch unit of numeric times, from their median magnitude (`EPOCH_UNITS`)."""
+    magnitude = float(values.abs().median()) if len(values) else 0.0
+    return next(unit for bound, unit in EPOCH_UNITS if magnitude < bound)
+
+
+def parse_times(values: pd.Series, time_format: str | None) -> tuple[pd.Series, str]:
+    """UTC times (NaT where a value cannot be read) and how they were read. Without a
+    format, a column whose present values are mostly numbers holds numeric times: eight-digit
+    integers that are all calendar dates are YYYYMMDD (as epoch seconds they would all fall in
+    August 1970), anything else is an epoch in the unit its magnitude implies. Works on any
+    dtype (pandas 3 reads a CSV column as `str`, older pandas as object or int)."""
+    if pd.api.types.is_datetime64_any_dtype(values):  # a Parquet or SQL source's own times
+        return pd.to_datetime(values, utc=True), "native"
+    if time_format not in (None, "unix"):
+        return pd.to_datetime(values.astype("string"), format=time_format, utc=True,
+                              errors="coerce"), time_format
+    numeric = pd.to_numeric(values.astype("string").str.strip(), errors="coerce")
+    numeric = numeric.astype("float64")
+    present = values.notna()
+    if time_format is None and not (numeric.notna() & present).sum() * 2 > present.sum():
+        return pd.to_datetime(values.astype("string"), utc=True, errors="coerce"), "iso"
+    known = numeric.dropna()
+    if (time_format is None and len(known) and (known % 1 == 0).all()
+            and known.between(1e7, 1e8 - 1).all()):
+        dates = pd.to_datetime(known.astype("int64").astype(str), format="%Y%m%d", utc=True,
+                               errors="coerce")
+        if dates.notna().all():
+            return dates.reindex(values.index), "%Y%m%d"
+    unit = "s" if time_format == "unix" else epoch_unit(known)
+    return (pd.to_datetime(numeric, unit=unit, utc=True, errors="coerce"),  # type: ignore[call-overload]
+            UNIT_NAMES[unit])
+
+
 def load_transactions(source: str, *, customer_col: str, time_col: str, item_col: str,
                       amount_col: str | None = None, time_format: str | None = None
                       ) -> tuple[pd.DataFrame, LoadReport]:
     """Normalised to customer_id, ordered_at (UTC), item_id, amount. `time_format` is a
-    strftime pattern, or `unix` for epoch seconds; without it pandas infers ISO dates."""
+    strftime pattern, or `unix` for epoch seconds; without it numeric times are read as
+    epoch seconds, milliseconds, microseconds or nanoseconds (`parse_times`) and text as
+    ISO dates. The reading chosen is in the report (`time_format`)."""
     frame = read_frame(source).reset_index(drop=True)
     _require(frame, source, customer_col, time_col, item_col, amount_col)
     report = LoadReport(source, rows_read=len(frame))
-    if time_format == "unix":
-        when = pd.to_datetime(pd.to_numeric(frame[time_col], errors="coerce"), unit="s",
-                              utc=True, errors="coerce")
-    else:
-        when = pd.to_datetime(frame[time_col], format=time_format, utc=True, errors="coerce")
+    when, report.time_format = parse_times(frame[time_col], time_format)
     amount = (pd.to_numeric(frame[amount_col], errors="coerce") if amount_col
               else pd.Series(1.0, index=frame.index))
     missing = frame[customer_col].isna() | frame[item_col].isna()

@@ -6,7 +6,7 @@ accuracy and ROC AUC (Mann-Whitney U formulation, Hanley & McNeil 1982).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,10 +56,13 @@ def set_weights(model: nn.Module, weights: Sequence[np.ndarray]) -> None:
 
 
 def train_local(model: nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: int, lr: float,
-                batch_size: int, seed: int, proximal_mu: float = 0.0) -> float:
+                batch_size: int, seed: int, proximal_mu: float = 0.0,
+                after_epoch: Callable[[int], None] | None = None) -> float:
     """Local epochs of Adam on binary cross-entropy; returns the mean loss of the last epoch.
     `proximal_mu` > 0 adds FedProx's proximal term (Li et al., 2020) towards the weights the
-    round started from, which keeps brands with skewed data from drifting apart."""
+    round started from, which keeps brands with skewed data from drifting apart.
+    `after_epoch(n)` is called after each epoch n (1-based): the bench scores its validation
+    rows there to choose the epoch count in one run."""
     if len(x) == 0:
         return float("nan")
     anchor = [p.detach().clone() for p in model.parameters()]
@@ -69,7 +72,7 @@ def train_local(model: nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: int, 
     loss_fn = nn.BCEWithLogitsLoss()
     model.train()
     last = 0.0
-    for _ in range(epochs):
+    for epoch in range(epochs):
         perm = torch.randperm(len(xt), generator=gen)
         total, seen = 0.0, 0
         for i in range(0, len(xt), batch_size):
@@ -85,6 +88,9 @@ def train_local(model: nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: int, 
             total += loss.item() * len(idx)
             seen += len(idx)
         last = total / seen
+        if after_epoch is not None:
+            after_epoch(epoch + 1)
+            model.train()
     return last
 
 

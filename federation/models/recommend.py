@@ -16,7 +16,7 @@ are averaged over users.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -168,9 +168,12 @@ def assemble(n_users: int, item_weights: Sequence[np.ndarray],
 
 def train_recommender(model: SequentialMF, data: RecData, *, epochs: int, lr: float,
                       seed: int, batch_size: int = 512, negatives: int = 4,
-                      weight_decay: float = 0.0) -> float:
+                      weight_decay: float = 0.0,
+                      after_epoch: Callable[[int], None] | None = None) -> float:
     """BPR with `negatives` uniform negatives per positive. Without DP only: a private
-    recommender's item side is released as item statistics (`federation.models.item_statistics`)."""
+    recommender's item side is released as item statistics (`federation.models.item_statistics`).
+    `after_epoch(n)` is called after each epoch n (1-based): the bench scores the validation
+    item there to choose the epoch count in one run."""
     rng = np.random.default_rng(seed)
     if data.n_train == 0:
         return float("nan")
@@ -180,7 +183,7 @@ def train_recommender(model: SequentialMF, data: RecData, *, epochs: int, lr: fl
     model.train()
     u_all, i_all = torch.tensor(data.train_u), torch.tensor(data.train_i)
     last = 0.0
-    for _ in range(epochs):
+    for epoch in range(epochs):
         perm = torch.from_numpy(rng.permutation(data.n_train))
         neg_all = torch.from_numpy(rng.integers(0, data.n_items, (data.n_train, negatives)))
         total = 0.0
@@ -192,6 +195,9 @@ def train_recommender(model: SequentialMF, data: RecData, *, epochs: int, lr: fl
             opt.step()
             total += float(loss.item()) * len(idx)
         last = total / data.n_train
+        if after_epoch is not None:
+            after_epoch(epoch + 1)
+            model.train()
     return last
 
 
@@ -236,16 +242,35 @@ def evaluate_ranking(model: SequentialMF, data: RecData, *, k: int = 10) -> dict
     return rank_metrics(user_scores(model, data), data, k=k)
 
 
+def held_out_ranks(scores: np.ndarray, seen_rows: np.ndarray, seen_items: np.ndarray,
+                   targets: np.ndarray) -> np.ndarray:
+    """0-based rank of each row's held-out item among the items that row did not train on
+    (`seen_rows`, `seen_items`: its training interactions, which are never recommended).
+    Score ties count against the held-out item: its rank is the number of other candidate
+    items scoring at least as high, so a model that scores everything alike ranks it last,
+    not first."""
+    scores = np.array(scores, dtype=np.float64)
+    scores[seen_rows, seen_items] = -np.inf
+    rows = np.arange(len(targets))
+    target = scores[rows, targets]
+    rank = ((scores >= target[:, None]) & (scores > -np.inf)).sum(1) - 1
+    rank[~(target > -np.inf)] = scores.shape[1]  # a seen (or NaN-scored) target: a miss
+    return rank
+
+
+def ranking_summary(rank: np.ndarray, *, k: int = 10) -> dict[str, float]:
+    """HR@k and NDCG@k (one relevant item: 1 / log2(rank + 2) when it is in the top k)."""
+    if not len(rank):
+        return {"hr10": float("nan"), "ndcg10": float("nan")}
+    hit = rank < k
+    return {"hr10": float(hit.mean()),
+            "ndcg10": float(np.where(hit, 1 / np.log2(np.maximum(rank, 0) + 2), 0).mean())}
+
+
 def rank_metrics(scores: np.ndarray, data: RecData, *, k: int = 10) -> dict[str, float]:
     """Full ranking: the held-out item against every item the user did not train on."""
-    scores = scores.copy()
-    scores[data.train_u, data.train_i] = -np.inf
-    target = scores[np.arange(data.n_users), data.test_i]
-    rank = (scores > target[:, None]).sum(1)
-    hit = rank < k
-    return {"hr10": float(hit.mean()) if data.n_users else float("nan"),
-            "ndcg10": float(np.where(hit, 1 / np.log2(rank + 2), 0).mean())
-            if data.n_users else float("nan")}
+    return ranking_summary(held_out_ranks(scores, data.train_u, data.train_i, data.test_i),
+                           k=k)
 
 
 def popularity_scores(data: RecData, counts: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ def test_bench_churn_on_a_customer_csv(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "api.cli", "bench", "churn", "--data", str(data),
          "--id-col", "cid", "--label-col", "churned", "--positive", "yes", "--brands", "3",
-         "--rounds", "4", "--epochs", "5", "--json", str(out)],
+         "--rounds", "4", "--epochs", "5", "--seeds", "0", "--json", str(out)],
         capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(out.read_text())
@@ -40,6 +40,11 @@ def test_bench_churn_on_a_customer_csv(tmp_path: Path) -> None:
         assert r[key]["seconds"] >= 0
     assert r["federated_dp"]["epsilon"] <= 3.0 and r["federated_dp"]["delta"] == 1e-5
     assert len(r["local_only"]["brands"]) == 3
+    pooled = r["baselines"]
+    for name in ("logistic_regression", "lightgbm"):
+        assert 0.6 < pooled[name]["metrics"]["auc"] <= 1.0 and pooled[name]["chosen"]
+    assert pooled["recency_rule"]["applicable"] is False  # a customer table has no times
+    assert r["strongest_pooled"]["name"] in ("logistic_regression", "lightgbm")
 
 
 def test_bench_rejects_a_table_without_columns(tmp_path: Path) -> None:
@@ -71,7 +76,7 @@ def test_bench_recommend_on_a_transaction_log(tmp_path: Path) -> None:
         [sys.executable, "-m", "api.cli", "bench", "recommend", "--data", str(data),
          "--customer-col", "shopper", "--time-col", "when", "--item-col", "sku",
          "--time-format", "%Y-%m-%d", "--brands", "3", "--rounds", "15", "--epochs", "15",
-         "--json", str(out)], capture_output=True, text=True, timeout=600)
+         "--seeds", "0", "--json", str(out)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(out.read_text())
     assert r["load"]["bad_rows"] == 1 and r["users"] == 240 and r["items"] == 60
@@ -82,3 +87,44 @@ def test_bench_recommend_on_a_transaction_log(tmp_path: Path) -> None:
     assert dp["epsilon"] <= 8.0 and dp["delta"] == 1e-5
     assert dp["mechanism"] == "gaussian item statistics" and dp["releases"] == 2
     assert dp["metrics"]["hr10"] > 2 * r["popularity"]["metrics"]["hr10"]
+
+
+def test_bench_recommend_on_a_movielens_shaped_csv(tmp_path: Path) -> None:
+    """The fresh-install command (no --time-format: epoch seconds are detected; pandas 3
+    string ids) over two seeds: the JSON states the protocol and holds the pooled
+    baselines, the strongest of them, every figure's interval and each seed's result."""
+    rng = np.random.default_rng(11)
+    lines = ["userId,movieId,rating,timestamp"]
+    for user in range(1, 151):
+        start, t = int(rng.integers(1, 80)), 964_982_703 + int(rng.integers(0, 10**7))
+        for step in range(10):
+            t += 0 if step == 5 else int(rng.integers(60, 86_400))  # one same-time pair
+            movie = (start + step) % 80 + 1 if rng.random() < 0.8 else int(rng.integers(1, 81))
+            lines.append(f"{user},{movie},{rng.integers(1, 11) / 2},{t}")
+    data = tmp_path / "ratings.csv"
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "api.cli", "bench", "recommend", "--data", str(data),
+         "--customer-col", "userId", "--time-col", "timestamp", "--item-col", "movieId",
+         "--brands", "3", "--rounds", "3", "--epochs", "4", "--seeds", "0,1",
+         "--json", str(out)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(out.read_text())
+    assert r["load"]["time_format"] == "epoch seconds" and r["load"]["bad_rows"] == 0
+    assert r["protocol"]["seeds"] == [0, 1] and r["seed"] == [0, 1]
+    assert {"split", "tie_rule", "score_ties"} <= set(r["protocol"])
+    assert set(r["baselines"]) == {"popularity", "item_knn", "ease", "markov", "als"}
+    for name, b in r["baselines"].items():
+        assert 0.0 <= b["metrics"]["hr10"] <= 1.0 and 0.0 <= b["metrics"]["ndcg10"] <= 1.0
+        assert b["seconds"] >= 0 and b["peak_memory_mb"] > 0, name
+        assert len(r["ci95"]["baselines"][name]["metrics"]["hr10"]) == 2
+    strongest = r["strongest_pooled"]
+    names = strongest["name"] if isinstance(strongest["name"], list) else [strongest["name"]]
+    assert set(names) <= set(r["baselines"])
+    assert r["baselines"]["markov"]["metrics"]["hr10"] > 2 * r["popularity"]["metrics"]["hr10"]
+    assert len(r["per_seed"]) == 2 and [s["seed"] for s in r["per_seed"]] == [0, 1]
+    for key in ("centralized", "federated", "federated_dp"):
+        assert "ndcg10" in r[key]["metrics"] and len(r["ci95"][key]["metrics"]["hr10"]) == 2
+    assert r["centralized"]["chosen"]["epochs"] in [1, 2, 3, 4] or isinstance(
+        r["centralized"]["chosen"]["epochs"], list)

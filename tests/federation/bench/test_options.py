@@ -64,3 +64,18 @@ def test_one_class_of_labels_is_refused_before_training(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="AUC needs both classes"):
         bench_churn(BenchOptions.for_task("churn", data=str(data), id_col="cid",
                                           label_col="churn", positive="Yes"))
+
+
+@pytest.mark.integration
+def test_seeds_are_checked_before_any_work(tmp_path: Path) -> None:
+    runner = CliRunner()
+    base = ["bench", "churn", "--data", str(tmp_path / "absent.csv"), "--json",
+            str(tmp_path / "o.json")]
+    for args, expected in [(["--seeds", "0,x"], "--seeds: '0,x' is not"),
+                           (["--seeds", "1,1"], "distinct"),
+                           (["--seed", "1", "--seeds", "0,1"], "not both")]:
+        res = runner.invoke(app, [*base, *args])
+        assert res.exit_code == 2 and expected in res.output, (args, res.output)
+    with pytest.raises(InputError) as info:
+        BenchOptions.for_task("churn", data="telco", seeds=())
+    assert info.value.column == "--seeds"

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
 from compliance.errors import InputError
-from federation.data.connectors import load_customers, load_transactions
+from federation.data.connectors import load_customers, load_transactions, parse_times
 
 pytestmark = pytest.mark.unit
 
@@ -96,3 +98,42 @@ def test_a_time_format_that_fits_no_row_fails_at_the_first_row(tmp_path: Path) -
         load_transactions(str(f), customer_col="user", time_col="when", item_col="item",
                           time_format="unix")
     assert (info.value.file, info.value.line, info.value.column) == (str(f), 2, "when")
+
+
+# ---------------------------------------------------------------- numeric times (issue 20)
+
+# 1990-01-01 .. 2100-01-01 in epoch seconds: every plausible transaction time.
+EARLY, LATE = 631_152_000, 4_102_444_800
+
+
+@settings(max_examples=200, deadline=None)
+@given(seconds=st.lists(st.integers(EARLY, LATE), min_size=1, max_size=30),
+       millis=st.booleans(), as_text=st.booleans())
+def test_epoch_seconds_and_milliseconds_are_told_apart(seconds: list[int], millis: bool,
+                                                       as_text: bool) -> None:
+    """Whatever the unit and dtype (pandas 3 reads CSV columns as `str`), numeric times
+    come back as the instants they encode."""
+    raw = [s * 1000 + 7 if millis else s for s in seconds]
+    values = pd.Series([str(v) for v in raw], dtype="str") if as_text else pd.Series(raw)
+    when, how = parse_times(values, None)
+    assert how == ("epoch milliseconds" if millis else "epoch seconds")
+    expected = pd.to_datetime(pd.Series(raw), unit="ms" if millis else "s", utc=True)
+    assert (when == expected).all()
+
+
+def test_yyyymmdd_integers_are_dates_not_1970_epochs() -> None:
+    when, how = parse_times(pd.Series(["20250101", "20251231"], dtype="str"), None)
+    assert how == "%Y%m%d" and str(when.iloc[1].date()) == "2025-12-31"
+
+
+def test_a_movielens_shaped_log_loads_without_a_time_format(tmp_path: Path) -> None:
+    """userId,movieId,rating,timestamp with epoch seconds: every row loads (it loaded none
+    before, all 'unparseable timestamp'), and the report says how the times were read."""
+    f = tmp_path / "ratings.csv"
+    f.write_text("userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,3,4.0,964981247\n"
+                 "2,6,4.0,964982224\n2,x,3.5,not-a-time\n")
+    log, report = load_transactions(str(f), customer_col="userId", time_col="timestamp",
+                                    item_col="movieId")
+    assert report.rows_loaded == 3 and report.bad_rows == 1
+    assert report.as_dict()["time_format"] == "epoch seconds"
+    assert str(log["ordered_at"].iloc[0]) == "2000-07-30 18:45:03+00:00"
