@@ -9,13 +9,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
 from api.cli import app
 from api.composition import default_services
-from compliance.audit.models import AuditEvent
 from compliance.database import Database
+from tests.api.test_cli_alliance import _events
 
 pytestmark = pytest.mark.integration
 
@@ -53,15 +52,6 @@ def _refused(res: Result, *expected: str) -> None:
 
 def _files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if "keys" not in p.parts}
-
-
-def _events(url: str) -> int:
-    db = Database(url)
-    try:
-        with db.reading() as s:
-            return int(s.scalar(select(func.count()).select_from(AuditEvent)) or 0)
-    finally:
-        db.dispose()
 
 
 @pytest.mark.parametrize("args", [
