@@ -392,7 +392,8 @@ def bench_churn(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[
                                 delta=opts.delta if epsilon is not None else None,
                                 seed=opts.seed)
         return {"metrics": evaluate(m, x_test, y_test), "seconds": round(fed[name][1], 2),
-                "peak_memory_mb": fed_run["peak_memory_mb"], "membership_inference": mia}
+                "peak_memory_mb": fed_run["peak_memory_mb"],
+                "memory_growth_mb": fed_run["memory_growth_mb"], "membership_inference": mia}
 
     dp_out = {**scored("federated_dp", plan.epsilon()), **plan.report()}
     return {"task": "churn", "data": opts.data, "load": report.as_dict(),
@@ -528,6 +529,7 @@ def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> d
                    for b in brands]
             return {"metrics": _by_users(per, brands), "seconds": round(fed[name][1], 2),
                     "peak_memory_mb": fed_run["peak_memory_mb"],
+                    "memory_growth_mb": fed_run["memory_growth_mb"],
                     "membership_inference": _rec_membership(fed[name][2], pooled.n_users,
                                                             epsilon, opts.delta)}
 

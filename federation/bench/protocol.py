@@ -35,8 +35,10 @@ def protocol(task: str, seeds: Sequence[int]) -> dict[str, Any]:
                      "refitted on training + validation",
         "federated": "federated and federated-DP runs use the given rounds and learning "
                      "rates (nothing is chosen for them on the test split)",
-        "memory": "peak resident memory of the bench process during the configuration "
-                  "(Linux VmHWM, reset before each; Ray's simulation workers not included)",
+        "memory": "peak_memory_mb: peak resident memory of the bench process during the "
+                  "configuration (Linux VmHWM, reset before each); memory_growth_mb: that "
+                  "peak less the resident memory at its start; Ray's simulation workers "
+                  "are not included",
     }
     if task == "recommend":
         return {**common,
@@ -79,10 +81,11 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
-def _peak_kib() -> int | None:
+def _status_kib(field: str) -> int | None:
+    """A memory figure of this process from /proc/self/status (Linux), in KiB."""
     try:
         for line in STATUS.read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except OSError:
         pass
@@ -90,16 +93,19 @@ def _peak_kib() -> int | None:
 
 
 def measured(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """`fn()`'s result with `seconds` and `peak_memory_mb` added. The peak is the process's
-    resident high-water mark, reset first where Linux allows (`/proc/self/clear_refs`);
-    elsewhere it is the process's peak so far."""
+    """`fn()`'s result with `seconds`, `peak_memory_mb` and `memory_growth_mb` added. The
+    peak is the process's resident high-water mark, reset first where Linux allows
+    (`/proc/self/clear_refs`; elsewhere the process's peak so far); the growth is that peak
+    less the resident memory at the start, what the configuration itself needed."""
     with contextlib.suppress(OSError):
         CLEAR_REFS.write_text("5")
+    start = _status_kib("VmRSS")
     t0 = time.perf_counter()
     out = fn()
     out["seconds"] = round(time.perf_counter() - t0, 2)
-    kib = _peak_kib() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kib = _status_kib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out["peak_memory_mb"] = round(kib / 1024, 1)
+    out["memory_growth_mb"] = round((kib - start) / 1024, 1) if start is not None else None
     return out
 
 

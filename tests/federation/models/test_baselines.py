@@ -87,7 +87,7 @@ def test_recommendation_baselines_choose_on_validation() -> None:
     assert set(out["baselines"]) == {"popularity", "item_knn", "ease", "markov", "als"}
     markov = out["baselines"]["markov"]
     assert markov["chosen"]["window"] == 1 and markov["metrics"]["hr10"] == 1.0
-    assert markov["seconds"] >= 0 and markov["peak_memory_mb"] > 0
+    assert markov["seconds"] >= 0 and markov["peak_memory_mb"] >= markov["memory_growth_mb"] >= 0
     assert out["strongest_pooled"]["validation"]["hr10"] == 1.0
 
 
