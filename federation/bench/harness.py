@@ -297,7 +297,7 @@ def bench_churn(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[
         raise InputError(f"every loaded row has label {int(y[0])}: AUC needs both classes",
                          file=source)
     parts = dirichlet_split(y.astype(int), opts.brands, alpha=opts.alpha, seed=opts.seed,
-                            min_size=max(20, int(3 / opts.test_share)))
+                            min_size=max(20, int(2 / opts.test_share)))
     splits = []
     for k, idx in enumerate(parts):
         tr, te = stratified_split(y[idx].astype(int), opts.test_share, seed=opts.seed + k)
