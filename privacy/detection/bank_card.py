@@ -7,19 +7,10 @@ from privacy.check_digits import luhn_valid
 from privacy.detection.context import adjust, has_any
 from privacy.detection.documents import ORDER_CONTEXT, PROVINCE_CODES
 from privacy.detection.entities import BANK_CARD, Finding
-from privacy.detection.groups import card_stretches, chains
+from privacy.detection.groups import card_candidates, known_issuer
 
 CONTEXT = ("卡号", "银行卡", "信用卡", "借记卡", "储蓄卡", "银联", "card", "visa", "mastercard",
            "unionpay", "账号", "account")
-
-
-def known_issuer(d: str) -> bool:
-    """Visa 4; Mastercard 51-55, 2221-2720; Amex 34/37; JCB 3528-3589; Discover 6011/65/
-    644-649; UnionPay 62 and 81; Diners 36/38; Maestro 50/56-58/6."""
-    two, four = int(d[:2]), int(d[:4])
-    return (d[0] == "4" or 51 <= two <= 55 or 2221 <= four <= 2720 or two in (34, 37, 36, 38)
-            or 3528 <= four <= 3589 or d.startswith(("6011", "65", "62", "81"))
-            or 644 <= int(d[:3]) <= 649 or two in (50, 56, 57, 58))
 
 
 def _looks_like_id(d: str) -> bool:
@@ -38,16 +29,13 @@ class BankCardFinder:
 
     def find(self, text: str) -> list[Finding]:
         out = []
-        for _, spans in chains(text):
-            for i, j in card_stretches([e - s for s, e in spans]):
-                start, end = spans[i][0], spans[j][1]
-                digits = "".join(text[s:e] for s, e in spans[i:j + 1])
-                if not luhn_valid(digits) or not known_issuer(digits):
-                    continue
-                if len(digits) == 18 and _looks_like_id(digits) and not has_any(
-                        text[max(0, start - 14):start].lower(), CONTEXT):
-                    continue
-                score = adjust(0.75, text, start, end, positive=CONTEXT,
-                               negative=ORDER_CONTEXT, boost=0.25, before=14)
-                out.append(Finding(start, end, BANK_CARD, score, self.name))
+        for start, end, digits in card_candidates(text):
+            if not known_issuer(digits) or not luhn_valid(digits):
+                continue
+            if len(digits) == 18 and _looks_like_id(digits) and not has_any(
+                    text[max(0, start - 14):start].lower(), CONTEXT):
+                continue
+            score = adjust(0.75, text, start, end, positive=CONTEXT,
+                           negative=ORDER_CONTEXT, boost=0.25, before=14)
+            out.append(Finding(start, end, BANK_CARD, score, self.name))
         return out

@@ -25,14 +25,14 @@ from privacy.detection.entities import (
     Finding,
     windows,
 )
-from privacy.detection.groups import inside_card
+from privacy.detection.groups import overlaps_card
 from privacy.detection.offline import OFFLINE_EXTRACT
 
 PHONE_CONTEXT = ("电话", "手机", "座机", "联系", "致电", "来电", "号码", "tel", "phone", "mobile",
                  "call", "cell", "contact", "fax", "传真", "whatsapp", "微信")
 # A bare North American 3-3-4 number is too common a shape to read after another number
 # (`1234 555 555 1234`); mainland numbers are read there, unless a card-shaped stretch of
-# digit groups holds them (`groups.inside_card`).
+# digit groups holds them (`groups.overlaps_card`).
 NOT_GROUPED = r"(?:(?<!\d[\s-])|(?=[+(]))"
 AREA = r"(10|2\d|[3-9]\d{2})"
 MOBILE_SEGMENTS = re.compile(r"1(?:3\d|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8\d|9[0-35-9])")
@@ -45,16 +45,19 @@ class PhoneFinder:
                          + r"(?:(?:\+|00)\s?86[\s-]?|\(\+?86\)\s?)?(1\d{2})(?:\d{8}|[\s-]\d{4}"
                          r"[\s-]\d{4})" + NA)  # 11 digits or 3-4-4, never 7-4 (`1450000 2000`)
     # Area codes (YD/T 2001): 010 Beijing, 02x, 03xx-09xx; spelled out so that an unseparated
-    # 01012345678 is not first read with a three-digit area 101 and dropped.
+    # 01012345678 is not first read with a three-digit area 101 and dropped. A local number
+    # never begins with 0, so `0300 010-2000-0000` is not read from its first group.
     _landline = re.compile(r"(?=[+(（0])" + NB
                            + r"(?:(?:\+|00)\s?86[\s-]?\(?0?" + AREA + r"\)?|[(（]0" + AREA
                            + r"[)）]|0"
-                           + AREA + r")[\s-]?(\d{3,4})[\s-]?(\d{4})(?:-\d{1,5})?" + NA)
+                           + AREA + r")[\s-]?([1-9]\d{2,3})[\s-]?(\d{4})(?:-\d{1,5})?" + NA)
     _intl = re.compile(r"(?=[+0])(?<![\w+])(?:\+|(?<!\d[\s-])00)[1-9][\d\s().-]{6,18}\d" + NA)
     _nanp = re.compile(r"(?=[+(1-9])" + NB + NOT_GROUPED + r"(?<!\+86\s)(?<!\+86-)(?:\+?1[\s.-]?)?"
                        r"(?:\([2-9]\d{2}\)\s?|[2-9]\d{2}[\s.-])[2-9]\d{2}[\s.-]\d{4}" + NA)
 
-    _digits = re.compile(r"\d[\d\s().-]{5,}\d")
+    # ASCII classes: `\d` tests every Unicode digit and costs twice as much here; full-width
+    # digits are folded to ASCII before any finder runs (`entities.fold_width`).
+    _digits = re.compile(r"[0-9][0-9\s().-]{5,}[0-9]")
     _cn_code = re.compile(r"(?:\+|00)\s?86")
 
     def find(self, text: str) -> list[Finding]:
@@ -66,13 +69,13 @@ class PhoneFinder:
     def _find_in(self, text: str, lo: int, hi: int) -> list[Finding]:
         out: list[Finding] = []
         for m in self._mobile.finditer(text, lo, hi):
-            if not MOBILE_SEGMENTS.fullmatch(m.group(1)) or inside_card(text, m.start(), m.end()):
+            if not MOBILE_SEGMENTS.fullmatch(m.group(1)) or overlaps_card(text, m.start(), m.end()):
                 continue
             s = adjust(0.8, text, m.start(), m.end(), positive=PHONE_CONTEXT,
                        negative=ORDER_CONTEXT, boost=0.2)
             out.append(Finding(m.start(), m.end(), PHONE_NUMBER, s, self.name))
         for m in self._landline.finditer(text, lo, hi):
-            if len(m.group(4)) + len(m.group(5)) not in (7, 8) or inside_card(
+            if len(m.group(4)) + len(m.group(5)) not in (7, 8) or overlaps_card(
                     text, m.start(), m.end()):
                 continue
             separated = bool(re.search(r"[\s()（）+-]", m.group()))

@@ -49,24 +49,42 @@ def card_stretches(lengths: list[int]) -> list[tuple[int, int]]:
             if not any(a <= i and j <= b and (a, b) != (i, j) for a, b in found)]
 
 
-def chains(text: str) -> Iterator[tuple[int, list[tuple[int, int]]]]:
-    """Each chain of at least 13 digits as (start, group spans); a group that touches a
-    letter outside the chain (`SF1234…`) is dropped from its end."""
+def card_candidates(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, digits) of every card-shaped stretch of every chain of 13+ digits; a
+    group that touches a letter outside its chain (`SF1234…`) is never part of one."""
+    n = len(text)
     for m in LONG_CHAIN.finditer(text):
+        start, end = m.span()
         raw = m.group()
-        spans = ([(m.start(), m.end())] if " " not in raw and "-" not in raw
-                 else [(g.start(), g.end()) for g in _GROUP.finditer(text, m.start(), m.end())])
-        if m.start() > 0 and text[m.start() - 1] in _ALNUM:
+        dirty_left = start > 0 and text[start - 1] in _ALNUM
+        dirty_right = end < n and text[end] in _ALNUM
+        if " " not in raw and "-" not in raw:  # unbroken: the common case, no splitting
+            if end - start <= 19 and not dirty_left and not dirty_right:
+                yield start, end, raw
+            continue
+        spans = [(g.start(), g.end()) for g in _GROUP.finditer(text, start, end)]
+        if dirty_left:
             spans = spans[1:]
-        if m.end() < len(text) and text[m.end()] in _ALNUM:
+        if dirty_right:
             spans = spans[:-1]
-        if spans:
-            yield m.start(), spans
+        for a, b in card_stretches([e - s for s, e in spans]):
+            yield spans[a][0], spans[b][1], "".join(text[s:e] for s, e in spans[a:b + 1])
 
 
-def inside_card(text: str, start: int, end: int) -> bool:
-    """Whether the digits in [start, end) are only part of a card-shaped stretch of the
-    chain around them (`0755 8654 3210` inside `6222 0755 8654 3210`)."""
+def known_issuer(d: str) -> bool:
+    """Visa 4; Mastercard 51-55, 2221-2720; Amex 34/37; JCB 3528-3589; Discover 6011/65/
+    644-649; UnionPay 62 and 81; Diners 36/38; Maestro 50/56-58/6."""
+    two, four = int(d[:2]), int(d[:4])
+    return (d[0] == "4" or 51 <= two <= 55 or 2221 <= four <= 2720 or two in (34, 37, 36, 38)
+            or 3528 <= four <= 3589 or d.startswith(("6011", "65", "62", "81"))
+            or 644 <= int(d[:3]) <= 649 or two in (50, 56, 57, 58))
+
+
+def overlaps_card(text: str, start: int, end: int) -> bool:
+    """Whether the digits in [start, end) share a group with a card-shaped stretch of the
+    chain around them that starts like a card (a known issuer), other than exactly them:
+    `0755 8654 3210` inside `6222 0755 8654 3210`, `130 2221 0000` in `130 2221 0000 0000
+    0009`. A reader takes such a chain for a card (mistyped or not), not for a phone."""
     lo, hi = start, end
     while lo >= 2 and text[lo - 1] in _SEPS and text[lo - 2].isascii() and text[lo - 2].isdigit():
         lo -= 2
@@ -82,6 +100,7 @@ def inside_card(text: str, start: int, end: int) -> bool:
     spans = [(g.start(), g.end()) for g in _GROUP.finditer(text, lo, hi)]
     for i, j in card_stretches([e - s for s, e in spans]):
         s, e = spans[i][0], spans[j][1]
-        if s <= start and end <= e and (s, e) != (start, end):
+        if s < end and start < e and (s, e) != (start, end) and known_issuer(
+                "".join(text[a:b] for a, b in spans[i:j + 1])):
             return True
     return False

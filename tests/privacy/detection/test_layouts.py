@@ -224,14 +224,17 @@ def test_identifiers_listed_one_after_another_are_all_found(kind: str, data: st.
 @given(st.sampled_from(sorted(INVALID)), st.data())
 def test_no_invalid_identifier_is_found_in_any_layout(kind: str, data: st.DataObject) -> None:
     value = data.draw(INVALID[kind], label="value")
-    layout = data.draw(st.sampled_from(LAYOUTS[:1] + LAYOUTS[2:]), label="layout")
+    layout = data.draw(st.sampled_from(LAYOUTS), label="layout")
     before, after = data.draw(layout.before, label="before"), data.draw(layout.after,
                                                                          label="after")
     if data.draw(st.booleans(), label="full width"):
         value = full_width(value)
     text = before + value + after
-    lo, hi = len(before), len(before) + len(value)
-    assert not [f for f in SCANNER.scan(text) if f.start < hi and f.end > lo
+    lo = len(before)
+    # Nothing is read from the value's start; a number that stands after it in the same
+    # chain may still be read with the value's last groups (`100 0371 2345 1203` holds the
+    # landline 0371 2345 1203).
+    assert not [f for f in SCANNER.scan(text) if f.start <= lo < f.end
                 and f.type in INVALID], text
 
 
