@@ -19,7 +19,7 @@ from __future__ import annotations
 from functools import cache
 
 from compliance.errors import InputError
-from privacy.detection.entities import Finder
+from privacy.detection.entities import Finder, fold_width
 
 
 @cache
@@ -36,7 +36,8 @@ def _finders() -> tuple[Finder, ...]:
 
 def pii_type(key: str) -> str | None:
     """The entity type a recognizer finds in `key` (CN_RESIDENT_ID, PHONE_NUMBER, ...), or
-    None when the key reads as a pseudonym."""
+    None when the key reads as a pseudonym. Full-width digits are read as digits."""
+    key = fold_width(key)
     for finder in _finders():
         for found in finder.find(key):
             if found.score > 0:

@@ -173,3 +173,7 @@ def test_the_reported_keys_are_refused(key: str) -> None:
                                  "00000000000000000000000000000001", "crm-customer-00042"])
 def test_ordinary_opaque_keys_are_accepted(key: str) -> None:
     assert pii_type(key) is None
+
+
+def test_a_full_width_number_is_refused_too() -> None:
+    assert pii_type("１３８１２３４５６７８") == "PHONE_NUMBER"
