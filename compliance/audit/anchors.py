@@ -37,7 +37,7 @@ ANCHORED_TABLES: tuple[str, ...] = (
     "principals",
 )
 TEXT_IDS = frozenset({"training_runs", "subject_requests"})  # uuid keys; the rest are integers
-PENDING = "comity_anchors_pending"
+_PENDING = "comity_anchors_pending"
 _BATCH = 500
 
 
@@ -81,14 +81,14 @@ def touch(session: Session, table: str, ids: Iterable[object]) -> None:
     """Name rows a Core statement inserted, updated or deleted in this transaction."""
     if table not in ANCHORED_TABLES:
         raise ValueError(f"{table} is not an anchored table")
-    pending: set[tuple[str, str]] = session.info.setdefault(PENDING, set())
+    pending: set[tuple[str, str]] = session.info.setdefault(_PENDING, set())
     pending.update((table, str(i)) for i in ids)
 
 
 def take(session: Session) -> list[list[str | None]]:
     """Digests of every pending row, as `[table, id, digest]` (digest None: deleted), and
     clear them: the caller writes them into an audit event of this transaction."""
-    pending: set[tuple[str, str]] = session.info.pop(PENDING, set())
+    pending: set[tuple[str, str]] = session.info.pop(_PENDING, set())
     if not pending:
         return []
     by_table: dict[str, list[str]] = {}
@@ -112,7 +112,7 @@ def _collect(session: Session, _ctx: UOWTransaction) -> None:
 
 
 def pending(session: Session) -> bool:
-    return bool(session.info.get(PENDING))
+    return bool(session.info.get(_PENDING))
 
 
 event.listen(Session, "after_flush", _collect)

@@ -141,7 +141,8 @@ class AuditLog:
                 index.add(data["anchors"])
         found = index.unanchored(self.session)
         for i in range(0, len(found), batch):
-            self.session.info[anchors.PENDING] = set(found[i:i + batch])
+            for table, rid in found[i:i + batch]:
+                anchors.touch(self.session, table, [rid])
             self.record("audit.anchors", actor=actor, data={"baseline": True})
         return len(found)
 

@@ -14,6 +14,13 @@ import pytest
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
+
+def _bench(task: str, data: Path, *args: str, timeout: int = 600
+           ) -> subprocess.CompletedProcess[str]:
+    """`comity bench TASK --data DATA ARGS...` as a user runs it, in its own process."""
+    return subprocess.run([sys.executable, "-m", "api.cli", "bench", task, "--data", str(data),
+                           *args], capture_output=True, text=True, timeout=timeout)
+
 def test_bench_churn_on_a_customer_csv(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     n = 900
@@ -27,11 +34,9 @@ def test_bench_churn_on_a_customer_csv(tmp_path: Path) -> None:
     data = tmp_path / "customers.csv"
     data.write_text("\n".join(lines) + "\n")
     out = tmp_path / "bench.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "api.cli", "bench", "churn", "--data", str(data),
-         "--id-col", "cid", "--label-col", "churned", "--positive", "yes", "--brands", "3",
-         "--rounds", "4", "--epochs", "5", "--seeds", "0", "--json", str(out)],
-        capture_output=True, text=True, timeout=600)
+    proc = _bench("churn", data, "--id-col", "cid", "--label-col", "churned", "--positive",
+                  "yes", "--brands", "3", "--rounds", "4", "--epochs", "5", "--seeds", "0",
+                  "--json", str(out))
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(out.read_text())
     assert r["load"]["bad_rows"] == 1 and r["load"]["rows_loaded"] == n
@@ -50,10 +55,8 @@ def test_bench_churn_on_a_customer_csv(tmp_path: Path) -> None:
 def test_bench_rejects_a_table_without_columns(tmp_path: Path) -> None:
     data = tmp_path / "c.csv"
     data.write_text("a,b\n1,2\n")
-    proc = subprocess.run([sys.executable, "-m", "api.cli", "bench", "churn", "--data",
-                           str(data), "--id-col", "a", "--label-col", "churn", "--json",
-                           str(tmp_path / "o.json")], capture_output=True, text=True,
-                          timeout=120)
+    proc = _bench("churn", data, "--id-col", "a", "--label-col", "churn", "--json",
+                  str(tmp_path / "o.json"), timeout=120)
     assert proc.returncode == 2
     assert "column 'churn' not found" in proc.stderr
     assert not (tmp_path / "o.json").exists()
@@ -72,11 +75,9 @@ def test_bench_recommend_on_a_transaction_log(tmp_path: Path) -> None:
     data = tmp_path / "log.csv"
     data.write_text("\n".join(lines) + "\n")
     out = tmp_path / "rec.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "api.cli", "bench", "recommend", "--data", str(data),
-         "--customer-col", "shopper", "--time-col", "when", "--item-col", "sku",
-         "--time-format", "%Y-%m-%d", "--brands", "3", "--rounds", "15", "--epochs", "15",
-         "--seeds", "0", "--json", str(out)], capture_output=True, text=True, timeout=600)
+    proc = _bench("recommend", data, "--customer-col", "shopper", "--time-col", "when",
+                  "--item-col", "sku", "--time-format", "%Y-%m-%d", "--brands", "3",
+                  "--rounds", "15", "--epochs", "15", "--seeds", "0", "--json", str(out))
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(out.read_text())
     assert r["load"]["bad_rows"] == 1 and r["users"] == 240 and r["items"] == 60
@@ -104,11 +105,9 @@ def test_bench_recommend_on_a_movielens_shaped_csv(tmp_path: Path) -> None:
     data = tmp_path / "ratings.csv"
     data.write_text("\n".join(lines) + "\n")
     out = tmp_path / "bench.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "api.cli", "bench", "recommend", "--data", str(data),
-         "--customer-col", "userId", "--time-col", "timestamp", "--item-col", "movieId",
-         "--brands", "3", "--rounds", "3", "--epochs", "4", "--seeds", "0,1",
-         "--json", str(out)], capture_output=True, text=True, timeout=900)
+    proc = _bench("recommend", data, "--customer-col", "userId", "--time-col", "timestamp",
+                  "--item-col", "movieId", "--brands", "3", "--rounds", "3", "--epochs", "4",
+                  "--seeds", "0,1", "--json", str(out), timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(out.read_text())
     assert r["load"]["time_format"] == "epoch seconds" and r["load"]["bad_rows"] == 0
