@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -92,7 +94,8 @@ def test_recommendation_baselines_choose_on_validation() -> None:
 
 
 def test_strongest_pooled_is_chosen_on_validation_not_test() -> None:
-    baselines = {"a": {"metrics": {"auc": 0.6}, "validation": {"auc": 0.9}, "chosen": {}},
+    baselines: dict[str, dict[str, Any]] = {
+        "a": {"metrics": {"auc": 0.6}, "validation": {"auc": 0.9}, "chosen": {}},
                  "b": {"metrics": {"auc": 0.95}, "validation": {"auc": 0.8}, "chosen": {}},
                  "rule": {"applicable": False}}
     assert _strongest(baselines, ("auc",))["name"] == "a"
