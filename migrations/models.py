@@ -14,6 +14,8 @@ from federation.coordinator.lineage.models import (
     TrainingRunBrand,
 )
 from privacy.aggregates.models import BudgetLedger, DpDataset, DpRelease, PrivacyBudget
+from privacy.experiments.models import Experiment
+from privacy.masking.models import PiiReveal
 from privacy.vault.models import SubjectKey, SubjectPii
 
 __all__ = [
@@ -27,7 +29,9 @@ __all__ = [
     "ConsentEvent",
     "DpDataset",
     "DpRelease",
+    "Experiment",
     "ModelVersion",
+    "PiiReveal",
     "PrincipalRecord",
     "PrivacyBudget",
     "Subject",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from compliance.database import Base
@@ -14,6 +14,14 @@ from compliance.database import Base
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
+    # The 7-day trace (`compliance.audit.trace`): by actor, and by the subject pseudonym and
+    # run id inside `data`. The expression indexes are spelled here as on PostgreSQL, where
+    # Alembic compares them; the migration writes SQLite's `json_extract` form.
+    __table_args__ = (
+        Index("ix_audit_events_actor_occurred_at", "actor", "occurred_at"),
+        Index("ix_audit_events_data_subject", text("(data ->> 'subject')"), "seq"),
+        Index("ix_audit_events_data_run_id", text("(data ->> 'run_id')"), "seq"),
+    )
 
     seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     occurred_at: Mapped[datetime] = mapped_column(index=True)
