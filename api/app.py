@@ -6,16 +6,19 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api import jsonlog
 from api.composition import Services
 from api.deps import rate_key
 from api.errors import validation_error
 from api.limits import Limits, LimitsMiddleware
+from api.metrics import Metrics, MetricsMiddleware
 from api.routers import (
     aggregates,
     audit,
     brands,
     consents,
     dpo,
+    metrics,
     models,
     pii,
     reports,
@@ -35,8 +38,13 @@ def create_app(db: Database | None = None, limits: Limits | None = None) -> Fast
     app.state.policies = services.policies
     app.state.pii_scanner = services.scanner
     app.state.aggregates = services.aggregates
+    app.state.metrics = Metrics(services.db)  # outermost: 413s and 429s are counted too
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    if jsonlog.enabled():
+        jsonlog.configure()
     for r in (brands.router, consents.router, models.router, requests.router, audit.router,
-              retention.router, pii.router, aggregates.router, reports.router, dpo.router):
+              retention.router, pii.router, aggregates.router, reports.router, dpo.router,
+              metrics.router):
         app.include_router(r)
 
     @app.exception_handler(ComityError)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +30,9 @@ def serve(
     ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (comity certs)")
                             ] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option(help="Its private key")] = None,
+    log_json: Annotated[bool, typer.Option(
+        help="Log one JSON event per line, no personal data (or COMITY_LOG_FORMAT=json)")
+    ] = False,
 ) -> None:
     """Serve the API on the embedded default (or COMITY_DATABASE_URL); over TLS when given a
     certificate and key (brand nodes verify it against the alliance CA).
@@ -38,9 +42,15 @@ def serve(
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise InputError("give both --ssl-certfile and --ssl-keyfile, or neither",
                          column="--ssl-keyfile")
+    from api import jsonlog
+
+    if log_json:
+        os.environ[jsonlog.ENV] = "json"  # the workers' create_app reads it
     default_services().db.dispose()  # migrate once, before the workers start
+    structured = jsonlog.enabled()  # uvicorn's own config would print plain lines and URLs
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning",
+                log_level="warning", access_log=not structured,
+                log_config=None if structured else uvicorn.config.LOGGING_CONFIG,
                 ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
                 ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from api.deps import MAX_DB_INT, DatabaseDep, PrincipalDep, ReadSessionDep
 from compliance.audit.schemas import WitnessIn, WitnessOut
@@ -17,9 +17,10 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
 @router.get("/verify")
-def verify(session: ReadSessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def verify(session: ReadSessionDep, principal: PrincipalDep, request: Request) -> dict[str, Any]:
     principal.require("dpo", "admin")
     res = AuditLog(session).verify()
+    request.app.state.metrics.observe_verification(res)
     return {"verified": res.verified, "events": res.events, "head": res.head_hash,
             "first_bad_seq": res.first_bad_seq, "problem": res.problem, "rows": list(res.rows)}
 
