@@ -4,6 +4,12 @@ from compliance.audit.checkpoint_models import AuditCheckpoint, AuditWitness
 from compliance.audit.models import AuditEvent
 from compliance.consent.models import ConsentEvent
 from compliance.database import Base
+from compliance.governance.models import (
+    CrossBorderTransfer,
+    ImpactAssessment,
+    Incident,
+    TransferMechanism,
+)
 from compliance.requests.models import SubjectRequest
 from compliance.subjects.models import Brand, Subject
 from compliance.tokens.models import ApiToken, PrincipalRecord
@@ -27,9 +33,12 @@ __all__ = [
     "Brand",
     "BudgetLedger",
     "ConsentEvent",
+    "CrossBorderTransfer",
     "DpDataset",
     "DpRelease",
     "Experiment",
+    "ImpactAssessment",
+    "Incident",
     "ModelVersion",
     "PiiReveal",
     "PrincipalRecord",
@@ -41,4 +50,5 @@ __all__ = [
     "TrainingRound",
     "TrainingRun",
     "TrainingRunBrand",
+    "TransferMechanism",
 ]

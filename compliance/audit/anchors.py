@@ -35,8 +35,10 @@ ANCHORED_TABLES: tuple[str, ...] = (
     "consent_events", "subject_requests", "privacy_budgets", "budget_ledgers", "dp_releases",
     "training_runs", "training_run_brands", "training_rounds", "model_versions", "api_tokens",
     "principals",
+    "impact_assessments", "transfer_mechanisms", "cross_border_transfers", "incidents",
 )
-TEXT_IDS = frozenset({"training_runs", "subject_requests"})  # uuid keys; the rest are integers
+TEXT_IDS = frozenset({"training_runs", "subject_requests", "impact_assessments",
+                      "incidents"})  # uuid keys; the rest are integers
 _PENDING = "comity_anchors_pending"
 _BATCH = 500
 

@@ -21,7 +21,9 @@ from flwr.serverapp import Grid
 
 from compliance.audit.service import AuditLog
 from compliance.database import Database
+from compliance.governance.service import check_run_or_raise
 from compliance.policy.engine import PolicyEngine
+from compliance.policy.governance import load_governance
 from compliance.policy.loader import load_policies
 from federation.coordinator.auditing_grid import AuditingGrid
 from federation.coordinator.gate_check import (
@@ -97,7 +99,12 @@ def gate(grid: Grid, db: Database, settings: RunSettings, nodes: list[int],
     reports = collect_gate_reports(grid, settings, nodes)
     if resumed is not None:
         return reports, check_resumed_gate(db, settings, reports, resumed)
-    lineage = verify_and_audit_gate(db, settings, PolicyEngine(load_policies()), reports)
+    policies = load_policies()
+    for brand, rep in sorted(reports.items()):  # what each brand contributes (PIPL Art. 20)
+        check_run_or_raise(db, policies, load_governance(policies), kind="training",
+                           run_id=settings.run_id, brands=[brand], purpose=settings.purpose,
+                           categories=rep.categories)
+    lineage = verify_and_audit_gate(db, settings, PolicyEngine(policies), reports)
     with db.unit_of_work() as session:
         LineageService(session).record_brands(settings.run_id, lineage)
     return reports, lineage
@@ -160,6 +167,10 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
         settings = replace(settings, rounds=1)
     audited = AuditingGrid(grid)
     nodes = wait_for_nodes(audited, len(settings.brands))
+    policies = load_policies()  # the alliance agreement and assessments, before any brand
+    check_run_or_raise(db, policies, load_governance(policies), kind="training",
+                       run_id=settings.run_id, brands=settings.brands,
+                       purpose=settings.purpose)
     resumed = open_run(db, settings, strategy)
     try:
         reports, lineage = gate(audited, db, settings, nodes, resumed)

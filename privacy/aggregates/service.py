@@ -21,7 +21,10 @@ from compliance.audit import anchors
 from compliance.audit.service import AuditLog
 from compliance.database import Database, utcnow
 from compliance.errors import ComityError, InputError
+from compliance.governance.errors import RunRefused
+from compliance.governance.service import GovernanceService
 from compliance.policy.engine import PolicyEngine
+from compliance.policy.governance import load_governance
 from compliance.policy.schemas import ConsentState, DecisionRequest, PolicySet
 from privacy.aggregates.errors import BudgetExhausted, PolicyDenied
 from privacy.aggregates.federated import FederatedPlan, federated_plan, release_sum
@@ -68,6 +71,7 @@ class AggregateService:
         self.policies = policies
         self.policy = policies.aggregates
         self.engine = PolicyEngine(policies)
+        self.governance = load_governance(policies)
         self.cache = cache or CalibrationCache()
         self.checks = checks or SourceCheck()
         self.secure_sum = secure_sum
@@ -111,6 +115,17 @@ class AggregateService:
                 "query_sha256": query_digest(query)})
         return state
 
+    def _agreement(self, query: AggregateQuery, spec: DatasetSpec, used: set[str | None],
+                   actor: str) -> RunRefused | None:
+        """The alliance agreement (PIPL Art. 20-21): the brands whose silos answer and the
+        coordinator must each have agreed to this purpose and these categories."""
+        with self.db.reading() as session:
+            return GovernanceService(session, self.policies, self.governance).refusal(
+                kind="aggregate", run_id=query_digest(query),
+                brands=sorted(spec.silos) if query.federated else [], purpose=query.purpose,
+                categories=[spec.columns[c].data_category for c in used if c], actor=actor,
+                record=False)
+
     def _release(self, query: AggregateQuery, spec: DatasetSpec, plan: FederatedPlan | None
                  ) -> tuple[Calibrated, pl.DataFrame]:
         """The noisy statistics, not yet shown to anyone."""
@@ -146,6 +161,10 @@ class AggregateService:
         if not decision.allowed:
             self._refuse(requester, ds_id, query, actor, "policy", decision.rule_id)
             raise PolicyDenied(decision.rule_id, decision.explanation)
+        refused = self._agreement(query, spec, used, actor)
+        if refused is not None:
+            self._refuse(requester, ds_id, query, actor, "agreement", refused.rule_id)
+            raise refused
         cost = to_micro(query.epsilon)
         if round(remaining * MICRO) < cost:
             state = self._refuse(requester, ds_id, query, actor, "budget")

@@ -79,9 +79,10 @@ def test_secagg_round_through_flower_answers_within_the_interval(db: Database,
     frames = [customers_frame(1500 + 500 * i, seed=10 + i)
               .with_columns(cid=pl.lit(f"b{i}-") + pl.col("cid")) for i in range(3)]
     silos = {}
+    parties = ("lumen-tea", "north-outfitters", "jade-beauty")  # policies/alliance_agreement
     for i, f in enumerate(frames):
-        silos[f"brand-{i}"] = tmp_path / f"silo{i}.parquet"
-        f.write_parquet(silos[f"brand-{i}"])
+        silos[parties[i]] = tmp_path / f"silo{i}.parquet"
+        f.write_parquet(silos[parties[i]])
     pooled = pl.concat(frames)
     pooled.write_parquet(tmp_path / "schema.parquet")
     nodes = {}  # each brand answers from the file its own node config names
