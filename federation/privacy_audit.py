@@ -3,7 +3,7 @@ rows are (the brand or the benchmark), reporting only attack metrics."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,21 +16,24 @@ from compliance.errors import ComityError, InputError, NotFoundError
 from federation.brand.node import BrandNode, prepare_for_run
 from federation.coordinator.lineage.models import ModelVersion, TrainingRun
 from federation.gate.prepare import PreparedChurn, PreparedRecommend
-from federation.models.churn import build_model, example_losses, predict_proba, set_weights
+from federation.models.churn import build_model, predict_proba, row_losses, set_weights
 from federation.models.recommend import fold_in, membership_scores
 from federation.release import weights_from_blob
 from federation.settings import RunSettings
 from privacy.membership import black_box, dp_bound, loss_threshold
 
 
-def audit_churn_model(model: nn.Module, x_members: np.ndarray, y_members: np.ndarray,
+def audit_churn_model(model: nn.Module | Callable[[np.ndarray], np.ndarray],
+                      x_members: np.ndarray, y_members: np.ndarray,
                       x_nonmembers: np.ndarray, y_nonmembers: np.ndarray, *,
                       epsilon: float | None = None, delta: float | None = None,
                       seed: int = 0) -> dict[str, Any]:
-    """Both attacks on training rows (members) against held-back rows (non-members)."""
-    lt = loss_threshold(example_losses(model, x_members, y_members),
-                        example_losses(model, x_nonmembers, y_nonmembers), seed=seed)
-    bb = black_box(lambda x: predict_proba(model, x), x_members, y_members.astype(int),
+    """Both attacks on training rows (members) against held-back rows (non-members). `model`
+    is the network, or any model's class probabilities (rows, 2) as a function (the trees)."""
+    proba = ((lambda x: predict_proba(model, x)) if isinstance(model, nn.Module) else model)
+    lt = loss_threshold(row_losses(proba(x_members)[:, 1], y_members),
+                        row_losses(proba(x_nonmembers)[:, 1], y_nonmembers), seed=seed)
+    bb = black_box(proba, x_members, y_members.astype(int),
                    x_nonmembers, y_nonmembers.astype(int), seed=seed)
     return {"epsilon": epsilon, "delta": delta, "dp_advantage_bound": dp_bound(epsilon, delta),
             "loss_threshold": lt.as_dict(), "black_box": bb.as_dict(),

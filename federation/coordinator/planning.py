@@ -11,6 +11,7 @@ import torch
 from federation.data.features import CHURN_FEATURES
 from federation.errors import FederationError
 from federation.models.churn import build_model, get_weights
+from federation.models.churn_trees import TREES_KIND, empty_model
 from federation.models.dpsgd import DpPlan, plan_dp
 from federation.models.recommend import build_recommender
 from federation.settings import RunSettings
@@ -42,6 +43,8 @@ def initial_weights(settings: RunSettings) -> list[Any]:
     """Round one's global model: the churn network, or the shared item side of the
     recommender (user vectors are the brands' own and never part of it)."""
     torch.manual_seed(settings.seed)
+    if settings.model_kind == TREES_KIND and settings.model == "churn":
+        return empty_model()  # bagged trees start from none (`federation.models.churn_trees`)
     if settings.model == "recommend":
         return build_recommender(1, settings.items, settings.dim).item_weights()
     return get_weights(build_model(len(CHURN_FEATURES), settings.model_kind))

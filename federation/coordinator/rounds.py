@@ -36,7 +36,7 @@ def plain_round(grid: Grid, db: Database, settings: RunSettings, weights: Weight
                 strategy: str, server_round: int) -> RoundResult:
     """One round with a Message-API strategy (each round a fresh strategy, started from the
     last checkpoint); screening rejections are audited under the run's round number."""
-    strat = make_strategy(strategy, len(settings.brands))
+    strat = make_strategy(strategy, len(settings.brands), model_kind=settings.model_kind)
     config = settings.to_record()
     config["round-offset"] = server_round - 1
     result = strat.start(grid=grid, initial_arrays=ArrayRecord(weights), num_rounds=1,

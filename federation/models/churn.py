@@ -7,7 +7,7 @@ accuracy and ROC AUC (Mann-Whitney U formulation, Hanley & McNeil 1982).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -17,11 +17,15 @@ from torch import nn
 @dataclass(frozen=True)
 class ChurnData:
     """One brand's churn examples (one row per customer, the privacy unit), split once into
-    rows it trains on and rows it holds back for federated evaluation."""
+    rows it trains on and rows it holds back for federated evaluation; the bench also gives
+    each brand validation rows (`x_val`, `y_val`: empty elsewhere), on which federated
+    validation chooses the model family before the test rows are scored."""
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    x_val: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    y_val: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
 
     @property
     def train_examples(self) -> int:
@@ -33,6 +37,9 @@ class ChurnData:
 
 
 MODEL_KINDS = ("logistic", "mlp")
+# Every churn family a run can train: the networks above and the bagged gradient-boosted
+# trees of `federation.models.churn_trees` (no DP-SGD for those).
+FAMILIES = (*MODEL_KINDS, "trees")
 
 
 def build_model(n_features: int, kind: str = "mlp", hidden: int = 16) -> nn.Module:
@@ -122,6 +129,14 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray) -> dict[str, float]
             "auc": roc_auc(y, prob)}
 
 
+def evaluate_scores(y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
+    """`evaluate`'s metrics from probabilities (a model that is not a network: the trees)."""
+    p = np.asarray(prob, dtype=np.float64)
+    loss = float(row_losses(p, y).mean()) if len(y) else float("nan")
+    return {"loss": loss, "accuracy": float(((p > 0.5) == (y == 1)).mean()),
+            "auc": roc_auc(y, p)}
+
+
 def predict_proba(model: nn.Module, x: np.ndarray) -> np.ndarray:
     """Class probabilities, shape (rows, 2): what a black-box attacker would see."""
     model.eval()
@@ -133,5 +148,10 @@ def predict_proba(model: nn.Module, x: np.ndarray) -> np.ndarray:
 
 def example_losses(model: nn.Module, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Binary cross-entropy per row (the loss-threshold attack's signal)."""
-    p = np.clip(predict_proba(model, x)[:, 1], 1e-7, 1 - 1e-7)
+    return row_losses(predict_proba(model, x)[:, 1], y)
+
+
+def row_losses(prob: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Binary cross-entropy per row from churn probabilities (clipped away from 0 and 1)."""
+    p = np.clip(np.asarray(prob, dtype=np.float64), 1e-7, 1 - 1e-7)
     return -(y * np.log(p) + (1 - y) * np.log(1 - p))
