@@ -18,6 +18,7 @@ from api.routers import (
     brands,
     consents,
     dpo,
+    governance,
     metrics,
     models,
     pii,
@@ -46,6 +47,7 @@ def create_app(db: Database | None = None, limits: Limits | None = None) -> Fast
               retention.router, pii.router, aggregates.router, reports.router, dpo.router,
               metrics.router):
         app.include_router(r)
+    app.include_router(governance.router)  # issue 22
 
     @app.exception_handler(ComityError)
     async def _comity_error(_: Request, exc: ComityError) -> JSONResponse:

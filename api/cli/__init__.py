@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import admin, aggregates, alliance, audit, federation, node, pii
+from api.cli import admin, aggregates, alliance, audit, federation, governance, node, pii
 
 app = typer.Typer(help="comity: federated models across brands, with privacy and compliance.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -36,3 +36,7 @@ app.add_typer(admin.keys_app, name="keys")
 app.add_typer(admin.db_app, name="db")
 app.add_typer(aggregates.dataset_app, name="dataset")
 app.add_typer(aggregates.budget_app, name="budget")
+app.add_typer(governance.agreement_app, name="agreement")
+app.add_typer(governance.assessment_app, name="assessment")
+app.add_typer(governance.transfer_app, name="transfer")
+app.add_typer(governance.incident_app, name="incident")

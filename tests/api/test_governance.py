@@ -1,0 +1,64 @@
+"""/v1/governance and the governance commands: the agreement, an assessment approved only by
+a second person, a transfer refused past its band with the rule id, an incident's notice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from api.cli import app as cli
+from compliance.database import Database
+
+Auth = Callable[..., dict[str, str]]
+pytestmark = pytest.mark.integration
+
+
+def test_agreement_assessment_transfer_incident(client: TestClient, auth: Auth) -> None:
+    author, dpo = auth("dpo", "author@dpo"), auth("dpo", "second@dpo")
+    ag = client.get("/v1/governance/agreement", headers=dpo).json()
+    assert ag["version"] == "2026.1" and {p["role"] for p in ag["parties"]} == {
+        "joint_handler", "entrusted_processor"}
+    r = client.post("/v1/governance/assessments", headers=author,
+                    json={"purpose": "personalized_recommendation"})
+    assert r.status_code == 201, r.text
+    pia = r.json()
+    assert pia["triggers"] == ["pia.art55_2.automated_decision"]
+    assert client.post(f"/v1/governance/assessments/{pia['id']}/approve",
+                       headers=author).status_code == 409
+    ok = client.post(f"/v1/governance/assessments/{pia['id']}/approve", headers=dpo)
+    assert ok.status_code == 200 and ok.json()["status"] == "approved"
+    over = client.post("/v1/governance/transfers", headers=dpo, json={
+        "handler": "lumen-tea", "recipient": "HQ", "country": "SG", "individuals": 150_000})
+    assert over.status_code == 403
+    assert over.json()["rule_id"] == "cross_border.provisions_art8.over_100k"
+    inc = client.post("/v1/governance/incidents", headers=dpo, json={
+        "summary": "lost laptop", "affected": {"brand-a": {"pipl": 4}},
+        "possible_harm": "fraud"}).json()
+    assert inc["deadlines"]["pipl"]["rule_id"] == "incident.pipl_art57.notify"
+    notice = client.get(f"/v1/governance/incidents/{inc['id']}/notice?lang=zh", headers=dpo)
+    assert "可能造成的危害: fraud" in notice.text
+    assert client.get("/v1/governance/incidents", headers=auth("brand:brand-a")
+                      ).status_code == 403
+
+
+def test_cli_draft_approve_and_refused_transfer(db: Database,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    monkeypatch.setenv("COMITY_DATABASE_URL", db.url)
+    from api.composition import default_services
+    default_services.cache_clear()  # type: ignore[attr-defined]
+    run = CliRunner().invoke
+    out = run(cli, ["assessment", "draft", "--purpose", "marketing", "--principal", "bob@ops"])
+    assert out.exit_code == 0, out.output
+    pia = json.loads(out.stdout)["id"]
+    same = run(cli, ["assessment", "approve", pia, "--principal", "bob@ops"])
+    assert same.exit_code == 2 and "other than its author" in same.output
+    assert run(cli, ["assessment", "approve", pia, "--principal", "alice@dpo"]).exit_code == 0
+    refused = run(cli, ["transfer", "record", "--handler", "jade-beauty", "--recipient", "HQ",
+                        "--country", "SG", "--individuals", "200000"])
+    assert refused.exit_code == 2 and "cross_border.provisions_art8.over_100k" in refused.output
+    assert run(cli, ["agreement", "show"]).exit_code == 0
