@@ -28,6 +28,7 @@ from compliance.report.consent_coverage import (
     unenforced_separate,
 )
 from compliance.report.evidence import Window, evidence
+from compliance.report.governance import governance_section
 from compliance.report.period import Period
 from compliance.report.pii_findings import pii_section
 from compliance.report.processing import processing_records
@@ -253,6 +254,10 @@ def build_report(session: Session, *, as_of: datetime | None = None,
         "aggregates.ledgers_over_limit": _none_if(not aggregates["budgets"],
                                                   aggregates["ledgers_over_limit"]),
     }
+    governance, governance_metrics = governance_section(
+        session, policies, as_of, {k: int(v) for k, v in subjects.items()},
+        {r["purpose"] for r in runs} | {x["purpose"] for x in aggregates["releases"]})
+    metrics.update(governance_metrics)
     items = checklist.score(policies.checklist.items, metrics,
                             [b.jurisdiction for b in brands])
     report: dict[str, Any] = {
@@ -277,6 +282,7 @@ def build_report(session: Session, *, as_of: datetime | None = None,
         "gate_decisions_by_rule": dict(sorted(gate_rules.items(), key=lambda kv: str(kv[0]))),
         "aggregates": aggregates,
         "audit": audit,
+        "governance": governance,
     }
     if extra:
         report.update(extra)
