@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from api.cli.console import reports_errors
+from api.cli.console import err, reports_errors
 from api.composition import default_services, existing_services
 
 app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
@@ -27,7 +27,22 @@ def verify() -> None:
                       "first_bad_seq": res.first_bad_seq, "problem": res.problem,
                       "rows": list(res.rows)}))
     if not res.verified:
+        _open_incident(res)
         raise typer.Exit(code=1)
+
+
+def _open_incident(res: Any) -> None:
+    """A failed verification opens an incident (PIPL Art. 57; issue 22), once per finding."""
+    from compliance.governance.service import GovernanceService
+    from compliance.policy.governance import load_governance
+
+    services = existing_services()
+    with services.db.unit_of_work() as session:
+        inc = GovernanceService(session, services.policies, load_governance(
+            services.policies)).incident_for_failed_verification(
+            first_bad_seq=res.first_bad_seq, problem=res.problem or "", rows=res.rows,
+            actor="cli:audit-verify")
+        err.print(f"incident {inc.id} opened (comity incident notice {inc.id})")
 
 
 @app.command("checkpoint")

@@ -258,6 +258,32 @@ class GovernanceService:
             "affected": sum(n for per in affected.values() for n in per.values())})
         return row
 
+    def incident_for_failed_verification(self, *, first_bad_seq: int | None, problem: str,
+                                         rows: Iterable[str] = (), actor: str
+                                         ) -> Incident:
+        """A failed audit verification is a possible incident (records of processing may
+        have been altered: PIPL Art. 51, 57; GDPR Art. 33). Opened once per finding: the same
+        finding verified again returns the open incident."""
+        finding = {"first_bad_seq": first_bad_seq, "problem": problem[:500],
+                   "rows": sorted(rows)[:20]}
+        for row in self.session.scalars(select(Incident).where(
+                Incident.source == "audit_verification", Incident.status == "open")):
+            if row.details.get("finding") == finding:
+                return row
+        inc = self.open_incident(
+            source="audit_verification", actor=actor,
+            summary="audit log verification failed: records of processing may have been "
+                    "altered",
+            details={"categories": "records of processing (audit log, anchored tables)",
+                     "causes": problem[:500], "possible_harm": "decisions of record can no "
+                     "longer be shown to be the ones made",
+                     "remedial_measures": "compare with the last signed checkpoint and the "
+                     "brands' witnessed heads; restore from backup; investigate access",
+                     "contact": ""}, affected={})
+        inc.details = {**inc.details, "finding": finding}
+        self.session.flush()
+        return inc
+
     def incidents(self) -> list[Incident]:
         return list(self.session.scalars(select(Incident).order_by(Incident.created_at)))
 

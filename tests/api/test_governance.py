@@ -62,3 +62,30 @@ def test_cli_draft_approve_and_refused_transfer(db: Database,
                         "--country", "SG", "--individuals", "200000"])
     assert refused.exit_code == 2 and "cross_border.provisions_art8.over_100k" in refused.output
     assert run(cli, ["agreement", "show"]).exit_code == 0
+
+
+def test_failed_verification_opens_one_incident(db: Database,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import sqlite3
+
+    from compliance.audit.service import AuditLog
+
+    with db.unit_of_work() as s:
+        AuditLog(s).record("test.event", actor="t", data={"n": 1})
+        AuditLog(s).record("test.event", actor="t", data={"n": 2})
+    db.dispose()
+    con = sqlite3.connect(db.url.removeprefix("sqlite:///"))
+    con.execute("UPDATE audit_events SET actor = 'mallory' WHERE seq = 1")
+    con.commit()
+    con.close()
+    monkeypatch.setenv("COMITY_DATABASE_URL", db.url)
+    from api.composition import default_services
+    default_services.cache_clear()  # type: ignore[attr-defined]
+    run = CliRunner().invoke
+    first = run(cli, ["audit", "verify"])
+    assert first.exit_code == 1 and "incident" in first.output
+    assert run(cli, ["audit", "verify"]).exit_code == 1
+    listed = json.loads(run(cli, ["incident", "list"]).stdout)
+    assert [i["source"] for i in listed] == ["audit_verification"]
+    assert set(listed[0]["deadlines"]) == {"pipl", "gdpr", "ccpa"}
