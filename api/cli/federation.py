@@ -31,7 +31,8 @@ def bench(
     alpha: Annotated[float, typer.Option(min=0.01, help="Dirichlet non-IID skew")] = 0.5,
     rounds: Annotated[int | None, typer.Option(min=1, help="Federated rounds")] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Centralized/local epochs")] = None,
-    model: Annotated[str, typer.Option(help="churn: logistic or mlp")] = "mlp",
+    model: Annotated[str, typer.Option(help="churn: auto (chosen by federated validation), "
+                                            "logistic, mlp or trees")] = "auto",
     strategy: Annotated[str, typer.Option(help="fedavg, fedprox, trimmed-mean, median")
                         ] = "fedavg",
     epsilon: Annotated[float | None, typer.Option(min=0.01, help="DP target epsilon")] = None,

@@ -30,8 +30,9 @@ from federation.bench.client_app import app as bench_client
 from federation.bench.partition import dirichlet_split, stratified_split
 from federation.bench.pooled import churn_baselines, recommendation_baselines
 from federation.bench.protocol import measured, protocol, summarize_seeds
-from federation.brand.local import MEMBERSHIP_KEY
+from federation.brand.local import EVAL_SPLIT_KEY, MEMBERSHIP_KEY
 from federation.coordinator.coordinator import wait_for_nodes
+from federation.coordinator.family import choose_family, validation_average
 from federation.coordinator.planning import plan_private_training
 from federation.coordinator.statistics_round import release_and_evaluate
 from federation.coordinator.strategy import STRATEGIES, make_strategy
@@ -40,14 +41,19 @@ from federation.data.features import churn_table
 from federation.data.interactions import validation_split
 from federation.data.tabular import TableSummary, TabularEncoder, summarize
 from federation.models.churn import (
+    FAMILIES,
     MODEL_KINDS,
     ChurnData,
     build_model,
     evaluate,
+    evaluate_scores,
     get_weights,
+    predict_proba,
     set_weights,
     train_local,
 )
+from federation.models.churn_trees import TREES_KIND, empty_model
+from federation.models.churn_trees import predict as predict_trees
 from federation.models.item_statistics import plan_statistics
 from federation.models.recommend import (
     RecData,
@@ -64,6 +70,7 @@ from federation.settings import SECAGG_MIN_BRANDS, RunSettings
 from privacy.membership import chance_advantage, dp_bound, threshold_from_histograms
 
 ProgressFn = Callable[[str], None]
+AUTO = "auto"
 # The named datasets live beside the checkout (`../shared/datasets`); a clone elsewhere
 # points COMITY_DATASETS_DIR at them.
 SHARED = Path(os.environ.get("COMITY_DATASETS_DIR")
@@ -89,7 +96,9 @@ class BenchOptions:
     lr: float = 0.01
     fed_lr: float | None = None  # local learning rate in federated rounds (default: lr)
     batch_size: int = 64
-    model: str = "mlp"  # the product's churn model (RunSettings.model_kind)
+    # The federated churn family (RunSettings.model_kind), or "auto": chosen by federated
+    # validation among every family (`federation.coordinator.family`).
+    model: str = "auto"
     strategy: str = "fedavg"
     epsilon: float = 3.0
     delta: float = 1e-5
@@ -118,8 +127,8 @@ class BenchOptions:
         if self.strategy not in STRATEGIES:
             raise bad("strategy", f"unknown strategy '{self.strategy}' "
                                   f"({', '.join(STRATEGIES)})")
-        if self.model not in MODEL_KINDS:
-            raise bad("model", f"unknown model '{self.model}' ({', '.join(MODEL_KINDS)})")
+        if self.model not in (AUTO, *FAMILIES):
+            raise bad("model", f"unknown model '{self.model}' ({', '.join((AUTO, *FAMILIES))})")
         for name in ("brands", "rounds", "local_epochs", "epochs", "batch_size",
                      "dp_batch_size", "dim", "horizon_days"):
             if getattr(self, name) < (2 if name == "brands" else 1):
@@ -314,13 +323,17 @@ def bench_churn(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[
     trains = [np.sort(np.r_[fit, val]) for fit, val, _ in splits]  # a brand trains on both
     brands = [ChurnData(x[tr], y[tr], x[te], y[te])
               for tr, (_, _, te) in zip(trains, splits, strict=True)]
+    # What federated validation trains on (fit rows) and scores (validation rows).
+    choosing = [ChurnData(x[fit], y[fit], x[te], y[te], x[val], y[val])
+                for fit, val, te in splits]
     x_test, y_test = x[rows["test"]], y[rows["test"]]
     x_train = np.concatenate([b.x_train for b in brands])
     y_train = np.concatenate([b.y_train for b in brands])
+    net = opts.model if opts.model in MODEL_KINDS else "mlp"  # centralized, local-only
 
-    def fresh() -> torch.nn.Module:
+    def fresh(kind: str = net) -> torch.nn.Module:
         torch.manual_seed(opts.seed)
-        return build_model(enc.width, opts.model)
+        return build_model(enc.width, kind)
 
     def fitted(fit: np.ndarray, val: np.ndarray) -> tuple[torch.nn.Module, dict[str, Any]]:
         """Epochs chosen on `val` rows after training on `fit` rows, then a fresh model
@@ -364,45 +377,135 @@ def bench_churn(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[
     pooled = churn_baselines({p: x[r] for p, r in rows.items()},
                              {p: y[r] for p, r in rows.items()}, recency, seed=opts.seed,
                              progress=say)
-    common = dict(model="churn", model_kind=opts.model, seed=opts.seed, rounds=opts.rounds,
-                  local_epochs=opts.local_epochs, batch_size=opts.batch_size)
-    plain = bench_settings("federated", len(brands), learning_rate=opts.fed_lr or opts.lr,
-                           **common)
+    candidates = FAMILIES if opts.model == AUTO else (opts.model,)
+    dp_candidates = tuple(f for f in candidates if f in MODEL_KINDS) or MODEL_KINDS
+    common = dict(model="churn", seed=opts.seed, rounds=opts.rounds,
+                  local_epochs=opts.local_epochs, batch_size=opts.batch_size,
+                  learning_rate=opts.fed_lr or opts.lr)
+    # Every DP candidate trains on the same customers: the plan is calibrated so that all
+    # of their rounds together stay within epsilon (one composed RDP accountant).
     private, plan = plan_private_training(
-        bench_settings("federated_dp", len(brands), learning_rate=opts.fed_lr or opts.lr,
-                       dp_epsilon=opts.epsilon, dp_delta=opts.delta, dp_clip=opts.clip,
-                       dp_learning_rate=opts.dp_lr, dp_batch_size=opts.dp_batch_size,
-                       **common),
-        min(b.train_examples for b in brands))
+        bench_settings("federated_dp", len(brands), dp_epsilon=opts.epsilon,
+                       dp_delta=opts.delta, dp_clip=opts.clip, dp_learning_rate=opts.dp_lr,
+                       dp_batch_size=opts.dp_batch_size,
+                       **{**common, "rounds": opts.rounds * len(dp_candidates)}),
+        min(b.train_examples for b in (choosing if len(dp_candidates) > 1 else brands)))
     assert plan is not None
-    with tempfile.TemporaryDirectory(prefix="comity-bench-") as d:
-        for i, b in enumerate(brands):
-            _save(partition_path(Path(d), i), asdict(b))
-        say(f"federated and federated with DP: {opts.rounds} rounds each, "
-            f"{opts.brands} brands")
-        fed_run = measured(lambda: {"runs": run_federated_pair(
-            Path(d), get_weights(fresh()), [plain, private], strategy=opts.strategy)})
-        fed = fed_run["runs"]
+    private = replace(private, rounds=opts.rounds)
 
-    def scored(name: str, epsilon: float | None = None) -> dict[str, Any]:
-        m = fresh()
-        set_weights(m, fed[name][0])
-        say(f"membership inference against {name}")
-        mia = audit_churn_model(m, x_train, y_train, x_test, y_test, epsilon=epsilon,
+    def settings_for(kind: str, dp: bool) -> RunSettings:
+        if dp:
+            return replace(private, run_id=f"federated_dp_{kind}", model_kind=kind)
+        return bench_settings(f"federated_{kind}", len(brands), model_kind=kind, **common)
+
+    def initial_for(kind: str) -> list[np.ndarray]:
+        return empty_model() if kind == TREES_KIND else get_weights(fresh(kind))
+
+    with tempfile.TemporaryDirectory(prefix="comity-bench-") as d:
+        dirs = {"final": Path(d) / "final", "validation": Path(d) / "validation"}
+        for name, group in (("final", brands), ("validation", choosing)):
+            dirs[name].mkdir()
+            for i, b in enumerate(group):
+                _save(partition_path(dirs[name], i), asdict(b))
+        say(f"federated family choice and federated with DP: {opts.rounds} rounds each, "
+            f"{opts.brands} brands")
+        fed_run = measured(lambda: run_churn_federation(
+            dirs, candidates, dp_candidates, settings_for, initial_for,
+            strategy=opts.strategy, n_brands=len(brands), progress=say))
+
+    def proba(kind: str, weights: list[np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+        if kind == TREES_KIND:
+            def trees(rows: np.ndarray) -> np.ndarray:
+                p = predict_trees(weights[0].tobytes(), rows)
+                return np.stack([1.0 - p, p], axis=1)
+            return trees
+        m = fresh(kind)
+        set_weights(m, weights)
+        return lambda rows: predict_proba(m, rows)
+
+    def scored(kind: str, run: tuple[list[np.ndarray], float, dict[str, Any]],
+               epsilon: float | None = None) -> dict[str, Any]:
+        say(f"membership inference against the federated {kind} model"
+            + (" (DP)" if epsilon is not None else ""))
+        p = proba(kind, run[0])
+        mia = audit_churn_model(p, x_train, y_train, x_test, y_test, epsilon=epsilon,
                                 delta=opts.delta if epsilon is not None else None,
                                 seed=opts.seed)
-        return {"metrics": evaluate(m, x_test, y_test), "seconds": round(fed[name][1], 2),
-                "peak_memory_mb": fed_run["peak_memory_mb"],
+        return {"family": kind, "metrics": evaluate_scores(y_test, p(x_test)[:, 1]),
+                "seconds": round(run[1], 2), "peak_memory_mb": fed_run["peak_memory_mb"],
                 "memory_growth_mb": fed_run["memory_growth_mb"], "membership_inference": mia}
 
-    dp_out = {**scored("federated_dp", plan.epsilon()), **plan.report()}
+    fam = fed_run
+    dp_out = {**scored(fam["dp_chosen"], fam["dp_final"], plan.epsilon()), **plan.report(),
+              "candidate_runs": len(dp_candidates)}
+    family = {"candidates": list(candidates), "chosen": fam["chosen"],
+              "validation": fam["validation_metrics"], "dp_candidates": list(dp_candidates),
+              "dp_chosen": fam["dp_chosen"], "dp_validation": fam["dp_validation_metrics"],
+              "criterion": "federated validation AUC: brands' AUCs on their own validation "
+                           "rows, mean weighted by those rows"}
     return {"task": "churn", "data": opts.data, "load": report.as_dict(),
             "brands": opts.brands, "seed": opts.seed, "alpha": opts.alpha,
             "model": opts.model, "strategy": opts.strategy, "rounds": opts.rounds,
             "features": enc.width, "test_rows": len(x_test),
             "validation_rows": len(rows["val"]),
-            "centralized": central_out, "local_only": local_out,
-            "federated": scored("federated"), "federated_dp": dp_out, **pooled}
+            "centralized": central_out, "local_only": local_out, "family": family,
+            "federated": scored(fam["chosen"], fam["final"]), "federated_dp": dp_out,
+            **pooled}
+
+
+FedRun = tuple[list[np.ndarray], float, dict[str, Any]]
+
+
+def run_churn_federation(dirs: dict[str, Path], candidates: tuple[str, ...],
+                         dp_candidates: tuple[str, ...],
+                         settings_for: Callable[[str, bool], RunSettings],
+                         initial_for: Callable[[str], list[np.ndarray]], *, strategy: str,
+                         n_brands: int, progress: ProgressFn | None = None) -> dict[str, Any]:
+    """The churn family chosen by federated validation, in one Flower simulation: each
+    candidate trained on the brands' fit rows (`dirs["validation"]`) and scored by every
+    brand on its validation rows; the chosen one retrained on fit + validation
+    (`dirs["final"]`). Under DP the chosen candidate's own model is the result (retraining
+    would spend more epsilon). A single candidate is not validated, only trained."""
+    say = progress or (lambda _m: None)
+
+    def main(grid: Grid, context: Context) -> dict[str, Any]:
+        def run(settings: RunSettings, data_dir: Path, split: str | None) -> FedRun:
+            say(f"federated {settings.model_kind}"
+                + (" with DP" if settings.dp_plan is not None else "")
+                + (" (validation)" if split else ""))
+            t0 = time.perf_counter()
+            strat = make_strategy(strategy, n_brands, model_kind=settings.model_kind)
+            strat.evaluate_metrics_aggr_fn = validation_average
+            record = settings.to_record()
+            record[DATA_DIR_KEY] = str(data_dir)
+            if split is not None:
+                record[EVAL_SPLIT_KEY] = split
+            res = strat.start(grid=grid, initial_arrays=ArrayRecord(
+                initial_for(settings.model_kind)), num_rounds=settings.rounds,
+                train_config=record, evaluate_config=record)
+            last = res.evaluate_metrics_clientapp.get(settings.rounds)
+            return (res.arrays.to_numpy_ndarrays(), time.perf_counter() - t0,
+                    dict(last) if last is not None else {})
+
+        out: dict[str, Any] = {}
+        for dp, names in ((False, candidates), (True, dp_candidates)):
+            pre = "dp_" if dp else ""
+            if len(names) == 1:
+                out[f"{pre}chosen"], out[f"{pre}validation_metrics"] = names[0], {}
+                out[f"{pre}final"] = run(settings_for(names[0], dp), dirs["final"], None)
+                continue
+            tried = {f: run(settings_for(f, dp), dirs["validation"], "validation")
+                     for f in names}
+            metrics = {f: {k: round(float(v), 4) for k, v in r[2].items()
+                           if k in ("auc", "loss", "accuracy")} for f, r in tried.items()}
+            chosen = choose_family(metrics)
+            out[f"{pre}chosen"], out[f"{pre}validation_metrics"] = chosen, metrics
+            out[f"{pre}final"] = (tried[chosen] if dp else
+                                  run(settings_for(chosen, dp), dirs["final"], None))
+        return out
+
+    return run_in_simulation(main, n_nodes=n_brands, client_app=bench_client,
+                             what="the benchmark's federated churn training")
 
 
 # ---------------------------------------------------------------- recommendation

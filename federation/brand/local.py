@@ -23,9 +23,18 @@ from federation.models.churn import (
     bce_loss,
     build_model,
     evaluate,
+    evaluate_scores,
     get_weights,
     set_weights,
     train_local,
+)
+from federation.models.churn_trees import (
+    TREES_KIND,
+    TreeParams,
+    from_array,
+    grow,
+    predict,
+    to_array,
 )
 from federation.models.dpsgd import DpPlan, train_dp
 from federation.models.item_statistics import (
@@ -54,6 +63,8 @@ Evaluated = tuple[float, int, dict[str, Any]]
 # How a ClientApp finds its data for a round: the run's settings and the round's config in.
 DataFn = Callable[[RunSettings, Mapping[str, Any]], LocalData]
 MEMBERSHIP_KEY = "membership-histograms"  # the bench asks evaluation for attack scores too
+# Federated validation: churn evaluation scores the brand's validation rows, not its test rows.
+EVAL_SPLIT_KEY = "eval-split"
 
 
 def train_churn(settings: RunSettings, weights: list[np.ndarray], data: ChurnData, *,
@@ -75,6 +86,19 @@ def train_churn_dp(settings: RunSettings, weights: list[np.ndarray], data: Churn
     loss = train_dp(model, (torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)),
                     bce_loss, plan=plan, lr=settings.dp_learning_rate, seed=seed)
     return get_weights(model), data.train_examples, {"train-loss": loss}
+
+
+def train_churn_trees(settings: RunSettings, weights: list[np.ndarray], data: ChurnData, *,
+                      seed: int) -> Trained:
+    """Bagged boosting (`federation.models.churn_trees`): one new tree grown on the brand's
+    rows from the global model; only that tree goes back. No DP-SGD plan applies to
+    trees: a private run asking for them is refused rather than trained without noise."""
+    if settings.dp_plan is not None:
+        raise ValueError("gradient-boosted trees have no DP-SGD path: a private churn run "
+                         "trains logistic or mlp")
+    trees = grow(from_array(weights[0]), data.x_train, data.y_train,
+                 TreeParams(), seed=seed)
+    return [to_array(trees)], data.train_examples, {}
 
 
 def _users_key(settings: RunSettings) -> str:
@@ -149,6 +173,8 @@ def train(settings: RunSettings, state: RecordDict, weights: list[np.ndarray],
     seed = settings.seed * 1000 + server_round
     if isinstance(data, RecData):
         return train_recommender_round(settings, state, weights, data, seed=seed)
+    if settings.model_kind == TREES_KIND:
+        return train_churn_trees(settings, weights, data, seed=seed)
     plan = settings.dp_plan
     if plan is not None:
         return train_churn_dp(settings, weights, data, plan=plan, seed=seed)
@@ -156,12 +182,21 @@ def train(settings: RunSettings, state: RecordDict, weights: list[np.ndarray],
                        proximal_mu=float(cast(float, config.get("proximal-mu", 0.0))))
 
 
-def evaluate_churn(settings: RunSettings, weights: list[np.ndarray], data: ChurnData
-                   ) -> Evaluated:
-    model = build_model(data.x_test.shape[1], settings.model_kind)
-    set_weights(model, weights)
-    m = evaluate(model, data.x_test, data.y_test)
-    return m["loss"], data.test_examples, {"accuracy": m["accuracy"], "auc": m["auc"]}
+def evaluate_churn(settings: RunSettings, weights: list[np.ndarray], data: ChurnData, *,
+                   validation: bool = False) -> Evaluated:
+    """Log-loss, accuracy and AUC on the brand's held-back rows (`validation`: its validation
+    rows, where federated validation chooses the family)."""
+    x, y = (data.x_val, data.y_val) if validation else (data.x_test, data.y_test)
+    if validation and len(y) == 0:
+        raise ValueError("federated validation asked of a brand without validation rows")
+    if settings.model_kind == TREES_KIND:
+        m = evaluate_scores(y, predict(from_array(weights[0]), x))
+    else:
+        model = build_model(x.shape[1], settings.model_kind)
+        set_weights(model, weights)
+        m = evaluate(model, x, y)
+    return m["loss"], len(y), {"accuracy": m["accuracy"], "auc": m["auc"]}
+
 
 
 def evaluate_recommender(settings: RunSettings, state: RecordDict, weights: list[np.ndarray],
@@ -191,7 +226,8 @@ def evaluate_local(settings: RunSettings, state: RecordDict, weights: list[np.nd
     if isinstance(data, RecData):
         return evaluate_recommender(settings, state, weights, data,
                                     membership=bool(config.get(MEMBERSHIP_KEY, False)))
-    return evaluate_churn(settings, weights, data)
+    return evaluate_churn(settings, weights, data,
+                          validation=config.get(EVAL_SPLIT_KEY) == "validation")
 
 
 # ---------------------------------------------------------------- messages in, messages out

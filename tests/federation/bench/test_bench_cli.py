@@ -50,6 +50,12 @@ def test_bench_churn_on_a_customer_csv(tmp_path: Path) -> None:
         assert 0.6 < pooled[name]["metrics"]["auc"] <= 1.0 and pooled[name]["chosen"]
     assert pooled["recency_rule"]["applicable"] is False  # a customer table has no times
     assert r["strongest_pooled"]["name"] in ("logistic_regression", "lightgbm")
+    family = r["family"]  # chosen by federated validation, recorded with its figures
+    assert family["candidates"] == ["logistic", "mlp", "trees"]
+    assert family["chosen"] == r["federated"]["family"] == max(
+        family["validation"], key=lambda f: family["validation"][f]["auc"])
+    assert set(family["dp_validation"]) == {"logistic", "mlp"}
+    assert r["federated_dp"]["family"] == family["dp_chosen"]
 
 
 def test_bench_rejects_a_table_without_columns(tmp_path: Path) -> None:
