@@ -135,8 +135,8 @@ def governance_outcomes(g: Governance) -> list[Any]:
         out.append((band.mechanisms, band.key) if band else None)
     out.extend(len(duties_due(g.cross_border, n)) for n, _ in DUTY_CASES)
     for law, _ in INCIDENT_CASES:
-        r = g.incidents.rule(law)
-        out.append((r.authority_hours, r.key) if r else None)
+        inc = g.incidents.rule(law)
+        out.append((inc.authority_hours, inc.key) if inc else None)
     return out
 
 
@@ -161,18 +161,19 @@ def mutants(p: PolicySet, g: Governance) -> list[Mutant]:
                 return engine_outcomes(dataclasses.replace(
                     p, jurisdictions={**p.jurisdictions, law: kept}))
             out.append((f"{law}.yaml", rule.key, run))
-    for field, holder, items in (
+    groups: tuple[tuple[str, Any, tuple[Any, ...]], ...] = (
             ("agreement", g.agreement, g.agreement.rules),
             ("assessments", g.assessments, g.assessments.rules),
             ("cross_border", g.cross_border, g.cross_border.rules),
-            ("incidents", g.incidents, g.incidents.rules)):
-        for rule in items:
-            def run_g(field: str = field, holder: Any = holder, key: str = rule.key
+            ("incidents", g.incidents, g.incidents.rules))
+    for field, holder, items in groups:
+        for item in items:
+            def run_g(field: str = field, holder: Any = holder, key: str = item.key
                       ) -> list[Any]:
                 kept = holder.model_copy(update={"rules": tuple(
                     r for r in holder.rules if r.key != key)})
                 return governance_outcomes(dataclasses.replace(g, **{field: kept}))
-            out.append((field, rule.key, run_g))
+            out.append((field, item.key, run_g))
     for duty in g.cross_border.duties:
         def run_d(key: str = duty.key) -> list[Any]:
             cb = g.cross_border.model_copy(update={"duties": tuple(
