@@ -48,11 +48,18 @@ def is_aggregate_round(config: Mapping[str, Any]) -> bool:
     return PLAN_KEY in config
 
 
+RECOMMENDERS = ("sequential", "cooccurrence")
+# A federated-validation round of a co-occurrence recommender: the candidates (JSON) each
+# brand scores on its validation items.
+CANDIDATES_KEY = "cooccurrence-candidates"
+
+
 def releases_item_statistics(config: Mapping[str, Any]) -> bool:
     """Whether a run (its settings as a mapping) releases the recommender's item side as DP
     item statistics instead of training it: a recommender under DP. Its customers' vectors
     are then computed from their history at the brand, never fitted."""
-    return config.get("model") == "recommend" and float(config.get("dp_epsilon") or 0) > 0
+    return (config.get("model") == "recommend" and float(config.get("dp_epsilon") or 0) > 0
+            and config.get("recommender", "sequential") == "sequential")
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,10 @@ class RunSettings:
     model_kind: str = "mlp"  # churn: logistic or mlp
     dim: int = 32  # recommend: embedding size
     items: int = 0  # recommend: rows of the alliance catalogue, which every brand must share
+    # recommend: "sequential" (the factorization, trained in rounds) or "cooccurrence"
+    # (EASE / transitions / blend from released item-item sums, chosen by federated
+    # validation; `federation.models.cooccurrence`)
+    recommender: str = "sequential"
     purpose: str = "model_training"
     rounds: int = 8
     local_epochs: int = 2
@@ -91,6 +102,8 @@ class RunSettings:
             raise ValueError(f"model must be churn or recommend, not '{self.model}'")
         if self.model == "recommend" and self.items < 1:
             raise ValueError("a recommendation run needs the catalogue size (items >= 1)")
+        if self.recommender not in RECOMMENDERS:
+            raise ValueError(f"recommender must be one of {', '.join(RECOMMENDERS)}")
         if not self.brands:
             raise ValueError("at least one brand is needed")
         if self.rounds < 1 or self.local_epochs < 1 or self.batch_size < 1:
@@ -101,6 +114,11 @@ class RunSettings:
             raise ValueError("dp_epsilon must be >= 0, dp_delta in (0, 1), dp_clip > 0")
         datetime.fromisoformat(self.consent_as_of)
         date.fromisoformat(self.cutoff)
+
+    @property
+    def cooccurrence(self) -> bool:
+        """A recommender released as item-item sums and chosen by federated validation."""
+        return self.model == "recommend" and self.recommender == "cooccurrence"
 
     @property
     def item_statistics(self) -> bool:

@@ -30,7 +30,14 @@ from federation.bench.client_app import app as bench_client
 from federation.bench.partition import dirichlet_split, stratified_split
 from federation.bench.pooled import churn_baselines, recommendation_baselines
 from federation.bench.protocol import measured, protocol, summarize_seeds
+from federation.bench.recommend_family import (
+    SEQUENTIAL,
+    outsider_membership,
+    test_metrics,
+    with_sequential,
+)
 from federation.brand.local import EVAL_SPLIT_KEY, MEMBERSHIP_KEY
+from federation.coordinator.cooccurrence_round import release_and_choose
 from federation.coordinator.coordinator import wait_for_nodes
 from federation.coordinator.family import choose_family, validation_average
 from federation.coordinator.planning import plan_private_training
@@ -54,6 +61,7 @@ from federation.models.churn import (
 )
 from federation.models.churn_trees import TREES_KIND, empty_model
 from federation.models.churn_trees import predict as predict_trees
+from federation.models.cooccurrence import cooccurrence_plan
 from federation.models.item_statistics import plan_statistics
 from federation.models.recommend import (
     RecData,
@@ -224,6 +232,13 @@ def run_federated_pair(data_dir: Path, initial: list[np.ndarray], runs: list[Run
                     max_customers=max_customers, n_items=run.items, dim=run.dim)
                 results[run.run_id] = (weights, time.perf_counter() - t0,
                                        {**metrics, "attempts": attempts})
+                continue
+            if run.cooccurrence:
+                stats, attempts, choice = release_and_choose(
+                    grid, context, wait_for_nodes(grid, n_brands), run, record,
+                    secure=n_brands >= SECAGG_MIN_BRANDS, max_customers=max_customers)
+                results[run.run_id] = (stats.to_arrays(), time.perf_counter() - t0,
+                                       {"attempts": attempts, "choice": choice})
                 continue
             strat = make_strategy(strategy, n_brands)
             res = strat.start(grid=grid, initial_arrays=ArrayRecord(initial),
@@ -607,45 +622,94 @@ def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> d
     pop_out = measured(popularity)
     pooled_out = recommendation_baselines(pooled_choice, pooled, seed=opts.seed,
                                           progress=say)
-    # Under DP the item side is released as item statistics, as the product does it.
+    # Every federated run trains (or releases its statistics) on the brands' choice splits,
+    # so that its federated validation figures are on the validation items; the test items
+    # are scored once, after the choice, with each brand's full history.
     common = dict(model="recommend", items=len(items), dim=opts.dim, seed=opts.seed,
                   rounds=opts.rounds, local_epochs=opts.local_epochs, learning_rate=opts.lr)
-    runs = [bench_settings("federated", len(brands), **common),
-            bench_settings("federated_dp", len(brands), dp_epsilon=opts.epsilon,
-                           dp_delta=opts.delta, **common)]
+    dp = dict(dp_epsilon=opts.epsilon, dp_delta=opts.delta)
+    co = dict(common, recommender="cooccurrence")
+    runs = [bench_settings("federated_sequential", len(brands), **common),
+            bench_settings("federated_cooccurrence", len(brands), **co),
+            bench_settings("federated_cooccurrence_dp", len(brands), **dp, **co),
+            bench_settings("federated_dp_sequential", len(brands), **dp, **common)]
     stats = plan_statistics(target_epsilon=opts.epsilon, delta=opts.delta,
                             n_items=len(items))
+    co_plan = cooccurrence_plan(target_epsilon=opts.epsilon, delta=opts.delta,
+                                n_items=len(items))
     initial = fresh(1).item_weights()
     with tempfile.TemporaryDirectory(prefix="comity-bench-") as d:
-        for i, b in enumerate(brands):
-            _save(partition_path(Path(d), i), b.to_arrays())
-        say(f"federated ({opts.rounds} rounds) and federated with DP item statistics")
+        for i, (choice, _) in enumerate(splits):
+            _save(partition_path(Path(d), i), choice.to_arrays())
+        say(f"federated: sequential ({opts.rounds} rounds) and co-occurrence families, "
+            "each with and without DP")
         fed_run = measured(lambda: {"runs": run_federated_pair(
             Path(d), initial, runs, strategy=opts.strategy,
             max_customers=max(b.n_users for b in brands), extra={MEMBERSHIP_KEY: True})})
         fed = fed_run["runs"]
+
+        def cost(name: str) -> dict[str, Any]:
+            return {"seconds": round(fed[name][1], 2),
+                    "peak_memory_mb": fed_run["peak_memory_mb"],
+                    "memory_growth_mb": fed_run["memory_growth_mb"]}
+
         # User embeddings stayed at the brands: each brand folds its own users in against
         # the final shared items (what serving does).
-        def scored(name: str) -> dict[str, Any]:
+        def scored(name: str, epsilon: float | None = None) -> dict[str, Any]:
+            private = name == "federated_dp_sequential"
             per = [evaluate_ranking(fold_in(fed[name][0], b, lr=opts.lr, seed=opts.seed,
-                                            fit_user_vectors=name != "federated_dp"), b)
+                                            fit_user_vectors=not private), b)
                    for b in brands]
-            return {"metrics": _by_users(per, brands), "seconds": round(fed[name][1], 2),
-                    "peak_memory_mb": fed_run["peak_memory_mb"],
-                    "memory_growth_mb": fed_run["memory_growth_mb"],
-                    "membership_inference": _rec_membership(fed[name][2], pooled.n_users,
+            metrics = fed[name][2]
+            return {"metrics": _by_users(per, brands), **cost(name),
+                    "validation": {k: float(metrics[k]) for k in ("hr10", "ndcg10")},
+                    "membership_inference": _rec_membership(metrics, pooled.n_users,
                                                             epsilon, opts.delta)}
 
-        epsilon = None
-        fed_out = scored("federated")
-        attempts = int(fed["federated_dp"][2]["attempts"])
-        epsilon = stats.epsilon(attempts)
-        dp_out = {**scored("federated_dp"), **stats.report(attempts)}
+        seq_out = scored("federated_sequential")
+        attempts = int(fed["federated_dp_sequential"][2]["attempts"])
+        seq_dp_out = {**scored("federated_dp_sequential", stats.epsilon(attempts)),
+                      **stats.report(attempts)}
+
+        def family(name: str, sequential: dict[str, float] | None) -> dict[str, Any]:
+            """The co-occurrence run's choice (with the sequential factorization beside it
+            where it is a candidate) and the chosen family's test figures."""
+            choice = with_sequential(fed[name][2]["choice"], sequential)
+            private = name.endswith("_dp")
+            plan = co_plan if private else None
+            dp_report = fed[name][2]["choice"].get("dp") or {}
+            mia = outsider_membership(pooled_choice, plan=plan,
+                                      epsilon=dp_report.get("epsilon"), delta=opts.delta,
+                                      seed=opts.seed)
+            if choice["family"] == SEQUENTIAL:
+                out = {**seq_out, "family": SEQUENTIAL}
+            else:
+                out = {"metrics": _by_users(test_metrics(fed[name][0], choice["chosen"],
+                                                         brands), brands),
+                       **cost(name), "family": choice["family"],
+                       "chosen": choice["chosen"], "membership_inference": mia}
+            return {**out, **dp_report, "validation": choice["validation"][choice["family"]],
+                    "choice": choice, "membership_inference_outsider": mia}
+
+        fed_out = family("federated_cooccurrence", seq_out["validation"])
+        # The DP choice is among the families of one release: the sequential model under DP
+        # is another release, whose epsilon would add up, so it stands beside for reference.
+        dp_out = family("federated_cooccurrence_dp", None)
+    choice_record = {
+        "candidates": sorted(fed_out["choice"]["validation"]),
+        "chosen": fed_out["family"], "validation": fed_out["choice"]["validation"],
+        "dp_candidates": sorted(dp_out["choice"]["validation"]),
+        "dp_chosen": dp_out["family"], "dp_validation": dp_out["choice"]["validation"],
+        "rule": "highest federated validation HR@10 (NDCG@10 breaks ties): each brand "
+                "scores every candidate on its own validation items and sends back only "
+                "the metrics, averaged by customers"}
     return {"task": "recommend", "data": opts.data, "load": report.as_dict(),
             "brands": opts.brands, "seed": opts.seed, "alpha": opts.alpha,
             "rounds": opts.rounds, "items": len(items), "users": pooled.n_users,
             "centralized": central_out, "local_only": local_out, "popularity": pop_out,
-            "federated": fed_out, "federated_dp": dp_out, **pooled_out}
+            "federated": fed_out, "federated_dp": dp_out, "family": choice_record,
+            "federated_sequential": seq_out, "federated_dp_sequential": seq_dp_out,
+            **pooled_out}
 
 
 BENCHES: dict[str, Callable[[BenchOptions, ProgressFn | None], dict[str, Any]]] = {

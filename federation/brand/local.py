@@ -10,6 +10,7 @@ and never leave the brand.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -36,6 +37,9 @@ from federation.models.churn_trees import (
     predict,
     to_array,
 )
+from federation.models.cooccurrence import STAGES as COOCCURRENCE_STAGES
+from federation.models.cooccurrence import Cooccurrence, cooccurrence_plan, stage_sum
+from federation.models.cooccurrence import validate as validate_candidates
 from federation.models.dpsgd import DpPlan, train_dp
 from federation.models.item_statistics import (
     noise_share,
@@ -55,7 +59,14 @@ from federation.models.recommend import (
     rank_metrics,
     train_recommender,
 )
-from federation.settings import STAGE_KEY, STD_KEY, TOP_KEY, RunSettings, is_statistics_round
+from federation.settings import (
+    CANDIDATES_KEY,
+    STAGE_KEY,
+    STD_KEY,
+    TOP_KEY,
+    RunSettings,
+    is_statistics_round,
+)
 
 LocalData = ChurnData | RecData
 Trained = tuple[list[np.ndarray], int, dict[str, float]]
@@ -131,30 +142,40 @@ def train_recommender_round(settings: RunSettings, state: RecordDict,
     return model.item_weights(), data.n_users, {"train-loss": loss}
 
 
-def answer_item_statistics(config: Mapping[str, Any], data: RecData, *, min_std: float = 0.0
-                           ) -> Trained:
+def answer_item_statistics(config: Mapping[str, Any], data: RecData, *, min_std: float = 0.0,
+                           private: bool = True) -> Trained:
     """The brand's sum plus its share of the noise, at weight 1 (so SecAgg+'s mean times the
     brands reporting is the sum). `min_std` is the least noise the brand's own reading of the
-    run settings allows: a coordinator asking for less is refused."""
+    run settings allows: a coordinator asking for less is refused. `private` False: a
+    co-occurrence run without DP, whose exact sums leave only masked by SecAgg+ (or as its
+    plain updates would, with too few brands for it)."""
     std = float(cast(float, config[STD_KEY]))
     if std < min_std * (1 - 1e-9):
         raise ValueError(f"item statistics asked with noise {std:.4g}, below the "
                          f"{min_std:.4g} this run's epsilon needs")
-    if config[STAGE_KEY] == "popularity":
-        total = popularity_sum(data)
+    stage = str(config[STAGE_KEY])
+    if stage == "popularity":
+        total = popularity_sum(data, scaled=private)
     else:
         top = np.asarray([int(t) for t in str(config[TOP_KEY]).split(",")], dtype=np.int64)
-        total = transition_sum(data, top)
-    return [noisy(total, std)], 1, {}
+        total = (stage_sum(stage, data, top, private=private) if stage in COOCCURRENCE_STAGES
+                 else transition_sum(data, top))
+    return [noisy(total, std) if private else total], 1, {}
 
 
 def least_noise(settings: RunSettings, config: Mapping[str, Any], *, secure: bool) -> float:
     """The noise std this brand must add to a statistics round, from its own reading of the
     run: the full sigma outside SecAgg+, its share sigma/sqrt(n) inside."""
-    if not settings.item_statistics:
+    if settings.cooccurrence:
+        if settings.dp_epsilon <= 0:
+            return 0.0
+        plan = cooccurrence_plan(target_epsilon=settings.dp_epsilon, delta=settings.dp_delta,
+                                 n_items=settings.items)
+    elif not settings.item_statistics:
         raise ValueError("item statistics are asked of private recommendation runs only")
-    plan = plan_statistics(target_epsilon=settings.dp_epsilon, delta=settings.dp_delta,
-                           n_items=settings.items)
+    else:
+        plan = plan_statistics(target_epsilon=settings.dp_epsilon, delta=settings.dp_delta,
+                               n_items=settings.items)
     sigma = plan.pop_sigma if config[STAGE_KEY] == "popularity" else plan.pair_sigma
     return noise_share(sigma, len(settings.brands), secure=secure)
 
@@ -166,8 +187,9 @@ def train(settings: RunSettings, state: RecordDict, weights: list[np.ndarray],
     if is_statistics_round(config):
         if not isinstance(data, RecData):
             raise ValueError("item statistics are asked of private recommendation runs only")
-        return answer_item_statistics(config, data,
-                                      min_std=least_noise(settings, config, secure=secure))
+        return answer_item_statistics(
+            config, data, min_std=least_noise(settings, config, secure=secure),
+            private=not (settings.cooccurrence and settings.dp_epsilon <= 0))
     server_round = (int(cast(int, config.get("server-round", 0)))
                     + int(cast(int, config.get("round-offset", 0))))
     seed = settings.seed * 1000 + server_round
@@ -198,7 +220,6 @@ def evaluate_churn(settings: RunSettings, weights: list[np.ndarray], data: Churn
     return m["loss"], len(y), {"accuracy": m["accuracy"], "auc": m["auc"]}
 
 
-
 def evaluate_recommender(settings: RunSettings, state: RecordDict, weights: list[np.ndarray],
                          data: RecData, *, membership: bool = False) -> Evaluated:
     """HR@10 and NDCG@10 on each customer's held-out item, beside the same model's
@@ -221,8 +242,25 @@ def evaluate_recommender(settings: RunSettings, state: RecordDict, weights: list
     return 1.0 - r["hr10"], data.n_users, metrics
 
 
+def evaluate_cooccurrence(weights: list[np.ndarray], config: Mapping[str, Any],
+                          data: RecData) -> Evaluated:
+    """Federated validation of a co-occurrence recommender: HR@10 and NDCG@10 of every
+    candidate the coordinator sent, on this brand's held-out items (its validation items in
+    a validation round), from the released statistics; nothing else goes back."""
+    if CANDIDATES_KEY not in config:
+        raise ValueError("a co-occurrence recommender is evaluated on given candidates")
+    candidates = json.loads(str(config[CANDIDATES_KEY]))
+    figures = validate_candidates(Cooccurrence.from_arrays(weights), data, candidates)
+    metrics: dict[str, Any] = {}
+    for k, f in enumerate(figures):
+        metrics[f"cand-{k}-hr10"], metrics[f"cand-{k}-ndcg10"] = f["hr10"], f["ndcg10"]
+    return 1.0 - max(f["hr10"] for f in figures), data.n_users, metrics
+
+
 def evaluate_local(settings: RunSettings, state: RecordDict, weights: list[np.ndarray],
                    config: Mapping[str, Any], data: LocalData) -> Evaluated:
+    if isinstance(data, RecData) and settings.cooccurrence:
+        return evaluate_cooccurrence(weights, config, data)
     if isinstance(data, RecData):
         return evaluate_recommender(settings, state, weights, data,
                                     membership=bool(config.get(MEMBERSHIP_KEY, False)))

@@ -39,6 +39,27 @@ def value_bound(max_customers: int, std: float) -> float:
     return float(2 ** math.ceil(math.log2(max_customers + 8 * std + 1)))
 
 
+def release_sum(sum_fn: SumFn, name: str, sigma: float, size: int, *, n_brands: int,
+                secure: bool, max_customers: int, extra: Mapping[str, Any] | None = None
+                ) -> tuple[np.ndarray, int]:
+    """One sum over the brands (stage `name`, each brand adding its share of noise
+    `sigma`; 0 in a run without DP), retried when it halts; the sum and its attempts."""
+    std = noise_share(sigma, n_brands, secure=secure)
+    config = {STAGE_KEY: name, STD_KEY: std, **(extra or {})}
+    return retried(lambda _n: sum_fn(config, size, value_bound(max_customers, std)),
+                   tries=MAX_ATTEMPTS, what=f"the {name} sum", failure=StatisticsFailed)
+
+
+def sum_function(grid: Grid, context: Context | None, nodes: list[int],
+                 config: Mapping[str, Any], *, n_brands: int, secure: bool) -> SumFn:
+    """How a statistics round sums: through SecAgg+ when `secure` (it needs the ServerApp
+    `context`), else the brands' answers added here."""
+    if secure and context is None:
+        raise ValueError("SecAgg+ needs the ServerApp context")
+    return (_secure_sum_fn(grid, context, n_brands, config) if secure and context
+            else _plain_sum_fn(grid, nodes, config))
+
+
 def release_item_side(sum_fn: SumFn, plan: StatisticsPlan, *, n_brands: int, secure: bool,
                       max_customers: int, n_items: int, dim: int
                       ) -> tuple[list[np.ndarray], int]:
@@ -47,11 +68,9 @@ def release_item_side(sum_fn: SumFn, plan: StatisticsPlan, *, n_brands: int, sec
     attempts = {"popularity": 0, "transitions": 0}
 
     def stage(name: str, sigma: float, size: int, extra: dict[str, Any]) -> np.ndarray:
-        std = noise_share(sigma, n_brands, secure=secure)
-        config = {STAGE_KEY: name, STD_KEY: std, **extra}
-        out, attempts[name] = retried(
-            lambda _n: sum_fn(config, size, value_bound(max_customers, std)),
-            tries=MAX_ATTEMPTS, what=f"the {name} sum", failure=StatisticsFailed)
+        out, attempts[name] = release_sum(sum_fn, name, sigma, size, n_brands=n_brands,
+                                          secure=secure, max_customers=max_customers,
+                                          extra=extra)
         return out
 
     pop = stage("popularity", plan.pop_sigma, n_items, {})
@@ -69,10 +88,7 @@ def release_and_evaluate(grid: Grid, context: Context | None, nodes: list[int],
     SecAgg+ when `secure`), then one federated evaluation. `config` is the run's config the
     brands also need; SecAgg+ needs the ServerApp `context`. Returns the item side, the
     attempts to account, and the metrics."""
-    if secure and context is None:
-        raise ValueError("SecAgg+ needs the ServerApp context")
-    sum_fn = (_secure_sum_fn(grid, context, n_brands, config) if secure and context
-              else _plain_sum_fn(grid, nodes, config))
+    sum_fn = sum_function(grid, context, nodes, config, n_brands=n_brands, secure=secure)
     weights, attempts = release_item_side(sum_fn, plan, n_brands=n_brands, secure=secure,
                                           max_customers=max_customers, n_items=n_items,
                                           dim=dim)

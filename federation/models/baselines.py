@@ -72,7 +72,7 @@ def _top(data: RecData, max_items: int) -> tuple[np.ndarray, np.ndarray]:
     return top, counts / (counts.max() + 1.0)
 
 
-def _embed(top_scores: np.ndarray, top: np.ndarray, pop: np.ndarray) -> np.ndarray:
+def embed_top(top_scores: np.ndarray, top: np.ndarray, pop: np.ndarray) -> np.ndarray:
     """Scores over the catalogue: the top items as scored, every other item below the
     row's lowest top score, ordered by popularity."""
     n_rows = top_scores.shape[0]
@@ -88,14 +88,14 @@ def item_knn(data: RecData, *, neighbours: int | None, max_items: int = MAX_ITEM
     its `neighbours` most similar items (None: all)."""
     top, pop = _top(data, max_items)
     x = interactions_matrix(data)[:, top]
-    gram = np.asarray((x.T @ x).todense(), dtype=np.float64)
+    gram = gram_matrix(x)
     norm = np.sqrt(np.diag(gram)).clip(min=1e-12)
     sim = gram / np.outer(norm, norm)
     np.fill_diagonal(sim, 0.0)
     if neighbours is not None and neighbours < len(top) - 1:
         cut = np.partition(sim, -neighbours, axis=0)[-neighbours]
         sim = np.where(sim >= cut[None, :], sim, 0.0)
-    return lambda rows: _embed(np.asarray(x[rows] @ sim), top, pop)
+    return lambda rows: embed_top(np.asarray(x[rows] @ sim), top, pop)
 
 
 def ease_grid(data: RecData, lambdas: Iterable[float], *, max_items: int = MAX_ITEMS
@@ -104,13 +104,27 @@ def ease_grid(data: RecData, lambdas: Iterable[float], *, max_items: int = MAX_I
     (w + lambda)) Q'), so a grid costs one decomposition and a product per lambda."""
     top, pop = _top(data, max_items)
     x = interactions_matrix(data)[:, top]
-    w, q = np.linalg.eigh(np.asarray((x.T @ x).todense(), dtype=np.float64))
-    out: dict[float, Scorer] = {}
+    return {lam: (lambda b_: lambda rows: embed_top(np.asarray(x[rows] @ b_), top, pop))(b)
+            for lam, b in ease_weights(gram_matrix(x), lambdas).items()}
+
+
+def gram_matrix(x: sp.csr_matrix) -> np.ndarray:
+    """X'X of a users x items matrix, dense: a sum over users, which is why a federation
+    can add it up brand by brand (`federation.models.cooccurrence`)."""
+    return np.asarray((x.T @ x).todense(), dtype=np.float64)
+
+
+def ease_weights(gram: np.ndarray, lambdas: Iterable[float]) -> dict[float, np.ndarray]:
+    """EASE's item-item weights B for each lambda from one eigendecomposition of the Gram
+    matrix (P(lambda) = Q diag(1 / (w + lambda)) Q', B = I - P diag(1 / diag P), zero
+    diagonal; Steck, 2019)."""
+    w, q = np.linalg.eigh(gram)
+    out: dict[float, np.ndarray] = {}
     for lam in lambdas:
         p = (q / (w + lam)) @ q.T
         b = -p / np.diag(p)[None, :]
         np.fill_diagonal(b, 0.0)
-        out[lam] = (lambda b_: lambda rows: _embed(np.asarray(x[rows] @ b_), top, pop))(b)
+        out[lam] = b
     return out
 
 
@@ -121,6 +135,12 @@ def ease(data: RecData, *, lam: float, max_items: int = MAX_ITEMS) -> Scorer:
 def transitions(data: RecData) -> sp.csr_matrix:
     """Row-normalised first-order transition probabilities: how often item b came right
     after item a in a user's (deduplicated, time-ordered) history."""
+    return row_normalised(transition_counts(data))
+
+
+def transition_counts(data: RecData) -> sp.csr_matrix:
+    """How often item b came right after item a in a user's (deduplicated, time-ordered)
+    history: a sum over users."""
     starts, ends = data.user_spans
     nxt = np.arange(data.n_train) + 1
     keep = np.zeros(data.n_train, dtype=bool)
@@ -129,6 +149,10 @@ def transitions(data: RecData) -> sp.csr_matrix:
     a, b = data.train_i[keep], data.train_i[nxt[keep]]
     t = sp.csr_matrix((np.ones(len(a)), (a, b)), shape=(data.n_items, data.n_items))
     t.sum_duplicates()
+    return t
+
+
+def row_normalised(t: sp.csr_matrix) -> sp.csr_matrix:
     rows = np.asarray(t.sum(1)).ravel()
     return sp.csr_matrix(sp.diags(1.0 / np.where(rows > 0, rows, 1.0)) @ t)
 
@@ -137,9 +161,15 @@ def markov(data: RecData, *, window: int, decay: float, prior: float) -> Scorer:
     """Sum of the transition rows of the user's last `window` items (the newest weighted 1,
     each older one `decay` times the next), plus `prior` times normalised popularity (which
     orders the items no transition reaches)."""
-    t = transitions(data)
     counts = item_counts(data)
-    pop = counts / max(counts.max(), 1.0)
+    return markov_scorer(data, transitions(data), counts / max(counts.max(), 1.0),
+                         window=window, decay=decay, prior=prior)
+
+
+def markov_scorer(data: RecData, t: sp.csr_matrix, pop: np.ndarray, *, window: int,
+                  decay: float, prior: float) -> Scorer:
+    """`markov` from given row-normalised transitions `t` and popularity `pop` in [0, 1]
+    (pooled, or as a federation released them)."""
     starts, ends = data.user_spans
 
     def score(rows: np.ndarray) -> np.ndarray:

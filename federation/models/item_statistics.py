@@ -48,6 +48,7 @@ class StatisticsPlan:
     pair_sigma: float
     delta: float
     top: int
+    pair_releases: int = 1  # sums at pair_sigma: transitions (and the Gram, co-occurrence)
 
     @property
     def pop_sigma(self) -> float:
@@ -61,7 +62,8 @@ class StatisticsPlan:
         cannot discretize (far-off sigmas), its RDP accountant's looser bound."""
         from opacus.accountants import PRVAccountant, RDPAccountant  # heavy: on first use
 
-        history = [(self.pop_sigma, 1.0, attempts), (self.pair_sigma, 1.0, attempts)]
+        history = [(self.pop_sigma, 1.0, attempts),
+                   (self.pair_sigma, 1.0, attempts * self.pair_releases)]
         with warnings.catch_warnings():  # sample rate 1 is a log(0) PRV handles
             warnings.simplefilter("ignore", RuntimeWarning)
             warnings.simplefilter("ignore", UserWarning)
@@ -79,25 +81,27 @@ class StatisticsPlan:
         return {"epsilon": round(epsilon, 4), "delta": self.delta,
                 "noise_multiplier": round(self.pair_sigma, 4),
                 "popularity_noise_multiplier": round(self.pop_sigma, 4), "clip": 1.0,
-                "top_items": self.top, "releases": 2 * attempts, "privacy_unit": "customer",
+                "top_items": self.top,
+                "releases": (1 + self.pair_releases) * attempts, "privacy_unit": "customer",
                 "mechanism": "gaussian item statistics", "accountant": accountant}
 
 
 @lru_cache(maxsize=64)
 def plan_statistics(*, target_epsilon: float, delta: float, n_items: int,
-                    top: int = TOP_ITEMS) -> StatisticsPlan:
-    """The smallest noise whose two releases stay within `target_epsilon` (bisection on the
-    accountant, which is monotone in sigma)."""
+                    top: int = TOP_ITEMS, pair_releases: int = 1) -> StatisticsPlan:
+    """The smallest noise whose releases (popularity, then `pair_releases` sums at the pair
+    noise) stay within `target_epsilon` (bisection on the accountant, which is monotone in
+    sigma)."""
     if target_epsilon <= 0 or not 0 < delta < 1:
         raise ValueError("target epsilon must be > 0 and delta in (0, 1)")
     lo, hi = 0.05, 200.0
     for _ in range(20):
         mid = math.sqrt(lo * hi)
-        if StatisticsPlan(mid, delta, 1).epsilon() > target_epsilon:
+        if StatisticsPlan(mid, delta, 1, pair_releases).epsilon() > target_epsilon:
             lo = mid
         else:
             hi = mid
-    return StatisticsPlan(hi, delta, max(1, min(top, n_items)))
+    return StatisticsPlan(hi, delta, max(1, min(top, n_items)), pair_releases)
 
 
 def noise_share(sigma: float, n_brands: int, *, secure: bool) -> float:
@@ -106,26 +110,29 @@ def noise_share(sigma: float, n_brands: int, *, secure: bool) -> float:
     return sigma / math.sqrt(n_brands) if secure else sigma
 
 
-def popularity_sum(data: RecData) -> np.ndarray:
-    """Sum over customers of their item indicator scaled to norm 1."""
+def popularity_sum(data: RecData, *, scaled: bool = True) -> np.ndarray:
+    """Sum over customers of their item indicator scaled to norm 1 (`scaled`; else plain
+    counts of the customers who bought each item, a run without DP)."""
     out = np.zeros(data.n_items)
     for items in data.user_histories:
         bought = np.unique(items)
         if len(bought):
-            out[bought] += 1.0 / math.sqrt(len(bought))
+            out[bought] += 1.0 / math.sqrt(len(bought)) if scaled else 1.0
     return out
 
 
-def transition_sum(data: RecData, top: np.ndarray) -> np.ndarray:
+def transition_sum(data: RecData, top: np.ndarray, *, lags: int = CONTEXT,
+                   scaled: bool = True) -> np.ndarray:
     """Sum over customers of their (earlier item, item) pair counts among `top`, row-major
-    (earlier item is the row), each customer's counts scaled to norm 1."""
+    (earlier item is the row), the earlier item up to `lags` steps back; each customer's
+    counts scaled to norm 1 (`scaled`; else plain counts, a run without DP)."""
     m = len(top)
     pos = np.full(data.n_items, -1, dtype=np.int64)
     pos[top] = np.arange(m)
     out = np.zeros(m * m)
     for items in data.user_histories:
         p = pos[items]
-        pairs = [np.stack([p[:-k], p[k:]], 1) for k in range(1, CONTEXT + 1) if len(p) > k]
+        pairs = [np.stack([p[:-k], p[k:]], 1) for k in range(1, lags + 1) if len(p) > k]
         if not pairs:
             continue
         both = np.concatenate(pairs)
@@ -133,7 +140,7 @@ def transition_sum(data: RecData, top: np.ndarray) -> np.ndarray:
         if not len(both):
             continue
         cells, counts = np.unique(both[:, 0] * m + both[:, 1], return_counts=True)
-        out[cells] += counts / np.linalg.norm(counts)
+        out[cells] += counts / np.linalg.norm(counts) if scaled else counts
     return out
 
 

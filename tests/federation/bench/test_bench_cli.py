@@ -92,8 +92,23 @@ def test_bench_recommend_on_a_transaction_log(tmp_path: Path) -> None:
     assert r["federated"]["metrics"]["hr10"] > 2 * r["popularity"]["metrics"]["hr10"]
     dp = r["federated_dp"]
     assert dp["epsilon"] <= 8.0 and dp["delta"] == 1e-5
-    assert dp["mechanism"] == "gaussian item statistics" and dp["releases"] == 2
+    assert dp["mechanism"] == "gaussian item statistics" and dp["releases"] == 3
     assert dp["metrics"]["hr10"] > 2 * r["popularity"]["metrics"]["hr10"]
+    # The family each run serves, chosen by federated validation, with the figures behind
+    # the choice; the sequential factorization is a candidate, and under DP it is another
+    # release (reported beside, with its own epsilon).
+    family = r["family"]
+    assert family["candidates"] == ["blend", "ease", "markov", "sequential"]
+    assert family["dp_candidates"] == ["blend", "ease", "markov"]
+    for chosen, validation, out in ((family["chosen"], family["validation"], r["federated"]),
+                                    (family["dp_chosen"], family["dp_validation"], dp)):
+        assert chosen == out["family"] == max(
+            validation, key=lambda f: (validation[f]["hr10"], validation[f]["ndcg10"]))
+        assert out["validation"]["hr10"] == validation[chosen]["hr10"]
+        assert all(0.0 <= v["hr10"] <= 1.0 for v in validation.values())
+    assert r["federated_dp_sequential"]["releases"] == 2
+    mia = dp["membership_inference_outsider"]
+    assert mia["epsilon"] == dp["epsilon"] and -1.0 <= mia["advantage"] <= 1.0
 
 
 def test_bench_recommend_on_a_movielens_shaped_csv(tmp_path: Path) -> None:
