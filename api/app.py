@@ -21,6 +21,7 @@ from api.routers import (
     governance,
     metrics,
     models,
+    operations,
     pii,
     reports,
     requests,
@@ -45,7 +46,7 @@ def create_app(db: Database | None = None, limits: Limits | None = None) -> Fast
         jsonlog.configure()
     for r in (brands.router, consents.router, models.router, requests.router, audit.router,
               retention.router, pii.router, aggregates.router, reports.router, dpo.router,
-              metrics.router):
+              metrics.router, operations.router):
         app.include_router(r)
     app.include_router(governance.router)  # issue 22
 

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import admin, aggregates, alliance, audit, federation, governance, node, pii
+from api.cli import (
+    admin,
+    aggregates,
+    alliance,
+    audit,
+    federation,
+    governance,
+    node,
+    operations,
+    pii,
+)
 
 app = typer.Typer(help="comity: federated models across brands, with privacy and compliance.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -40,3 +50,4 @@ app.add_typer(governance.agreement_app, name="agreement")
 app.add_typer(governance.assessment_app, name="assessment")
 app.add_typer(governance.transfer_app, name="transfer")
 app.add_typer(governance.incident_app, name="incident")
+app.add_typer(operations.customer_app, name="customer")

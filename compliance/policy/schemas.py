@@ -122,6 +122,9 @@ class AggregatesPolicy(_Frozen):
     max_query_epsilon: float = Field(gt=0)
     query_delta: float = Field(gt=0, lt=1e-3)
     min_group_size: int = Field(ge=0)
+    # An A/B readout is refused while any arm's (noisy) size is below this; the source
+    # documents' minimum per arm (privacy.experiments).
+    min_arm_size: int = Field(default=1000, ge=1)
     purpose: str
     source: str = Field(min_length=1)
 
@@ -216,6 +219,11 @@ class PolicySet:
     aggregates: AggregatesPolicy
     checklist: ChecklistFile
     consent_time: ConsentTimePolicy = ConsentTimePolicy()
+
+    def purpose_categories(self) -> dict[str, list[str]]:
+        """Each purpose's required and optional data categories (the 7-day trace's map)."""
+        return {k: [*p.required_categories, *p.optional_categories]
+                for k, p in self.purposes.items()}
 
     def purpose(self, key: str) -> Purpose:
         try:

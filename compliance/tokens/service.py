@@ -1,5 +1,7 @@
-"""Principals, token issue, listing, revocation and lookup. Roles: dpo, admin, brand:<id>,
-service:<name>. Every token belongs to a named principal (a person or a service): the
+"""Principals, token issue, listing, revocation and lookup. Roles: dpo, admin, brand:<id>
+(the brand node), brand:<id>:staff and brand:<id>:supervisor (the brand's operators: masked
+customer lookups, PIPL Art. 51(3) operating permissions), service:<name>. Every token
+belongs to a named principal (a person or a service): the
 two-person rule for exports and erasures compares principals, so a second token of the same
 person is still the same person."""
 
@@ -20,7 +22,8 @@ from compliance.errors import ComityError, ConflictError, InputError, NotFoundEr
 from compliance.tokens.models import ApiToken, PrincipalRecord
 
 _NAME = r"[a-z0-9][a-z0-9_.-]{0,63}"
-ROLE_RE = re.compile(rf"^(dpo|admin|brand:{_NAME}|service:{_NAME})$")
+ROLE_RE = re.compile(rf"^(dpo|admin|brand:{_NAME}(:staff|:supervisor)?|service:{_NAME})$")
+STAFF_TIERS = ("staff", "supervisor")
 PRINCIPAL_RE = re.compile(r"^[a-z0-9][a-z0-9_.@+-]{0,127}$")
 PRINCIPAL_KINDS = ("person", "service")
 PREFIX = "cmt_"
@@ -46,11 +49,14 @@ class Principal:
 
     @property
     def kind(self) -> str:
-        return self.role.split(":", 1)[0]
+        """dpo, admin, brand, service, or a brand operator's tier (staff, supervisor): an
+        operator is no brand node and may do none of what a brand token does."""
+        parts = self.role.split(":")
+        return parts[2] if len(parts) == 3 and parts[0] == "brand" else parts[0]
 
     @property
     def brand_id(self) -> str | None:
-        return self.role.split(":", 1)[1] if self.kind == "brand" else None
+        return self.role.split(":")[1] if self.kind in ("brand", *STAFF_TIERS) else None
 
     @property
     def actor(self) -> str:
@@ -94,8 +100,11 @@ def _digest(token: str) -> str:
 
 
 def default_kind(role: str) -> str:
-    """DPOs and administrators are people; brand nodes and internal services are services."""
-    return "person" if role in ("dpo", "admin") else "service"
+    """DPOs, administrators and a brand's operators are people; brand nodes and internal
+    services are services."""
+    if role in ("dpo", "admin") or role.count(":") == 2:
+        return "person"
+    return "service"
 
 
 class TokenService:
@@ -128,8 +137,9 @@ class TokenService:
         """A new token for `principal` (registered if new); returns the secret, which is
         shown once and never stored."""
         if not ROLE_RE.match(role):
-            raise InputError(f"invalid role '{role}': use dpo, admin, brand:<id> or "
-                             "service:<name> (lowercase letters, digits, . _ -)")
+            raise InputError(f"invalid role '{role}': use dpo, admin, brand:<id>, "
+                             "brand:<id>:staff, brand:<id>:supervisor or service:<name> "
+                             "(lowercase letters, digits, . _ -)")
         holder = self.principal(principal, kind=kind or default_kind(role), actor=actor)
         token = PREFIX + secrets.token_urlsafe(32)
         row = ApiToken(token_sha256=_digest(token), principal_id=holder.id, role=role,
