@@ -137,3 +137,19 @@ def test_no_raw_pii_in_report_logs_or_database(demo_run: tuple[Path, Path, str])
     leaks = [(name, v) for v in raw for name, data in haystacks.items()
              if v.encode("utf-8") in data]
     assert not leaks, f"{len(leaks)} raw identifiers found, e.g. in {leaks[0][0]}"
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_demo_pdf_keeps_every_html_table_value_in_both_languages(
+        demo_run: tuple[Path, Path, str]) -> None:
+    from compliance.report.render import render_html, render_pdf
+    from tests.compliance.test_report_pdf import missing_cells, page_sizes
+
+    out, _, logs = demo_run
+    pdf = (out / "report.pdf").read_bytes()
+    assert missing_cells((out / "report.html").read_text(encoding="utf-8"), pdf) == []
+    assert any(w > h for w, h in page_sizes(pdf))  # wide sections on landscape pages
+    zh = {**json.loads((out / "report.json").read_text(encoding="utf-8")), "lang": "zh"}
+    assert missing_cells(render_html(zh), render_pdf(zh)) == []
+    assert ".notdef" not in logs

@@ -13,7 +13,10 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
+from api.routers import console
+
 router = APIRouter(tags=["dpo"])
+router.include_router(console.router)  # /dpo/console: the DPO's work pages
 STATIC = Path(__file__).parent.parent / "static"
 POLICY = ("default-src 'self'; script-src 'self'; style-src 'unsafe-inline'; "
           "frame-src 'self' about:; base-uri 'none'; form-action 'none'; "

@@ -4,6 +4,7 @@ escaped."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from html import escape
 
@@ -36,6 +37,16 @@ def _fmt(v: float) -> str:
     return f"{v:.0f}" if abs(v) >= 10 or v == int(v) else f"{v:.2f}"
 
 
+_LABEL_PX_PER_CHAR, _LABEL_GAP = 5.6, 6.0  # font-size 9 sans-serif: a digit is ~5 px wide
+
+
+def label_step(labels: Sequence[str], group_w: float) -> int:
+    """Show every n-th x label so that no two shown labels overlap: a label needs its own
+    width plus a gap, and n groups give it n * group_w."""
+    widest = max((len(label) for label in labels), default=0) * _LABEL_PX_PER_CHAR + _LABEL_GAP
+    return max(1, math.ceil(widest / group_w)) if group_w > 0 else 1
+
+
 def bars(labels: Sequence[str], series: Mapping[str, Sequence[float]], title: str) -> str:
     """Grouped bars: one group per label (a month or week), one bar per series."""
     if not labels:
@@ -44,6 +55,7 @@ def bars(labels: Sequence[str], series: Mapping[str, Sequence[float]], title: st
     base, plot_w = _H - _PAD_B, _W - _PAD_L - 10
     group_w = plot_w / len(labels)
     bar_w = max(group_w * 0.8 / max(len(series), 1), 1.0)
+    every = label_step(labels, group_w)
     parts = [_axis(top)]
     for i, label in enumerate(labels):
         x0 = _PAD_L + i * group_w + group_w * 0.1
@@ -52,7 +64,7 @@ def bars(labels: Sequence[str], series: Mapping[str, Sequence[float]], title: st
             parts.append(f'<rect x="{x0 + j * bar_w:.1f}" y="{base - h:.1f}" width="{bar_w:.1f}"'
                          f' height="{h:.1f}" fill="{PALETTE[j % len(PALETTE)]}">'
                          f"<title>{escape(name)} {escape(label)}: {_fmt(values[i])}</title></rect>")
-        if len(labels) <= 14 or i % max(len(labels) // 12, 1) == 0:
+        if i % every == 0:
             parts.append(f'<text x="{x0 + group_w * 0.4:.1f}" y="{base + 12}" font-size="9" '
                          f'text-anchor="middle">{escape(label)}</text>')
     legend = [(n, PALETTE[j % len(PALETTE)]) for j, n in enumerate(series)]

@@ -3,17 +3,57 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from compliance.report.charts import bars, burn_down
 from compliance.report.consent_coverage import CONSENT_STATES
+from compliance.report.fonts import missing_glyphs_said_once
+from compliance.report.zh import basis_zh, law_zh, purpose_zh
 
 _ENV = Environment(loader=FileSystemLoader(Path(__file__).parent),
                    autoescape=select_autoescape(["html", "j2"]))
+
+
+def when(value: str | None, seconds: bool = False) -> str:
+    """An ISO timestamp as a reader writes it: UTC, to the minute (or second), no
+    microseconds; a bare date stays a date."""
+    if not value:
+        return "—"
+    at = datetime.fromisoformat(value)
+    if len(value) <= 10:
+        return at.date().isoformat()
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+
+
+def _zh(ctx: Context) -> bool:
+    return bool(ctx.get("r", {}).get("lang") == "zh")
+
+
+@pass_context
+def _law(ctx: Context, text: str) -> str:
+    return law_zh(text) if _zh(ctx) else text
+
+
+@pass_context
+def _purpose(ctx: Context, record: dict[str, Any]) -> str:
+    desc = str(record["description"])
+    return purpose_zh(str(record["purpose"]), desc) if _zh(ctx) else desc
+
+
+@pass_context
+def _basis(ctx: Context, basis: str) -> str:
+    return f"{basis_zh(basis)} ({basis})" if _zh(ctx) else basis
+
+
+_ENV.filters.update(when=when, law=_law, purpose_text=_purpose, basis=_basis)
 
 
 MAX_BURN_CHARTS = 6
@@ -51,10 +91,12 @@ def render_html(report: dict[str, Any]) -> str:
 
 def render_pdf(report: dict[str, Any]) -> bytes:
     """The same HTML laid out by WeasyPrint; Chinese needs a CJK font installed (the CSS asks
-    for Noto Sans CJK SC, then WenQuanYi Zen Hei, which `.ci/run` and the image install)."""
+    for Noto Sans CJK SC, then WenQuanYi Zen Hei, which `.ci/run` and the image install).
+    Without one, one warning says so and names the package, instead of one per string."""
     from weasyprint import HTML
 
-    return bytes(HTML(string=render_html(report)).write_pdf())
+    with missing_glyphs_said_once():
+        return bytes(HTML(string=render_html(report)).write_pdf())
 
 
 FORMATS = ("json", "html", "pdf")
