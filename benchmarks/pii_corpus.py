@@ -230,6 +230,101 @@ HARD = [
 ]
 
 
+# An independent corpus: values from Faker's zh_CN and en_US providers (its own name lists,
+# its own ID, phone and card generators), phrasing unlike the templates above, no labels
+# before most names. The English PERSON figure here is not independent of the detector (its
+# given-name and surname lists come from Faker too); the Chinese one is.
+FAKER_ZH = [
+    "您好，我是{PERSON}，手机{PHONE}，有事请联系。", "{PERSON}的邮箱是{EMAIL}，麻烦回复一下。",
+    "请转账到卡号{CARD}，户名{PERSON}。", "昨天{PERSON}和{PERSON}一起来店里试穿了新款。",
+    "登录地址{IP}异常，账号已锁定。", "身份证：{ID}，手机：{PHONE}", "这次活动由{PERSON}负责，有问题找她。",
+    "{PERSON}说周三下午到，电话{PHONE}。", "车牌{PLATE}的车主请尽快挪车。",
+]
+FAKER_EN = [
+    "Hi, this is {PERSON}. Reach me on {PHONE} or {EMAIL}.", "Forward the invoice to {PERSON} today.",
+    "{PERSON} paid with card {CARD} yesterday.", "Login from {IP} was blocked for {EMAIL}.",
+    "Meeting notes: {PERSON} and {PERSON} agreed on the budget.", "Text {PERSON} at {PHONE} when ready.",
+]
+
+
+def independent_corpus(n: int = 1200, seed: int = 7) -> list[dict[str, object]]:
+    """Labelled records from Faker (seeded), for a second, independent figure."""
+    from faker import Faker
+
+    rnd = random.Random(seed)
+    zh, en = Faker("zh_CN"), Faker("en_US")
+    zh.seed_instance(seed)
+    en.seed_instance(seed)
+
+    def en_phone() -> str:
+        while "x" in (p := en.phone_number()):
+            pass
+        return p
+
+    values = {
+        True: {"PERSON": zh.name, "PHONE": zh.phone_number, "EMAIL": zh.email,
+               "CARD": zh.credit_card_number, "IP": zh.ipv4, "ID": zh.ssn,
+               "PLATE": lambda: zh.license_plate().replace("-", "")},
+        False: {"PERSON": en.name, "PHONE": en_phone, "EMAIL": en.email,
+                "CARD": en.credit_card_number, "IP": en.ipv4},
+    }
+    types = {"PERSON": "PERSON", "PHONE": "PHONE_NUMBER", "EMAIL": "EMAIL_ADDRESS",
+             "CARD": "BANK_CARD", "IP": "IP_ADDRESS", "ID": "CN_RESIDENT_ID",
+             "PLATE": "LICENSE_PLATE"}
+    out: list[dict[str, object]] = []
+    for i in range(n):
+        is_zh = rnd.random() < 0.6
+        template = rnd.choice(FAKER_ZH if is_zh else FAKER_EN)
+        text, ents, pos = "", [], 0
+        for m in re.finditer(r"\{([A-Z]+)\}", template):
+            text += template[pos:m.start()]
+            v = values[is_zh][m.group(1)]()
+            ents.append({"type": types[m.group(1)], "start": len(text), "end": len(text) + len(v)})
+            text += v
+            pos = m.end()
+        out.append({"id": f"f{i:05d}", "lang": "zh" if is_zh else "en",
+                    "text": text + template[pos:], "entities": ents, "hard_negative": False})
+    return out
+
+
+def messy_tables(seed: int = 11) -> list[tuple[list[str], list[list[str]], dict[str, str | None]]]:
+    """Labelled tables as exported from shop systems: (header, rows, column -> PII type or
+    None). Mixed columns (a contact column holding phones and e-mails), mostly empty columns
+    (a bank-card column 8% filled), landlines stored as numbers (leading zero lost), member
+    numbers, amounts and postcodes that look like identifiers."""
+    rnd = random.Random(seed)
+    tables = []
+    for t in range(6):
+        n = rnd.choice([40, 120, 300])
+        header = ["会员编号", "姓名", "手机", "联系方式", "身份证", "备注", "订单金额", "邮编",
+                  "银行卡", "车牌", "固话", "IP"]
+        labels: dict[str, str | None] = {
+            "会员编号": None, "姓名": "PERSON", "手机": "PHONE_NUMBER",
+            "联系方式": "PHONE_NUMBER", "身份证": "CN_RESIDENT_ID", "备注": None,
+            "订单金额": None, "邮编": None, "银行卡": "BANK_CARD", "车牌": "LICENSE_PLATE",
+            "固话": "PHONE_NUMBER", "IP": "IP_ADDRESS"}
+        if t % 2:
+            header = ["member_id", "name", "mobile", "contact", "id_no", "note", "amount",
+                      "zip", "card", "plate", "tel", "ip"]
+            labels = dict(zip(header, labels.values(), strict=True))
+        rows = []
+        for _ in range(n):
+            phone = mobile(0)
+            contact = phone if rnd.random() < 0.6 else email(R.choice(EN_FIRST))
+            landline_lost = str(int(landline().replace("-", "").replace("(", "")
+                                    .replace(")", "").replace(" ", "")))
+            rows.append([
+                str(rnd.randint(10**7, 10**8)), cn_name() if rnd.random() < 0.9 else "",
+                phone if rnd.random() < 0.85 else "", contact,
+                resident_id() if rnd.random() < 0.7 else "",
+                rnd.choice(["", "", "", "", "加急", "VIP", "已回访"]), f"{rnd.uniform(1, 9999):.2f}",
+                f"{rnd.randint(100000, 999999)}", card() if rnd.random() < 0.08 else "",
+                plate() if rnd.random() < 0.5 else "", landline_lost, ip(),
+            ])
+        tables.append((header, rows, labels))
+    return tables
+
+
 def main(n: int = 2400) -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with OUT.open("w", encoding="utf-8") as fh:

@@ -28,8 +28,8 @@ from privacy.detection.entities import (
 from privacy.detection.groups import overlaps_card
 from privacy.detection.offline import OFFLINE_EXTRACT
 
-PHONE_CONTEXT = ("电话", "手机", "座机", "联系", "致电", "来电", "号码", "tel", "phone", "mobile",
-                 "call", "cell", "contact", "fax", "传真", "whatsapp", "微信")
+PHONE_CONTEXT = ("电话", "手机", "座机", "固话", "联系", "致电", "来电", "号码", "tel", "phone",
+                 "mobile", "call", "cell", "contact", "fax", "传真", "whatsapp", "微信")
 # A bare North American 3-3-4 number is too common a shape to read after another number
 # (`1234 555 555 1234`); mainland numbers are read there, unless a card-shaped stretch of
 # digit groups holds them (`groups.overlaps_card`).

@@ -22,6 +22,7 @@ from compliance.errors import ComityError
 
 MODEL_SHA256 = "826085fff327d0c76c0dd55400629ce0ed192a6519ecd9841ed6fdedb4cb5aec"
 TOP_K = 4
+CACHE_SIZE = 20_000
 ENTITY_LABELS = frozenset({"PER", "LOC", "ORG"})
 Span = tuple[int, int, str]
 
@@ -78,11 +79,30 @@ class LacTagger:
         self.session = ort.InferenceSession(blob, opts, providers=["CPUExecutionProvider"])
         self.batch_chars = batch_chars
         self.calls = 0  # session runs, for tests and the benchmark
+        self._cache: dict[str, list[Span]] = {}
 
     def spans(self, texts: Sequence[str]) -> list[list[Span]]:
-        """Entity spans (start, end, PER|LOC|ORG) per text, in that text's offsets."""
+        """Entity spans (start, end, PER|LOC|ORG) per text, in that text's offsets. Texts
+        seen recently (template phrases repeat in shop logs) are answered from a bounded
+        cache; the rest go to the model in length-sorted batches."""
         out: list[list[Span]] = [[] for _ in texts]
-        order = sorted((i for i, t in enumerate(texts) if t), key=lambda i: len(texts[i]))
+        cache = self._cache
+        todo = []
+        for i, t in enumerate(texts):
+            hit = cache.get(t)
+            if hit is not None:
+                out[i] = hit
+            elif t:
+                todo.append(i)
+        self._run(texts, todo, out)
+        if len(cache) > CACHE_SIZE:
+            cache.clear()
+        for i in todo:
+            cache[texts[i]] = out[i]
+        return out
+
+    def _run(self, texts: Sequence[str], todo: list[int], out: list[list[Span]]) -> None:
+        order = sorted(todo, key=lambda i: len(texts[i]))
         k = 0
         while k < len(order):
             width = len(texts[order[k]])
@@ -95,7 +115,6 @@ class LacTagger:
                                strict=True):
                 out[i] = self._decode(tags)
             k = j
-        return out
 
     def _tag(self, texts: list[str], width: int) -> list[Any]:
         np = self._np

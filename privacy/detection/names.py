@@ -222,25 +222,25 @@ class ChineseNameFinder:
         k = 0
         for m in _SURNAME_AT.finditer(text):
             i = m.start()
+            g = i + len(m.group(1))
+            nxt = text[g:g + 1]
+            if not "\u4e00" <= nxt <= "\u9fff" or nxt in FUNCTION_CHARS \
+                    or nxt in NON_NAME_CHARS:
+                continue
             while k < len(found) and found[k].end <= i:
                 k += 1
             if k < len(found) and found[k].start <= i:
                 continue
-            nxt = text[i + len(m.group(1)):i + len(m.group(1)) + 1]
-            if not nxt or nxt in FUNCTION_CHARS or nxt in NON_NAME_CHARS or not _cjk(nxt):
-                continue
-            if _labelled(text, i):
-                out.append((i, i + 2))  # 持卡人干达: a label says a name follows
-                continue
-            prev = text[i - 1:i]
-            if prev and prev not in FUNCTION_CHARS and freq.get(prev + text[i], 0) >= RARE:
-                continue  # the surname character ends a common word (支付, 完成)
-            if text[i + 2:i + 3] in NON_NAME_CHARS:
-                continue  # 储值卡
             pair = text[i:i + 2]
             if freq.get(pair, 0) < RARE or tags.get(pair, "").startswith("nr") \
                     or tags.get(text[i:i + 3], "").startswith("nr"):
-                out.append((i, i + 2))
+                prev = text[i - 1:i]
+                if prev and prev not in FUNCTION_CHARS and freq.get(prev + text[i], 0) >= RARE:
+                    continue  # the surname character ends a common word (支付, 完成)
+                if text[i + 2:i + 3] not in NON_NAME_CHARS:  # 储值卡
+                    out.append((i, i + 2))
+            elif _labelled(text, i):
+                out.append((i, i + 2))  # 持卡人干达: a label says a name follows
         return out
 
     @staticmethod

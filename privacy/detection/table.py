@@ -7,6 +7,7 @@ column is classified as the type that covers a value in at least `min_share` of 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import pandas as pd
 from compliance.errors import InputError
 from compliance.files import read_csv, require_existing
 from privacy.detection.analyzer import PiiScanner
+from privacy.detection.entities import Finding
 
 
 @dataclass(frozen=True)
@@ -42,18 +44,22 @@ def classify_columns(frame: pd.DataFrame, scanner: PiiScanner, *, sample: int = 
         if len(values) > sample:
             values = values.sample(sample, random_state=seed)
         header = f"{col}: "
-        texts = [header + v for v in values]
         counts: Counter[str] = Counter()
-        for v, found in zip(values, scanner.scan_many(texts), strict=True):
-            covered: Counter[str] = Counter()
-            for f in found:
-                if f.end > len(header):
-                    covered[f.type] += min(f.end, len(header) + len(v)) - max(f.start,
-                                                                             len(header))
-            if covered:
-                t, n = covered.most_common(1)[0]
-                if n >= 0.6 * len(v.strip()):
-                    counts[t] += 1
+        missed = []
+        for v, found in zip(values, scanner.scan_many([header + v for v in values]),
+                            strict=True):
+            t = _covering_type(found, len(header), v)
+            if t is not None:
+                counts[t] += 1
+            elif _LOST_ZERO.fullmatch(v):
+                missed.append("0" + v)
+        # Landlines and other zero-led numbers stored as numbers lose their leading zero
+        # (010… read back as 10…): such values get a second look with it restored.
+        for v, found in zip(missed, scanner.scan_many([header + v for v in missed]),
+                            strict=True):
+            t = _covering_type(found, len(header), v)
+            if t is not None:
+                counts[t] += 1
         n = len(values)
         if counts and n:
             t, hits = counts.most_common(1)[0]
@@ -63,6 +69,22 @@ def classify_columns(frame: pd.DataFrame, scanner: PiiScanner, *, sample: int = 
         else:
             out.append(ColumnFinding(str(col), None, 0.0, n, 0))
     return out
+
+
+_LOST_ZERO = re.compile(r"[1-9]\d{8,10}")
+
+
+def _covering_type(found: list[Finding], offset: int, value: str) -> str | None:
+    """The type whose findings cover at least 60% of the value, if any."""
+    covered: Counter[str] = Counter()
+    for f in found:
+        if f.end > offset:
+            covered[f.type] += min(f.end, offset + len(value)) - max(f.start, offset)
+    if covered:
+        t, n = covered.most_common(1)[0]
+        if n >= 0.6 * len(value.strip()):
+            return t
+    return None
 
 
 def read_table(path: Path | None = None, *, url: str | None = None, table: str | None = None,
