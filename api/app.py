@@ -19,6 +19,7 @@ from api.routers import (
     consents,
     dpo,
     governance,
+    gpc,
     metrics,
     models,
     operations,
@@ -49,6 +50,7 @@ def create_app(db: Database | None = None, limits: Limits | None = None) -> Fast
               metrics.router, operations.router):
         app.include_router(r)
     app.include_router(governance.router)  # issue 22
+    app.include_router(gpc.router)  # issue 22: Sec-GPC
 
     @app.exception_handler(ComityError)
     async def _comity_error(_: Request, exc: ComityError) -> JSONResponse:

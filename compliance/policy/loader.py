@@ -113,7 +113,13 @@ def load_policies(directory: Path | None = None) -> PolicySet:
                             f"rule '{rule.key}' names unknown purpose '{key}'", file=str(path)
                         )
         jurisdictions[j.jurisdiction] = j
-    deadlines = {d.jurisdiction: d for d in _load(root / "requests.yaml", RequestsFile).deadlines}
+    requests_file = _load(root / "requests.yaml", RequestsFile)
+    deadlines = {d.jurisdiction: d for d in requests_file.deadlines}
+    for t in requests_file.types:
+        for key in t.refuse:
+            if key not in purposes:
+                raise InputError(f"request type '{t.type}' names unknown purpose '{key}'",
+                                 file=str(root / "requests.yaml"))
     for key in jurisdictions:
         if key not in deadlines:
             raise InputError(f"no request deadline for jurisdiction '{key}'",
@@ -134,4 +140,5 @@ def load_policies(directory: Path | None = None) -> PolicySet:
     consent_time = _load(root / "consent.yaml", ConsentTimePolicy)
     return PolicySet(purposes=purposes, categories=categories, jurisdictions=jurisdictions,
                      deadlines=deadlines, retention=retention, aggregates=aggregates,
-                     checklist=checklist, consent_time=consent_time)
+                     checklist=checklist, consent_time=consent_time,
+                     request_types=requests_file.types)

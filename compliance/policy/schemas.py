@@ -88,8 +88,19 @@ class Deadline(_Frozen):
     source: str = Field(min_length=1)
 
 
+class RequestTypePolicy(_Frozen):
+    """A request type that stops processing: the purposes it refuses for the subject, and
+    deadlines that differ from the jurisdiction's (issue 22)."""
+
+    type: str = Field(pattern=r"^[a-z_]+$")
+    refuse: tuple[str, ...]
+    days: dict[str, int] = Field(default_factory=dict)
+    source: str = Field(min_length=1)
+
+
 class RequestsFile(_Frozen):
     deadlines: tuple[Deadline, ...]
+    types: tuple[RequestTypePolicy, ...] = ()
 
 
 class RetentionRule(_Frozen):
@@ -219,6 +230,7 @@ class PolicySet:
     aggregates: AggregatesPolicy
     checklist: ChecklistFile
     consent_time: ConsentTimePolicy = ConsentTimePolicy()
+    request_types: tuple[RequestTypePolicy, ...] = ()
 
     def purpose_categories(self) -> dict[str, list[str]]:
         """Each purpose's required and optional data categories (the 7-day trace's map)."""

@@ -8,7 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 RequestType = Literal["access", "portability", "correction", "deletion", "withdraw_consent",
-                      "refuse_personalization", "refuse_automated_decision"]
+                      "refuse_personalization", "refuse_automated_decision",
+                      "restriction", "objection", "opt_out_sale"]
 
 
 class RequestIn(BaseModel):

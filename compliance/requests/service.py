@@ -101,10 +101,11 @@ class RequestService:
                 return self._replay(prior, body, idempotency_key), False
         subj = ConsentService(self.session).subject(body.brand_id, body.subject)
         deadline = self.policies.deadlines[subj.jurisdiction]
+        days = self._days(body.type, subj.jurisdiction)
         now, request_id = utcnow(), str(uuid.uuid4())
         req = SubjectRequest(id=request_id, brand_id=body.brand_id, subject_id=subj.id,
                              type=body.type, jurisdiction=subj.jurisdiction, status="open",
-                             received_at=now, due_at=now + timedelta(days=deadline.days),
+                             received_at=now, due_at=now + timedelta(days=days),
                              details=self._seal(subj.id, request_id, body.details), result={},
                              opened_by_id=principal_id,
                              idempotency_key=idempotency_key)
@@ -120,6 +121,41 @@ class RequestService:
             "request_id": req.id, "subject": body.subject, "type": body.type,
             "due_at": req.due_at.isoformat(), "deadline_rule": deadline.source})
         return self._out(req, body.subject), True
+
+    def _days(self, kind: str, jurisdiction: str) -> int:
+        """The deadline: the request type's own for this law (policies/requests.yaml
+        `types`), else the jurisdiction's."""
+        t = next((t for t in self.policies.request_types if t.type == kind), None)
+        if t is not None and jurisdiction in t.days:
+            return t.days[jurisdiction]
+        return self.policies.deadlines[jurisdiction].days
+
+    def refusing(self, kind: str) -> tuple[str, ...]:
+        """The purposes a restriction, objection or opt-out refuses (policies/requests.yaml)."""
+        t = next((t for t in self.policies.request_types if t.type == kind), None)
+        if t is None:
+            raise InputError(f"no policy for request type '{kind}' in policies/requests.yaml",
+                             column="type")
+        return t.refuse
+
+    def gpc_opt_out(self, brand_id: str, subject: str, *, actor: str,
+                    principal_id: int | None) -> list[str]:
+        """The Global Privacy Control signal (`Sec-GPC: 1`) is a valid opt-out of sale and
+        sharing (11 CCR 7025; Cal. Civ. Code 1798.135): refuse those purposes now, without
+        a request to wait on. Idempotent: one refusal per purpose and day."""
+        purposes = self.refusing("opt_out_sale")
+        day = utcnow().date().isoformat()
+        consent = ConsentService(self.session)
+        for purpose in purposes:
+            consent.record(ConsentIn.model_validate({
+                "brand_id": brand_id, "subject": subject, "purpose": purpose,
+                "action": "refuse", "notice_version": "gpc", "channel": "gpc"}),
+                actor=actor, policies=self.policies,
+                idempotency_key=f"gpc:{brand_id}:{subject}:{purpose}:{day}",
+                principal_id=principal_id)
+        self.audit.record("consent.gpc", actor=actor, brand_id=brand_id, data={
+            "subject": subject, "refused": list(purposes)})
+        return list(purposes)
 
     def get(self, request_id: str) -> SubjectRequest:
         req = self.session.get(SubjectRequest, request_id)
@@ -235,6 +271,11 @@ class RequestService:
             for p in purposes:
                 consent_event(p, "withdraw")
             result = {"withdrawn": purposes}
+        elif req.type in ("restriction", "objection", "opt_out_sale"):
+            refused = self.refusing(req.type)
+            for p in refused:
+                consent_event(p, "refuse")
+            result = {"refused": list(refused)}
         elif req.type in ("refuse_personalization", "refuse_automated_decision"):
             consent_event("personalized_recommendation", "refuse")
             result = {"refused": ["personalized_recommendation"]}
