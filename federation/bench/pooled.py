@@ -15,6 +15,7 @@ import numpy as np
 from federation.bench.protocol import measured
 from federation.models import baselines as bl
 from federation.models.churn import roc_auc
+from federation.models.cooccurrence import EASE_LAMBDAS, MARKOV  # the federated grids too
 from federation.models.recommend import RecData
 
 ProgressFn = Callable[[str], None]
@@ -22,9 +23,6 @@ Params = dict[str, Any]
 
 # Small grids: the point is a fair, tuned baseline, not a search.
 KNN_NEIGHBOURS: tuple[int | None, ...] = (20, 100, 500, None)
-EASE_LAMBDAS = (10.0, 50.0, 200.0, 1000.0)
-MARKOV: list[Params] = [dict(window=w, decay=d, prior=p) for w, d, p in product(
-    (1, 2, 3, 5), (0.5, 1.0), (1e-6, 0.05)) if not (w == 1 and d == 0.5)]
 ALS: list[Params] = [dict(factors=f, regularization=r, alpha=a, iterations=15)
        for f, r, a in product((32, 64), (0.01, 0.1), (1.0, 10.0))]
 LOGISTIC_C = (0.01, 0.1, 1.0, 10.0)

@@ -14,6 +14,7 @@ from flwr.serverapp import Grid
 
 from compliance.audit.service import AuditLog
 from compliance.database import Database
+from federation.coordinator.cooccurrence_round import release_and_choose
 from federation.coordinator.lineage.service import LineageService
 from federation.coordinator.retry import retried
 from federation.coordinator.secagg import run_secagg
@@ -21,6 +22,7 @@ from federation.coordinator.statistics_round import release_and_evaluate
 from federation.coordinator.strategy import make_strategy
 from federation.errors import FederationError, RoundFailed
 from federation.gate.report import GateReport
+from federation.models.cooccurrence import cooccurrence_plan
 from federation.models.item_statistics import plan_statistics
 from federation.settings import RunSettings
 
@@ -128,3 +130,35 @@ def release_statistics(grid: Grid, db: Database, settings: RunSettings,
     if progress:
         progress("round", 1, 1)
     return weights, {1: metrics}, plan.report(attempts + earlier_attempts)
+
+
+def release_family(grid: Grid, db: Database, settings: RunSettings,
+                   reports: dict[str, GateReport], nodes: list[int], *, secure: bool,
+                   context: Context | None, earlier_attempts: int,
+                   progress: ProgressFn | None
+                   ) -> tuple[Weights, dict[int, dict[str, float]], dict[str, Any] | None,
+                              dict[str, Any]]:
+    """A co-occurrence recommender (`federation.models.cooccurrence`): its item-item sums
+    released over the brands, the family chosen by federated validation on the brands'
+    held-out items, checkpointed as the run's one round. Returns the released statistics,
+    the round's metrics (the chosen family's validation figures), the DP report (None
+    without DP; attempts of an interrupted earlier start counted too) and the choice: which
+    family serves, and the validation figures of every family behind it."""
+    try:
+        stats, attempts, choice = release_and_choose(
+            grid, context, nodes, settings, dict(settings.to_record()), secure=secure,
+            max_customers=max(r.train_examples for r in reports.values()))
+    except ValueError as exc:
+        raise FederationError(str(exc)) from exc
+    weights = stats.to_arrays()
+    chosen = choice["validation"][choice["family"]]
+    metrics = {"hr10": float(chosen["hr10"]), "ndcg10": float(chosen["ndcg10"])}
+    with db.unit_of_work() as session:
+        LineageService(session).save_round(settings.run_id, 1, weights, metrics, attempts)
+    if progress:
+        progress("round", 1, 1)
+    dp = None
+    if settings.dp_epsilon > 0:
+        dp = cooccurrence_plan(target_epsilon=settings.dp_epsilon, delta=settings.dp_delta,
+                               n_items=settings.items).report(attempts + earlier_attempts)
+    return weights, {1: metrics}, dp, {k: v for k, v in choice.items() if k != "dp"}
