@@ -61,6 +61,14 @@ StepFn = Callable[[str], None]
 ProgressFn = Callable[[str, int, int], None]
 
 
+def labelled(progress: ProgressFn | None, model: str) -> ProgressFn | None:
+    """`progress` with the model named in its kind ("churn round"): the demo trains two
+    models, and the recommender's one statistics round must not overwrite churn's 8/8."""
+    if progress is None:
+        return None
+    return lambda kind, done, total: progress(f"{model} {kind}", done, total)
+
+
 DEMO_SERVICE = "service:insights"
 DEMO_EPSILON = 3.0  # DP-SGD target per brand (customer-level), delta 1e-5
 SEGMENTS_FILE = "segments.parquet"
@@ -270,12 +278,13 @@ def run_demo(out_dir: Path, *, db: Database, api_url: str, seed: int = 7, rounds
         nodes = list(alliance.nodes().values())
         step(f"Federated churn training over {len(settings.brands)} brands: SecAgg+"
              + (f", DP-SGD epsilon {epsilon:g}" if epsilon > 0 else "") + " (Flower simulation)")
-        outcome = simulate(settings, db, progress=progress)
+        outcome = simulate(settings, db, progress=labelled(progress, "churn"))
         step("Membership-inference audit of the trained model (at the brands)")
         audit_run(db, outcome.run_id, nodes, actor="dpo")
         step("Federated recommender over the alliance catalogue (shared items; under DP "
              "released as item statistics) and its membership-inference audit")
-        recommender = simulate(recommend_settings(alliance), db, progress=progress)
+        recommender = simulate(recommend_settings(alliance), db,
+                               progress=labelled(progress, "recommender"))
         audit_run(db, recommender.run_id, nodes, actor="dpo")
         step("DP aggregates across the brands' silos (SecAgg+ sum, OpenDP noise, budget)")
         aggregates = demo_aggregates(db, alliance)

@@ -88,7 +88,8 @@ def token_create(
 @token_app.command("list")
 @reports_errors()
 def token_list() -> None:
-    """Every token: id, principal, role, label, created, revoked (JSON; never the secret)."""
+    """Every token: id, principal, role, label, created, revoked (JSON; never the secret).
+    Example: comity token list"""
     from compliance.tokens.service import TokenService
 
     with existing_services().db.reading() as session:
@@ -113,7 +114,8 @@ def token_revoke(token_id: Annotated[int, typer.Argument(metavar="ID", min=1,
 @retention_app.command("sweep")
 @reports_errors()
 def retention_sweep(
-    batch: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+    batch: Annotated[int, typer.Option(min=1, max=100_000,
+                                       help="Records handled per transaction")] = 5000,
     every: Annotated[str | None, typer.Option(
         help="Run again at this interval until stopped (e.g. 24h, 30m); one run if absent")
                      ] = None,
@@ -121,7 +123,8 @@ def retention_sweep(
                                                       "(0: never)")] = 0,
 ) -> None:
     """Apply policies/retention.yaml now (or on a schedule); safe to interrupt and re-run.
-    Prints one JSON line per run."""
+    Prints one JSON line per run.
+    Example: comity retention sweep --every 24h"""
     from compliance.retention.schedule import parse_interval, run_every
     from compliance.retention.service import RetentionService
 
@@ -150,7 +153,8 @@ def retention_sweep(
 @keys_app.command("rotate")
 @reports_errors()
 def keys_rotate() -> None:
-    """Create a new master key version and re-wrap every subject data key under it."""
+    """Create a new master key version and re-wrap every subject data key under it.
+    Example: comity keys rotate"""
     from privacy.keys import new_master_version
     from privacy.vault.service import Vault
 
@@ -164,7 +168,8 @@ def keys_rotate() -> None:
 @reports_errors()
 def db_upgrade() -> None:
     """Apply every pending migration to the database and the key store (the embedded
-    default migrates itself on first use)."""
+    default migrates itself on first use).
+    Example: comity db upgrade"""
     from compliance.database import database_url, ensure_schema, keystore_url
 
     main = database_url()
@@ -182,7 +187,8 @@ def report(
 ) -> None:
     """The DPO report for a period (the records as they stood at its end). The file is
     written whole (a temporary file renamed over it), then issuing it is audited with its
-    SHA-256; a file that cannot be written is not audited."""
+    SHA-256; a file that cannot be written is not audited.
+    Example: comity report --period 2026-Q4 --format pdf --lang zh --out q4.pdf"""
     from compliance.files import write_atomically
     from compliance.report.issue import issue_report, requested
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from api.cli.console import reports_errors
 from api.composition import default_services, existing_services
 from compliance.errors import ComityError, InputError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 dataset_app = typer.Typer(help="Datasets registered for DP aggregates.", no_args_is_help=True)
 budget_app = typer.Typer(help="Privacy budgets for DP aggregates.", no_args_is_help=True)
@@ -42,7 +46,8 @@ def _bounds(items: list[str]) -> dict[str, tuple[float, float]]:
 @dataset_app.command("register")
 @reports_errors()
 def register(
-    name: Annotated[str, typer.Argument(help="Dataset name used in queries")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset name used in queries "
+                                                             "(the query's \"dataset\")")],
     unit_col: Annotated[str, typer.Option(help="Column identifying one customer (the "
                                                "privacy unit)")],
     bounds: Annotated[list[str], typer.Option(help="COL=LOW:HIGH, public clipping bounds "
@@ -56,13 +61,15 @@ def register(
                                                                 "contribute")] = 1,
     max_rows: Annotated[int, typer.Option(min=1, help="Public upper bound on the row count")
                         ] = 10_000_000,
-    jurisdiction: Annotated[str, typer.Option()] = "pipl",
+    jurisdiction: Annotated[str, typer.Option(help="pipl, gdpr or ccpa: the law its "
+                                                   "releases are checked under")] = "pipl",
     silo: Annotated[list[str], typer.Option(help="BRAND=PATH: the brand's own rows for "
                                                  "federated queries (repeat)")] = [],  # noqa: B006
     file: Annotated[Path | None, typer.Option(help="CSV or Parquet file (optional when "
                                                    "--silo is given)")] = None,
 ) -> None:
-    """Register a dataset: schema and integrity are checked, nothing is inferred from it."""
+    """Register a dataset: schema and integrity are checked, nothing is inferred from it.
+    Example: comity dataset register customers --file customers.parquet --unit-col cid"""
     cats = {c: [v.strip() for v in vals.split(",")]
             for c, vals in _pairs(categories, "--categories").items()}
     spec = default_services().aggregates.register(
@@ -79,12 +86,13 @@ def register(
 @reports_errors()
 def budget_set(
     requester: Annotated[str, typer.Option(help="service:<name>")],
-    dataset: Annotated[str, typer.Option()],
+    dataset: Annotated[str, typer.Option(help="A registered dataset's name")],
     epsilon: Annotated[float, typer.Option(help="Epsilon limit per period")],
     period: Annotated[str | None, typer.Option(
         help="day | week | month | quarter | year | total (default from policies)")] = None,
 ) -> None:
-    """Set a requester's epsilon limit on a dataset; audited."""
+    """Set a requester's epsilon limit on a dataset; audited.
+    Example: comity budget set --requester service:growth --dataset customers --epsilon 1"""
     view = existing_services().aggregates.set_budget(requester, dataset, epsilon,
                                                     period=period, actor="cli")
     print(view.model_dump_json())
@@ -92,18 +100,37 @@ def budget_set(
 
 @budget_app.command("list")
 @reports_errors()
-def budget_list(requester: Annotated[str | None, typer.Option()] = None) -> None:
-    """Ledgers per requester, dataset and period."""
+def budget_list(requester: Annotated[str | None, typer.Option(
+        help="Only this requester's ledgers (service:<name>)")] = None) -> None:
+    """Ledgers per requester, dataset and period.
+    Example: comity budget list --requester service:growth"""
     print(json.dumps([v.model_dump() for v in existing_services().aggregates.budgets(requester)],
                      indent=2))
+
+
+def _query_problem(exc: ValidationError) -> str:
+    """The first problem with a query, located: `invalid JSON at line L column C: why` for
+    text that is not JSON, else the field's path and what is wrong with it."""
+    first = exc.errors()[0]
+    if first["type"] == "json_invalid":
+        why = str(first.get("ctx", {}).get("error", first["msg"]))
+        at = re.fullmatch(r"(.*) at line (\d+) column (\d+)", why)
+        if at:
+            return f"invalid JSON at line {at[2]} column {at[3]}: {at[1]}"
+        return f"invalid JSON: {why}"
+    field = ".".join(str(p) for p in first["loc"])
+    return f"{field}: {first['msg']}" if field else str(first["msg"])
 
 
 @reports_errors()
 def query(
     requester: Annotated[str, typer.Option(help="service:<name> the answer is for")],
-    query_json: Annotated[str, typer.Argument(help="The query as JSON, or @FILE")],
+    query_json: Annotated[str, typer.Argument(
+        metavar="QUERY_JSON", help="The query, the body of POST /v1/aggregates: JSON text, "
+                                   "or @FILE to read it from the file FILE")],
 ) -> None:
-    """Answer one DP aggregate query (the body of POST /v1/aggregates) and spend its budget."""
+    """Answer one DP aggregate query (the body of POST /v1/aggregates) and spend its budget.
+    Example: comity query --requester service:growth @count-by-city.json"""
     from pydantic import ValidationError
 
     from compliance.files import read_text
@@ -114,8 +141,6 @@ def query(
     try:
         q = AggregateQuery.model_validate_json(text)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InputError(first["msg"], file=source,
-                         column=".".join(str(p) for p in first["loc"]) or None) from None
+        raise InputError(_query_problem(exc), file=source or "QUERY_JSON") from None
     answer = existing_services().aggregates.query(requester, q, actor="cli")
     print(answer.model_dump_json(indent=2))

@@ -42,7 +42,8 @@ def brand_add(
 @brand_app.command("list")
 @reports_errors()
 def brand_list() -> None:
-    """The registered brands, with their jurisdiction and subject counts (JSON)."""
+    """The registered brands, with their jurisdiction and subject counts (JSON).
+    Example: comity brand list"""
     from compliance.subjects.service import SubjectService
 
     with existing_services().db.reading() as session:
@@ -66,10 +67,12 @@ def _validated(model: Any, values: dict[str, Any]) -> Any:
 def train(
     model: Annotated[str, typer.Argument(metavar="MODEL", help="churn or recommend")],
     brands: Annotated[str, typer.Option(help="Comma-separated brand ids, each registered")],
-    rounds: Annotated[int | None, typer.Option(min=1, max=500)] = None,
+    rounds: Annotated[int | None, typer.Option(
+        min=1, max=500, help="Federated rounds to train")] = None,
     epsilon: Annotated[float | None, typer.Option(
         min=0.0, max=50.0, help="DP target epsilon (0: no DP)")] = None,
-    local_epochs: Annotated[int | None, typer.Option(min=1, max=100)] = None,
+    local_epochs: Annotated[int | None, typer.Option(
+        min=1, max=100, help="Epochs each brand trains per round")] = None,
     strategy: Annotated[str, typer.Option(help="fedavg, fedprox, trimmed-mean, median")
                         ] = "fedavg",
     secure_aggregation: Annotated[bool, typer.Option(help="SecAgg+ (3+ brands, FedAvg)")
@@ -141,8 +144,10 @@ def train(
 
 @runs_app.command("list")
 @reports_errors()
-def runs_list(limit: Annotated[int, typer.Option(min=1, max=1000)] = 20) -> None:
-    """The latest training runs: id, model, status, brands, rounds, final metrics (JSON)."""
+def runs_list(limit: Annotated[int, typer.Option(min=1, max=1000,
+                                                 help="How many, newest first")] = 20) -> None:
+    """The latest training runs: id, model, status, brands, rounds, final metrics (JSON).
+    Example: comity runs list --limit 5"""
     from federation.coordinator.lineage.service import LineageService
 
     with existing_services().db.reading() as session:
@@ -156,7 +161,9 @@ def runs_list(limit: Annotated[int, typer.Option(min=1, max=1000)] = 20) -> None
 
 @runs_app.command("show")
 @reports_errors()
-def runs_show(run_id: Annotated[str, typer.Argument(metavar="RUN_ID")]) -> None:
+def runs_show(run_id: Annotated[str, typer.Argument(
+        metavar="RUN_ID", help="The run's id, from comity runs list or comity train's "
+                               "output")]) -> None:
     """One run's lineage: settings, each brand's records used and excluded with its consent
     snapshot digest, rounds, DP accounting, the model version (JSON).
     Example: comity runs show 3f2a..."""
@@ -180,7 +187,8 @@ def runs_show(run_id: Annotated[str, typer.Argument(metavar="RUN_ID")]) -> None:
 @reports_errors()
 def models_list(model: Annotated[str | None, typer.Option(help="churn or recommend")] = None
                 ) -> None:
-    """Model versions with their run and weights digest (JSON)."""
+    """Model versions with their run and weights digest (JSON).
+    Example: comity models list --model churn"""
     from federation.coordinator.lineage.service import LineageService
 
     with existing_services().db.reading() as session:
@@ -196,7 +204,8 @@ def certs(
     out: Annotated[Path, typer.Option(help="Directory for ca.crt, server.pem, server.key")],
     host: Annotated[list[str], typer.Option(help="DNS name or IP the SuperLink and API are "
                                                  "reached by (repeat)")] = [],  # noqa: B006
-    days: Annotated[int, typer.Option(min=1, max=3650)] = 365,
+    days: Annotated[int, typer.Option(min=1, max=3650,
+                                      help="How long the certificates are valid")] = 365,
 ) -> None:
     """A private CA and the coordinator's TLS certificate. Brands get ca.crt only; each brand
     makes its own node key (comity node init).

@@ -18,7 +18,8 @@ app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 @app.command("verify")
 @reports_errors()
 def verify() -> None:
-    """Recompute the hash chain; exit 1 and name the first bad event if it is broken."""
+    """Recompute the hash chain; exit 1 and name the first bad event if it is broken.
+    Example: comity audit verify"""
     from compliance.audit.service import AuditLog
 
     with existing_services().db.reading() as session:
@@ -50,7 +51,8 @@ def _open_incident(res: Any) -> None:
 def checkpoint() -> None:
     """Sign the Merkle root of all events since the last checkpoint and the RFC 6962 head of
     the whole log, which brand nodes witness (Ed25519). `public_key` is what brands may pin
-    (`audit_public_key` in brand.toml)."""
+    (`audit_public_key` in brand.toml).
+    Example: comity audit checkpoint"""
     from compliance.audit.service import AuditLog
     from privacy.keys import audit_signing_key
 
@@ -86,10 +88,14 @@ def privacy(
 
 @app.command("proof")
 @reports_errors()
-def proof(seq: Annotated[int, typer.Argument(min=1, help="Event sequence number")],
+def proof(seq: Annotated[int, typer.Argument(
+              metavar="SEQ", min=1,
+              help="The event's sequence number in the audit log (`seq` in comity audit "
+                   "trace, `first_bad_seq` in comity audit verify)")],
           out: Annotated[Path | None, typer.Option(help="Write the proof here")] = None
           ) -> None:
-    """Export an inclusion proof for one event (verifiable offline)."""
+    """Export an inclusion proof for one event (verifiable offline).
+    Example: comity audit proof 42 --out proof-42.json"""
     from compliance.audit.service import AuditLog
 
     with existing_services().db.reading() as session:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from api.cli.console import err, reports_errors
 from api.composition import default_services
@@ -18,11 +18,13 @@ DEMO_STEPS = 9
 
 @reports_errors(ValueError)
 def bench(
-    task: Annotated[str, typer.Argument(help="churn or recommend")],
+    task: Annotated[str, typer.Argument(
+        metavar="TASK", help="What to benchmark: churn (AUC) or recommend (HR@10, NDCG@10)")],
     data: Annotated[str, typer.Option(help="telco, movielens, or a CSV/Parquet path or "
                                            "'<sqlalchemy-url>#<table>'")],
     json_out: Annotated[Path, typer.Option("--json", help="Write the results here")],
-    brands: Annotated[int, typer.Option(min=2, max=50)] = 5,
+    brands: Annotated[int, typer.Option(min=2, max=50, help="Brands to partition the data "
+                                                           "into (non-IID, seeded)")] = 5,
     seed: Annotated[int | None, typer.Option(help="One seed (shorthand for --seeds N)")
                     ] = None,
     seeds: Annotated[str | None, typer.Option(help="Seeds to run and summarise (mean and "
@@ -37,20 +39,27 @@ def bench(
                         ] = "fedavg",
     epsilon: Annotated[float | None, typer.Option(min=0.01, help="DP target epsilon")] = None,
     delta: Annotated[float, typer.Option(help="DP delta")] = 1e-5,
-    id_col: Annotated[str | None, typer.Option()] = None,
-    label_col: Annotated[str | None, typer.Option()] = None,
+    id_col: Annotated[str | None, typer.Option(help="Customer table: the id column")] = None,
+    label_col: Annotated[str | None, typer.Option(help="Customer table: the label column")
+                         ] = None,
     positive: Annotated[str | None, typer.Option(help="Label value meaning positive")] = None,
-    customer_col: Annotated[str | None, typer.Option()] = None,
-    time_col: Annotated[str | None, typer.Option()] = None,
-    item_col: Annotated[str | None, typer.Option()] = None,
-    amount_col: Annotated[str | None, typer.Option()] = None,
+    customer_col: Annotated[str | None, typer.Option(
+        help="Transaction log: the customer column")] = None,
+    time_col: Annotated[str | None, typer.Option(help="Transaction log: the time column")
+                        ] = None,
+    item_col: Annotated[str | None, typer.Option(help="Transaction log: the item column")
+                        ] = None,
+    amount_col: Annotated[str | None, typer.Option(
+        help="Transaction log: the amount column (optional)")] = None,
     time_format: Annotated[str | None, typer.Option(help="strftime pattern or 'unix'")] = None,
     cutoff: Annotated[str | None, typer.Option(help="Churn cutoff date (YYYY-MM-DD)")] = None,
-    horizon_days: Annotated[int, typer.Option(min=1)] = 90,
+    horizon_days: Annotated[int, typer.Option(
+        min=1, help="Churn: no purchase within this many days after the cutoff")] = 90,
 ) -> None:
     """Centralized, local-only, federated and federated-with-DP, beside strong pooled
     baselines, on one seeded split per seed; chosen on validation, scored once on test.
-    Every option is checked before any data is read."""
+    Every option is checked before any data is read.
+    Example: comity bench churn --data telco --brands 5 --seeds 0,1,2 --json bench.json"""
     from compliance.errors import InputError
     from compliance.files import write_atomically
     from federation.bench.harness import BenchOptions, run_bench
@@ -87,6 +96,19 @@ def bench(
     err.print(f"{'strongest pooled':>26}: {strongest['name']} (chosen on validation)")
 
 
+class RoundBars:
+    """One bar per kind of progress ("churn round", "recommender round"), each with its own
+    total: the demo's two models never share a bar."""
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar, self.tasks = bar, dict[str, TaskID]()
+
+    def __call__(self, kind: str, done: int, total: int) -> None:
+        if kind not in self.tasks:
+            self.tasks[kind] = self.bar.add_task(f"federated {kind}s", total=total)
+        self.bar.update(self.tasks[kind], completed=done, total=total)
+
+
 @reports_errors()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Directory for report.json/.html")],
@@ -112,14 +134,11 @@ def demo(
                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                   console=err, transient=False) as bar:
         steps = bar.add_task("comity demo", total=DEMO_STEPS)
-        rounds_task = bar.add_task("federated rounds", total=rounds, visible=False)
+        progress = RoundBars(bar)
 
         def step(text: str) -> None:
             bar.update(steps, advance=0 if bar.tasks[steps].description == "comity demo"
                        else 1, description=text)
-
-        def progress(_kind: str, done: int, total: int) -> None:
-            bar.update(rounds_task, completed=done, total=total, visible=True)
 
         result = run_demo(out, db=db, api_url=api.url, seed=seed, rounds=rounds,
                           scale=scale, epsilon=epsilon, keep_silos=keep_silos, step=step,

@@ -60,7 +60,8 @@ def _print(obj: Any) -> None:
 @reports_errors()
 def agreement_show() -> None:
     """The agreement in force: version, parties and roles, purposes and categories each may
-    contribute, retention and what happens at the end."""
+    contribute, retention and what happens at the end.
+    Example: comity agreement show"""
     _print(_gov().agreement.model_dump(mode="json"))
 
 
@@ -72,8 +73,8 @@ def assessment_draft(
     sensitive: Annotated[bool, typer.Option(help="The processing uses sensitive data")] = False,
 ) -> None:
     """Draft an assessment from what comity knows (purpose, categories, recipients,
-    safeguards measured on the latest run, retention). Example:
-    comity assessment draft --purpose personalized_recommendation --principal bob@ops"""
+    safeguards measured on the latest run, retention).
+    Example: comity assessment draft --purpose personalized_recommendation --principal bob@ops"""
     from federation.coordinator.impact import safeguards
 
     with default_services().db.unit_of_work() as s:
@@ -85,7 +86,8 @@ def assessment_draft(
 
 @assessment_app.command("approve")
 @reports_errors()
-def assessment_approve(assessment_id: Annotated[str, typer.Argument(metavar="ID")],
+def assessment_approve(assessment_id: Annotated[str, typer.Argument(
+                           metavar="ID", help="The draft's id (comity assessment list)")],
                        principal: PrincipalOpt) -> None:
     """Approve a draft as the DPO (another principal than its author).
     Example: comity assessment approve 3f2c... --principal alice@dpo"""
@@ -98,12 +100,15 @@ def assessment_approve(assessment_id: Annotated[str, typer.Argument(metavar="ID"
 @assessment_app.command("list")
 @reports_errors()
 def assessment_list() -> None:
-    """Every assessment with its status, expiry and retention date (JSON)."""
+    """Every assessment with its status, expiry and retention date (JSON).
+    Example: comity assessment list"""
     with existing_services().db.reading() as s:
         _print([assessment_json(r, content=False) for r in _svc(s).assessments()])
 
 
-@transfer_app.command("mechanism")
+@transfer_app.command("mechanism", epilog=(
+    "Example: comity transfer mechanism --handler lumen-tea --kind standard_contract "
+    "--reference SC-2026-001 --valid-until 2027-12-31"))
 @reports_errors()
 def transfer_mechanism(
     handler: Annotated[str, typer.Option(help="The party providing abroad")],
@@ -123,7 +128,9 @@ def transfer_mechanism(
                 "valid_until": row.valid_until})
 
 
-@transfer_app.command("record")
+@transfer_app.command("record", epilog=(
+    "Example: comity transfer record --handler lumen-tea --recipient acme-sg --country SG "
+    "--individuals 800"))
 @reports_errors()
 def transfer_record(
     handler: Annotated[str, typer.Option(help="The party providing abroad")],
@@ -135,15 +142,20 @@ def transfer_record(
 ) -> None:
     """Record a transfer abroad; refused (exit 2, with the rule id) when the year's totals
     reach a band whose mechanism is not on record."""
-    with default_services().db.unit_of_work() as s:
-        row = _svc(s).record_transfer(handler, recipient=recipient, country=country,
-                                      individuals=individuals, sensitive=sensitive,
-                                      ciio=ciio, actor=_operator())
-        _print({"id": row.id, "rule_id": row.rule_id, "year": row.year,
-                "mechanism_id": row.mechanism_id})
+    from compliance.governance.service import record_transfer_or_raise
+
+    services = default_services()
+    row = record_transfer_or_raise(services.db, services.policies, _gov(), handler,
+                                   recipient=recipient, country=country,
+                                   individuals=individuals, sensitive=sensitive, ciio=ciio,
+                                   actor=_operator())
+    _print({"id": row.id, "rule_id": row.rule_id, "year": row.year,
+            "mechanism_id": row.mechanism_id})
 
 
-@incident_app.command("open")
+@incident_app.command("open", epilog=(
+    "Example: comity incident open --summary \"a lost laptop\" "
+    "--affected '{\"lumen-tea\": {\"pipl\": 12}}'"))
 @reports_errors()
 def incident_open(
     summary: Annotated[str, typer.Option(help="What happened (no personal data)")],
@@ -177,16 +189,19 @@ def incident_open(
 @incident_app.command("list")
 @reports_errors()
 def incident_list() -> None:
-    """Every incident with its deadlines (JSON)."""
+    """Every incident with its deadlines (JSON).
+    Example: comity incident list"""
     with existing_services().db.reading() as s:
         _print([incident_json(r) for r in _svc(s).incidents()])
 
 
 @incident_app.command("notice")
 @reports_errors()
-def incident_notice(incident_id: Annotated[str, typer.Argument(metavar="ID")],
+def incident_notice(incident_id: Annotated[str, typer.Argument(
+                        metavar="ID", help="The incident's id (comity incident list)")],
                     lang: Annotated[str, typer.Option(help="zh or en")] = "zh") -> None:
-    """The notification draft for the authority and the subjects."""
+    """The notification draft for the authority and the subjects.
+    Example: comity incident notice 7b1e... --lang en"""
     from compliance.governance.service import notification_draft
 
     with existing_services().db.reading() as s:

@@ -169,8 +169,8 @@ def score(
         raise InputError(f"unknown scoring task '{task}' (churn)", column="task")
     try:
         when = date.fromisoformat(as_of) if as_of else None
-    except ValueError:
-        raise InputError("not a date YYYY-MM-DD", column="--as-of") from None
+    except ValueError as exc:  # the reason, e.g. "month must be in 1..12", after the where
+        raise InputError(f"not a date YYYY-MM-DD ({exc})", column="--as-of") from None
     for sc in serve_churn(_node(config), customers=customer or None, as_of=when):
         print(json.dumps(sc.as_dict(), ensure_ascii=False))
 
