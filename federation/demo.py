@@ -48,6 +48,7 @@ from federation.data.synthetic import (
     generate_alliance,
 )
 from federation.gate.prepare import prepare_segments
+from federation.governance_demo import demo_governance
 from federation.privacy_audit import audit_run
 from federation.runtime.simulation import simulate, simulate_secure_sum
 from federation.settings import RunSettings
@@ -290,6 +291,9 @@ def run_demo(out_dir: Path, *, db: Database, api_url: str, seed: int = 7, rounds
         aggregates = demo_aggregates(db, alliance)
         step("Data-subject requests: access, withdrawal, deletion (second-person approval)")
         demo_requests(db, settings.brands, settings.purpose)
+        step("Governance: the alliance agreement, an impact assessment approved by the DPO, "
+             "a cross-border transfer refused past its band, an incident")
+        demo_governance(db, settings.brands)
         step("Retention sweep, a signed audit checkpoint, and each brand witnesses it")
         RetentionService(db, load_policies(), actor="retention").sweep()
         with db.unit_of_work() as session:

@@ -12,7 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import DatabaseDep, PoliciesDep, PrincipalDep, ReadSessionDep
 from compliance.governance.schemas import assessment_json, incident_json
-from compliance.governance.service import GovernanceService, notification_draft
+from compliance.governance.service import (
+    GovernanceService,
+    notification_draft,
+    record_transfer_or_raise,
+)
 from compliance.policy.governance import Governance, load_governance
 from compliance.policy.schemas import PolicySet
 
@@ -117,13 +121,12 @@ def add_mechanism(body: MechanismIn, db: DatabaseDep, principal: PrincipalDep,
 def record_transfer(body: TransferIn, db: DatabaseDep, principal: PrincipalDep,
                     policies: PoliciesDep) -> dict[str, Any]:
     principal.require("dpo", "admin")
-    with db.unit_of_work() as s:
-        row = GovernanceService(s, policies, _gov(policies)).record_transfer(
-            body.handler, recipient=body.recipient, country=body.country,
-            individuals=body.individuals, sensitive=body.sensitive, ciio=body.ciio,
-            actor=principal.actor)
-        return {"id": row.id, "rule_id": row.rule_id, "year": row.year,
-                "mechanism_id": row.mechanism_id}
+    row = record_transfer_or_raise(
+        db, policies, _gov(policies), body.handler, recipient=body.recipient,
+        country=body.country, individuals=body.individuals, sensitive=body.sensitive,
+        ciio=body.ciio, actor=principal.actor)
+    return {"id": row.id, "rule_id": row.rule_id, "year": row.year,
+            "mechanism_id": row.mechanism_id}
 
 
 @router.post("/incidents", status_code=201)

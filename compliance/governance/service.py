@@ -210,11 +210,7 @@ class GovernanceService:
                 TransferMechanism.handler == handler,
                 TransferMechanism.kind.in_(band.mechanisms),
                 TransferMechanism.valid_until >= now.date()).order_by(TransferMechanism.id))
-            if mechanism is None:
-                self.audit.record("transfer.refused", actor=actor, rule_id=band.key, data={
-                    "handler": handler, "country": country, "individuals": individuals,
-                    "sensitive": sensitive, "year_total": total + individuals,
-                    "year_sensitive": total_sensitive + sensitive})
+            if mechanism is None:  # audited by the caller (record_transfer_or_raise)
                 raise RunRefused(band.key, f"{band.explanation} Needs one of: "
                                            f"{', '.join(band.mechanisms)} on record.")
         row = CrossBorderTransfer(handler=handler, year=now.year, recipient=recipient[:200],
@@ -333,3 +329,25 @@ def check_run_or_raise(db: Database, policies: PolicySet, governance: Governance
         refused = GovernanceService(session, policies, governance).refusal(**kw)
     if refused is not None:
         raise refused
+
+
+def record_transfer_or_raise(db: Database, policies: PolicySet, governance: Governance,
+                             handler: str, **kw: Any) -> CrossBorderTransfer:
+    """`record_transfer` whose refusal stays audited: the refused attempt is committed as
+    `transfer.refused` before the refusal is raised (PIPL Art. 54: refused processing is
+    evidence too)."""
+    with db.unit_of_work() as session:
+        svc = GovernanceService(session, policies, governance)
+        try:
+            with session.begin_nested():
+                row = svc.record_transfer(handler, **kw)
+                session.expunge(row)
+                return row
+        except RunRefused as exc:
+            refused = exc
+            svc.audit.record("transfer.refused", actor=str(kw.get("actor", "?")),
+                             rule_id=exc.rule_id, data={
+                                 "handler": handler, "country": str(kw.get("country", "")),
+                                 "individuals": int(kw.get("individuals", 0)),
+                                 "sensitive": int(kw.get("sensitive", 0))})
+    raise refused
