@@ -1,10 +1,12 @@
 """Brand operations at the coordinator: `comity audit trace` (the 7-day trace),
 `comity customer lookup|reveal|confirm|open` (masked lookups and the supervisor's confirmed
-reveal, as the principal whose token is given) and `comity experiment register|readout`."""
+reveal, as the principal whose token is given), `comity experiment register|readout` and
+`comity ltv fit` (at the brand)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -124,4 +126,124 @@ def open_reveal(reveal_id: Annotated[int, typer.Argument(min=1, help="Reveal id"
     principal = _caller(token)
     with existing_services().db.unit_of_work() as session:
         out = LookupService(session, default_masking()).open(principal, reveal_id)
+    print(out.model_dump_json(indent=2))
+
+
+ltv_app = typer.Typer(help="Customer lifetime value at the brand (BG/NBD + Gamma-Gamma).",
+                      no_args_is_help=True)
+
+
+@ltv_app.command("fit")
+@reports_errors()
+def ltv_fit(
+    orders: Annotated[Path, typer.Option(help="Transaction log (CSV): one row per order")],
+    cutoff: Annotated[str, typer.Option(help="Fit on orders up to this date (YYYY-MM-DD)")],
+    horizon_days: Annotated[int, typer.Option(min=1, help="Predict spend over these days")]
+    = 180,
+    out: Annotated[Path | None, typer.Option(help="Write per-customer LTV here (CSV)")] = None,
+    customer_col: Annotated[str, typer.Option()] = "customer_id",
+    time_col: Annotated[str, typer.Option()] = "ordered_at",
+    amount_col: Annotated[str, typer.Option()] = "amount",
+) -> None:
+    """Fit at the brand, on its own orders, and print the model, the band counts and, when
+    the log runs past the horizon, the holdout error of predicted vs actual spend. Per-
+    customer values stay in OUT at the brand; only DP aggregates of `ltv_band` leave it.
+    Example: comity ltv fit --orders orders.csv --cutoff 2026-06-30 --horizon-days 180"""
+    import dataclasses
+
+    import pandas as pd
+
+    from compliance.errors import InputError
+    from federation.data.ltv import customer_ltv, fit_ltv
+
+    if not orders.is_file():
+        raise InputError("no such file", file=str(orders))
+    frame = pd.read_csv(orders)
+    missing = [c for c in (customer_col, time_col, amount_col) if c not in frame.columns]
+    if missing:
+        raise InputError(f"column(s) {', '.join(missing)} not in the file", file=str(orders))
+    frame = frame.rename(columns={customer_col: "customer_id", time_col: "ordered_at",
+                                  amount_col: "amount"})
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    frame["ordered_at"] = pd.to_datetime(frame["ordered_at"])
+    try:
+        cut = pd.Timestamp(cutoff)
+    except ValueError:
+        raise InputError(f"cutoff '{cutoff[:20]}' is not a date", column="cutoff") from None
+    before = frame[frame["ordered_at"] <= cut]
+    try:
+        table = customer_ltv(before, cutoff=cut, horizon_days=horizon_days)
+        model = fit_ltv(table)
+    except ValueError as exc:
+        raise InputError(str(exc), file=str(orders)) from None
+    report: dict[str, object] = {
+        "customers": len(table), "bg_nbd": dataclasses.asdict(model.purchases),
+        "gamma_gamma": dataclasses.asdict(model.spend),
+        "bands": table["ltv_band"].value_counts().to_dict()}
+    end = cut + pd.Timedelta(days=horizon_days)
+    if frame["ordered_at"].max() >= end:
+        after = frame[(frame["ordered_at"] > cut) & (frame["ordered_at"] <= end)]
+        actual = after.groupby("customer_id")["amount"].sum().reindex(table.index,
+                                                                       fill_value=0.0)
+        err = table["ltv"] - actual
+        report["holdout"] = {"mae": float(err.abs().mean()),
+                             "rmse": float((err ** 2).mean() ** 0.5),
+                             "predicted_total": float(table["ltv"].sum()),
+                             "actual_total": float(actual.sum())}
+    if out is not None:
+        table.reset_index().to_csv(out, index=False)
+    print(json.dumps(report, indent=2))
+
+
+experiment_app = typer.Typer(help="A/B experiments of internal services, read out under DP.",
+                             no_args_is_help=True)
+
+
+@experiment_app.command("register")
+@reports_errors()
+def experiment_register(
+    requester: Annotated[str, typer.Option(help="service:<name> that runs the experiment")],
+    spec_json: Annotated[str, typer.Argument(
+        metavar="SPEC_JSON", help="The body of POST /v1/experiments: JSON text or @FILE")],
+) -> None:
+    """Register an experiment (arms with a control, assignment column, metric columns,
+    start and end) on a dataset registered for DP aggregates.
+    Example: comity experiment register --requester service:growth @coupon.json"""
+    from pydantic import ValidationError
+
+    from compliance.errors import InputError
+    from compliance.files import read_text
+    from privacy.experiments.schemas import ExperimentIn
+    from privacy.experiments.service import ExperimentService
+
+    source = spec_json[1:] if spec_json.startswith("@") else None
+    text = read_text(Path(source)) if source is not None else spec_json
+    try:
+        body = ExperimentIn.model_validate_json(text)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise InputError(f"{where}: {err['msg']}", file=source or "SPEC_JSON") from None
+    services = existing_services()
+    out = ExperimentService(services.db, services.policies, services.aggregates).register(
+        requester, body, actor="cli")
+    print(out.model_dump_json(indent=2))
+
+
+@experiment_app.command("readout")
+@reports_errors()
+def experiment_readout(
+    key: Annotated[str, typer.Argument(help="Experiment key")],
+    requester: Annotated[str, typer.Option(help="service:<name> that registered it")],
+    epsilon: Annotated[float, typer.Option(min=0.0, help="Budget to spend on the readout")]
+    = 1.0,
+) -> None:
+    """DP conversion and mean spend per arm with 95% intervals and the differences to the
+    control, charged to the service's budget; refused while an arm is below the minimum.
+    Example: comity experiment readout coupon-1 --requester service:growth --epsilon 1.5"""
+    from privacy.experiments.service import ExperimentService
+
+    services = existing_services()
+    out = ExperimentService(services.db, services.policies, services.aggregates).readout(
+        requester, key, epsilon, actor="cli")
     print(out.model_dump_json(indent=2))

@@ -17,6 +17,7 @@ from compliance.errors import InputError
 from compliance.policy.engine import PolicyEngine
 from federation.data.features import churn_table, feature_matrix, segment_table
 from federation.data.interactions import interactions, leave_last_out
+from federation.data.ltv import with_ltv_band
 from federation.data.silo import SiloData
 from federation.gate.rules import GateResult, apply_gate, select_columns
 from federation.models.churn import ChurnData
@@ -135,8 +136,10 @@ def prepare_segments(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
                      engine: PolicyEngine, purpose: str, cutoff: date, horizon_days: int,
                      seed: int, pseudonym: Pseudonymizer) -> pd.DataFrame:
     """The brand's customer segments for DP aggregates: pseudonym, RFM tier, churn status,
-    spend; only customers the gate lets through for `purpose`."""
+    LTV band (BG/NBD + Gamma-Gamma fitted at the brand), spend; only customers the gate lets
+    through for `purpose`."""
     t = gated_tables(silo, snapshot=snapshot, engine=engine, purpose=purpose, seed=seed,
                      pseudonym=pseudonym)
-    return segment_table(churn_table(t.orders, t.customers, cutoff=cutoff,
-                                     horizon_days=horizon_days))
+    seg = segment_table(churn_table(t.orders, t.customers, cutoff=cutoff,
+                                    horizon_days=horizon_days))
+    return with_ltv_band(seg, t.orders, cutoff=cutoff, horizon_days=horizon_days)

@@ -67,3 +67,20 @@ def test_customer_lookup_with_a_staff_token_is_masked(url: str) -> None:
     assert code == 0, out
     assert json.loads(out)["fields"][0]["value"] == "138****5678"
     assert "13812345678" not in out
+
+
+def test_ltv_fit_reports_holdout_error(tmp_path: Path) -> None:
+    from tests.federation.data.test_ltv import simulate
+
+    path = tmp_path / "orders.csv"
+    simulate(400, 540, seed=5).to_csv(path, index=False)
+    out = tmp_path / "ltv.csv"
+    code, text = _run("ltv", "fit", "--orders", str(path), "--cutoff", "2024-12-01",
+                      "--horizon-days", "120", "--out", str(out))
+    assert code == 0, text
+    report = json.loads(text)
+    assert report["holdout"]["mae"] >= 0 and report["bg_nbd"]["r"] > 0
+    assert out.read_text().startswith("customer_id,")
+    code, text = _run("ltv", "fit", "--orders", str(path), "--cutoff", "2024-12-01",
+                      "--amount-col", "spend")
+    assert code != 0 and "spend" in text
