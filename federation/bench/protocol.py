@@ -65,7 +65,18 @@ def protocol(task: str, seeds: Sequence[int]) -> dict[str, Any]:
             "epochs": "the centralized and local-only networks' epoch count is chosen on "
                       "validation log-loss (steadier than AUC on a brand's few rows), among "
                       "a quarter, half, three quarters and all of --epochs",
-            "strongest_pooled": "the baseline with the highest validation AUC"}
+            "strongest_pooled": "the baseline with the highest validation AUC",
+            "family": "federated validation (--model auto): each candidate family (logistic, "
+                      "mlp, bagged XGBoost trees) is trained federated on the brands' fit "
+                      "rows and every brand scores it on its own validation rows; the "
+                      "coordinator takes the brands' AUCs weighted by their validation rows "
+                      "(a brand whose rows hold one class left out) and keeps the best (the "
+                      "simpler family on a tie), which is retrained federated on fit + "
+                      "validation and scored once on test. Under DP the candidates are the "
+                      "DP-SGD families (logistic, mlp), trained on fit rows under one plan "
+                      "whose accountant composes every candidate's steps (epsilon covers "
+                      "them all); the chosen candidate's model is the one scored, not "
+                      "retrained (retraining would spend more epsilon)"}
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:

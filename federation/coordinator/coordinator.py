@@ -34,14 +34,10 @@ from federation.coordinator.gate_check import (
 from federation.coordinator.lineage.models import ModelVersion
 from federation.coordinator.lineage.service import BrandLineage, LineageService, ResumePoint
 from federation.coordinator.planning import initial_weights, plan_private_training
-from federation.coordinator.rounds import (
-    ProgressFn,
-    release_family,
-    release_statistics,
-    train_rounds,
-)
+from federation.coordinator.rounds import ProgressFn, release_statistics, train_rounds
 from federation.errors import FederationError, WireViolation
 from federation.gate.report import GateReport
+from federation.models.churn_trees import TREES_KIND
 from federation.settings import SECAGG_MIN_BRANDS, RunSettings
 
 log = logging.getLogger(__name__)
@@ -63,7 +59,6 @@ class Trained:
     weights: list[Any]
     rounds: dict[int, dict[str, float]]
     dp: dict[str, Any] | None
-    family: dict[str, Any] | None = None  # a co-occurrence recommender's validated choice
 
 
 def wait_for_nodes(grid: Grid, n: int, timeout: float = 120.0) -> list[int]:
@@ -79,12 +74,14 @@ def wait_for_nodes(grid: Grid, n: int, timeout: float = 120.0) -> list[int]:
 
 def uses_secagg(settings: RunSettings, strategy: str) -> bool:
     """SecAgg+ is on by default whenever there are enough brands; robust strategies (trimmed
-    mean, median) need the individual updates, so choosing one turns it off."""
+    mean, median) need the individual updates, so choosing one turns it off, and so do
+    bagged trees (`federation.models.churn_trees`): trees are appended, not summed."""
     secure = (settings.secure_aggregation and strategy == "fedavg"
-              and len(settings.brands) >= SECAGG_MIN_BRANDS)
+              and len(settings.brands) >= SECAGG_MIN_BRANDS
+              and settings.model_kind != TREES_KIND)
     if settings.secure_aggregation and not secure:
-        log.warning("secure aggregation off: strategy %s over %d brands", strategy,
-                    len(settings.brands))
+        log.warning("secure aggregation off: strategy %s, model %s over %d brands", strategy,
+                    settings.model_kind, len(settings.brands))
     return secure
 
 
@@ -123,11 +120,6 @@ def train(grid: Grid, db: Database, settings: RunSettings, reports: dict[str, Ga
     earlier attempts and, conservatively, the round the crash interrupted: brands may have
     trained on it."""
     earlier = resumed.attempts + 1 if resumed else 0
-    if settings.cooccurrence:
-        weights, rounds, dp, family = release_family(
-            grid, db, settings, reports, nodes, secure=secure, context=context,
-            earlier_attempts=earlier, progress=progress)
-        return Trained(weights, rounds, dp, family)
     if settings.item_statistics:
         weights, rounds, dp = release_statistics(
             grid, db, settings, reports, nodes, secure=secure, context=context,
@@ -158,8 +150,7 @@ def complete(db: Database, settings: RunSettings, grid: AuditingGrid, trained: T
                                  data={"run_id": settings.run_id, **grid.summary()})
         return LineageService(session).complete(
             settings.run_id, {"rounds": {str(k): v for k, v in trained.rounds.items()},
-                              "final": final, "secure_aggregation": secure, "dp": trained.dp,
-                              **({"family": trained.family} if trained.family else {})},
+                              "final": final, "secure_aggregation": secure, "dp": trained.dp},
             trained.weights)
 
 
@@ -175,7 +166,7 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
                   progress: ProgressFn | None = None,
                   context: Context | None = None) -> RunOutcome:
     t0 = time.perf_counter()
-    if settings.item_statistics or settings.cooccurrence:  # one release, not trained
+    if settings.item_statistics:  # released in one round of item statistics, not trained
         settings = replace(settings, rounds=1)
     audited = AuditingGrid(grid)
     nodes = wait_for_nodes(audited, len(settings.brands))
