@@ -34,7 +34,12 @@ from federation.coordinator.gate_check import (
 from federation.coordinator.lineage.models import ModelVersion
 from federation.coordinator.lineage.service import BrandLineage, LineageService, ResumePoint
 from federation.coordinator.planning import initial_weights, plan_private_training
-from federation.coordinator.rounds import ProgressFn, release_statistics, train_rounds
+from federation.coordinator.rounds import (
+    ProgressFn,
+    release_family,
+    release_statistics,
+    train_rounds,
+)
 from federation.errors import FederationError, WireViolation
 from federation.gate.report import GateReport
 from federation.models.churn_trees import TREES_KIND
@@ -59,6 +64,7 @@ class Trained:
     weights: list[Any]
     rounds: dict[int, dict[str, float]]
     dp: dict[str, Any] | None
+    family: dict[str, Any] | None = None  # a co-occurrence recommender's validated choice
 
 
 def wait_for_nodes(grid: Grid, n: int, timeout: float = 120.0) -> list[int]:
@@ -120,6 +126,11 @@ def train(grid: Grid, db: Database, settings: RunSettings, reports: dict[str, Ga
     earlier attempts and, conservatively, the round the crash interrupted: brands may have
     trained on it."""
     earlier = resumed.attempts + 1 if resumed else 0
+    if settings.cooccurrence:
+        weights, rounds, dp, family = release_family(
+            grid, db, settings, reports, nodes, secure=secure, context=context,
+            earlier_attempts=earlier, progress=progress)
+        return Trained(weights, rounds, dp, family)
     if settings.item_statistics:
         weights, rounds, dp = release_statistics(
             grid, db, settings, reports, nodes, secure=secure, context=context,
@@ -150,7 +161,8 @@ def complete(db: Database, settings: RunSettings, grid: AuditingGrid, trained: T
                                  data={"run_id": settings.run_id, **grid.summary()})
         return LineageService(session).complete(
             settings.run_id, {"rounds": {str(k): v for k, v in trained.rounds.items()},
-                              "final": final, "secure_aggregation": secure, "dp": trained.dp},
+                              "final": final, "secure_aggregation": secure, "dp": trained.dp,
+                              **({"family": trained.family} if trained.family else {})},
             trained.weights)
 
 
@@ -166,7 +178,7 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
                   progress: ProgressFn | None = None,
                   context: Context | None = None) -> RunOutcome:
     t0 = time.perf_counter()
-    if settings.item_statistics:  # released in one round of item statistics, not trained
+    if settings.item_statistics or settings.cooccurrence:  # one release, not trained
         settings = replace(settings, rounds=1)
     audited = AuditingGrid(grid)
     nodes = wait_for_nodes(audited, len(settings.brands))
