@@ -160,6 +160,10 @@ def recommend(silo: SiloData, engine: PolicyEngine, pseudo: Pseudonymizer,
         raise InputError("k must be at least 1", column="k")
     _check_release(release, "recommend")
     config, final = release.config, release.final
+    if config.get("recommender", "sequential") != "sequential":
+        raise InputError(f"model version {release.version} is a co-occurrence recommender, "
+                         "which serving does not score yet: release a sequential one",
+                         column="model")
     # A model that did not beat its own non-personalized list on the brands' held-out items
     # would serve worse lists than no personalization: serve that list to everyone.
     beaten = float(final.get("hr10", 1.0)) <= float(final.get("hr10_nonpersonalized", -1.0))

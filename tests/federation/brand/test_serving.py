@@ -154,6 +154,12 @@ def test_recommendations_personalized_only_where_art24_allows(db: Database, tmp_
     assert {r.rule_id for r in recs if r.rule_id.startswith("serving.")} == {
         "serving.model_below_baseline"}
 
+    # A co-occurrence recommender (its weights are item-item statistics) is refused by
+    # name, not misread as a factorization.
+    _release(db, replace(recommend_settings(alliance), recommender="cooccurrence"), weights)
+    with pytest.raises(InputError, match="co-occurrence recommender"):
+        serve_recommendations(node, k=5)
+
 
 @pytest.mark.slow
 def test_private_recommender_is_released_as_item_statistics_and_served(
