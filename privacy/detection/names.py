@@ -138,6 +138,25 @@ def _outside(spots: list[tuple[int, int]], taken: list[tuple[int, int]]
     return out
 
 
+def _unsure(text: str, i: int, g: int, freq: dict[str, int], tags: dict[str, str]) -> bool:
+    """A surname at i (given name from g) that the dictionary rejected but cannot rule out:
+    the surname and the next character form a rare word (under `RARE` in jieba's counts:
+    江泽, 任伟) or a word tagged as a name (高峰), the next character is no function word,
+    and the surname character does not end a common word (支付, 完成); or any surname after
+    a label (持卡人干达)."""
+    nxt = text[g:g + 1]
+    if not "\u4e00" <= nxt <= "\u9fff" or nxt in FUNCTION_CHARS or nxt in NON_NAME_CHARS:
+        return False
+    pair = text[i:i + 2]
+    if freq.get(pair, 0) < RARE or tags.get(pair, "").startswith("nr") \
+            or tags.get(text[i:i + 3], "").startswith("nr"):
+        prev = text[i - 1:i]
+        if prev and prev not in FUNCTION_CHARS and freq.get(prev + text[i], 0) >= RARE:
+            return False
+        return text[i + 2:i + 3] not in NON_NAME_CHARS  # 储值卡
+    return _labelled(text, i)
+
+
 def _agree(text: str, model: list[Finding], unsure: list[Finding]) -> list[Finding]:
     """Where the model and an unsure dictionary name start together, the dictionary's end
     wins when it falls before a function word or the end of the clause and the model's does
@@ -191,13 +210,13 @@ class ChineseNameFinder:
         not sent to the model, since that finding would win the overlap anyway."""
         if not CJK.search(text):
             return []
-        found = self._dictionary(text)
         if not self.model:
-            return found
+            return self._dictionary(text)
+        spots: list[tuple[int, int]] = []
+        found = self._dictionary(text, spots)
         strong = [f for f in found if f.score >= STRONG]
-        spots = [(f.start, f.end) for f in found if f.score < STRONG]
+        spots += [(f.start, f.end) for f in found if f.score < STRONG]
         spots += [m.span() for m in _TRANSLIT.finditer(text)]
-        spots += self._unsure_surnames(text, found)
         spots = _outside(spots, [(f.start, f.end) for f in earlier if f.score >= MODEL_SCORE
                                  and f.type != PERSON])
         if not spots:
@@ -210,38 +229,6 @@ class ChineseNameFinder:
                                     strict=True):
             people.extend(self._people(text, lo, spans, strong))
         return _agree(text, people, [f for f in found if f.score < STRONG])
-
-    @staticmethod
-    def _unsure_surnames(text: str, found: list[Finding]) -> list[tuple[int, int]]:
-        """Surnames the dictionary rejected but cannot rule out: the surname and the next
-        character form a rare word (under `RARE` in jieba's counts: 江泽, 任伟) or a word
-        tagged as a name (高峰), the next character is no function word, and the surname
-        character does not end a common word (支付, 完成); or any surname after a label."""
-        freq, tags = jieba_dictionary()
-        out = []
-        k = 0
-        for m in _SURNAME_AT.finditer(text):
-            i = m.start()
-            g = i + len(m.group(1))
-            nxt = text[g:g + 1]
-            if not "\u4e00" <= nxt <= "\u9fff" or nxt in FUNCTION_CHARS \
-                    or nxt in NON_NAME_CHARS:
-                continue
-            while k < len(found) and found[k].end <= i:
-                k += 1
-            if k < len(found) and found[k].start <= i:
-                continue
-            pair = text[i:i + 2]
-            if freq.get(pair, 0) < RARE or tags.get(pair, "").startswith("nr") \
-                    or tags.get(text[i:i + 3], "").startswith("nr"):
-                prev = text[i - 1:i]
-                if prev and prev not in FUNCTION_CHARS and freq.get(prev + text[i], 0) >= RARE:
-                    continue  # the surname character ends a common word (支付, 完成)
-                if text[i + 2:i + 3] not in NON_NAME_CHARS:  # 储值卡
-                    out.append((i, i + 2))
-            elif _labelled(text, i):
-                out.append((i, i + 2))  # 持卡人干达: a label says a name follows
-        return out
 
     @staticmethod
     def _windows(text: str, spots: list[tuple[int, int]], strong: list[Finding]
@@ -285,7 +272,10 @@ class ChineseNameFinder:
             out.append(Finding(a, b, PERSON, MODEL_SCORE, "zh_person_lac"))
         return out
 
-    def _dictionary(self, text: str) -> list[Finding]:
+    def _dictionary(self, text: str, unsure: list[tuple[int, int]] | None = None
+                    ) -> list[Finding]:
+        """The dictionary's names; surnames it rejected but cannot rule out are appended to
+        `unsure` in the same walk (`_unsure`)."""
         freq, tags = jieba_dictionary()
         out: list[Finding] = []
         taken = -1
@@ -297,6 +287,8 @@ class ChineseNameFinder:
             if best is not None:
                 out.append(best)
                 taken = best.end
+            elif unsure is not None and _unsure(text, i, i + len(m.group(1)), freq, tags):
+                unsure.append((i, i + 2))
         return out
 
     @staticmethod
