@@ -60,8 +60,14 @@ MAX_BURN_CHARTS = 6
 DETAILED_RUNS = 10
 
 
-def _series(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, list[float]]:
-    return {k: [float(row[k]) for row in rows] for k in keys}
+SERIES_ZH = {"grant": "授予 grant", "withdraw": "撤回 withdraw", "refuse": "拒绝 refuse",
+             "received": "收到 received", "on_time": "按时 on time", "late": "逾期办结 late",
+             "overdue": "超期未办 overdue"}
+
+
+def _series(rows: list[dict[str, Any]], keys: tuple[str, ...], zh: bool = False
+            ) -> dict[str, list[float]]:
+    return {SERIES_ZH.get(k, k) if zh else k: [float(row[k]) for row in rows] for k in keys}
 
 
 def charts(report: dict[str, Any]) -> dict[str, Any]:
@@ -69,13 +75,16 @@ def charts(report: dict[str, Any]) -> dict[str, Any]:
     consent = report["consent_coverage"]["trend"]
     requests = report["requests"]["trend"]
     burns = sorted(report["aggregates"]["burn_down"], key=lambda b: -len(b["points"]))
+    zh = report.get("lang") == "zh"
     return {
         "consent": Markup(bars([t["bucket"] for t in consent],
-                               _series(consent, ("grant", "withdraw", "refuse")),
-                               "consent events")),
+                               _series(consent, ("grant", "withdraw", "refuse"), zh),
+                               "同意事件 consent events" if zh else "consent events")),
         "requests": Markup(bars([t["bucket"] for t in requests],
-                                _series(requests, ("received", "on_time", "late", "overdue")),
-                                "data-subject requests")),
+                                _series(requests, ("received", "on_time", "late", "overdue"),
+                                        zh),
+                                "个人权利请求 data-subject requests" if zh
+                                else "data-subject requests")),
         "burn": [(f"{b['requester']} · {b['dataset']} · {b['period_key']}",
                   Markup(burn_down([p[1] for p in b["points"]], b["limit_epsilon"],
                                    "remaining privacy budget")))
