@@ -215,8 +215,8 @@ def subject_page(db: DatabaseDep, lang: str | None = None,
         return principal
     histories = None
     if key:
-        with db.reading() as session:
-            histories = subject_histories(session, key.strip())
+        with db.unit_of_work() as session:
+            histories = subject_histories(session, key.strip(), actor=principal.actor)
     return _page("subjects", lang, me=principal, key=key or "", histories=histories)
 
 

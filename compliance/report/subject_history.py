@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from compliance.audit.models import AuditEvent
+from compliance.audit.service import AuditLog
 from compliance.consent.service import ConsentService
 from compliance.requests.models import SubjectRequest
 from compliance.subjects.models import Subject
@@ -33,8 +34,11 @@ class SubjectHistory:
     runs: list[dict[str, Any]] = field(default_factory=list)
 
 
-def subject_histories(session: Session, subject_key: str) -> list[SubjectHistory]:
-    """Every brand's subject under this pseudonym (a key is unique within a brand only)."""
+def subject_histories(session: Session, subject_key: str, *, actor: str
+                      ) -> list[SubjectHistory]:
+    """Every brand's subject under this pseudonym (a key is unique within a brand only).
+    The look-up is itself processing and is audited (`subject.history_viewed`, PIPL Art. 54's
+    traceability): who looked, for which pseudonym, how many brands answered."""
     consent = ConsentService(session)
     out = []
     for subj in session.scalars(select(Subject).where(Subject.subject_key == subject_key)
@@ -70,4 +74,6 @@ def subject_histories(session: Session, subject_key: str) -> list[SubjectHistory
                 "model": run.model if run else None, "purpose": run.purpose if run else None,
                 "status": run.status if run else None})
         out.append(history)
+    AuditLog(session).record("subject.history_viewed", actor=actor, data={
+        "subject": subject_key, "brands": [h.brand_id for h in out]})
     return out

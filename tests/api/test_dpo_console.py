@@ -140,7 +140,7 @@ def test_queue_overdue_first_and_two_person_rule(client: TestClient, db: Databas
 
 
 def test_subject_page_shows_consent_over_time_and_requests(
-        client: TestClient, auth: Callable[..., dict[str, str]],
+        client: TestClient, auth: Callable[..., dict[str, str]], db: Database,
         queue: dict[str, str]) -> None:
     _sign_in(client, _token(auth("dpo")), lang="zh")
     r = client.get(f"/dpo/console/subjects?lang=zh&key={SUBJECT}")
@@ -151,6 +151,7 @@ def test_subject_page_shows_consent_over_time_and_requests(
     assert "withdrawn" in r.text  # the state now
     none = client.get("/dpo/console/subjects?lang=zh&key=nobody-0000")
     assert "没有使用该假名的主体" in none.text
+    assert _audited(db, "subject.history_viewed") == 2  # every look-up is traceable
 
 
 def test_every_page_has_a_policy_without_script_or_inline_style(
