@@ -9,30 +9,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from compliance.database import Database
-from compliance.governance.service import GovernanceService
-from compliance.policy.governance import load_governance
-from compliance.policy.loader import load_policies
 from compliance.report.builder import build_report
 from compliance.report.render import render_html
-from compliance.tokens.service import TokenService
+from tests.compliance.governance.records import governance_records
 
 pytestmark = pytest.mark.integration
 
 
 def test_governance_section_and_checklist(db: Database) -> None:
-    policies = load_policies()
-    with db.unit_of_work() as s:
-        gov = GovernanceService(s, policies, load_governance(policies))
-        people = TokenService(s)
-        a = people.principal("a@dpo", kind="person", actor="t").id
-        b = people.principal("b@dpo", kind="person", actor="t").id
-        row = gov.draft_assessment("marketing", facts={}, author="dpo#1", author_id=a)
-        gov.approve_assessment(row.id, actor="dpo#2", principal_id=b)
-        gov.record_transfer("lumen-tea", recipient="HQ", country="SG", individuals=500,
-                            actor="t")
-        gov.open_incident(source="manual", summary="misdirected e-mail", details={},
-                          affected={"lumen-tea": {"pipl": 2}}, actor="t",
-                          discovered_at=datetime.now(UTC) - timedelta(days=5))
+    governance_records(db, summary="misdirected e-mail",
+                       discovered_at=datetime.now(UTC) - timedelta(days=5))
     with db.reading() as s:
         report = build_report(s)
     g = report["governance"]
