@@ -16,7 +16,12 @@ from api.cli.console import reports_errors
 from api.composition import existing_services
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pydantic import BaseModel
+
     from compliance.tokens.service import Principal
+    from privacy.masking.service import LookupService
 
 customer_app = typer.Typer(help="Masked customer lookups for a brand's operators.",
                            no_args_is_help=True)
@@ -56,11 +61,18 @@ def trace(
     print(json.dumps(found.as_json(), ensure_ascii=False, indent=2))
 
 
-def _caller(token: str) -> Principal:
+def _as_caller(token: str, call: Callable[[LookupService, Principal], BaseModel]) -> None:
+    """Authenticate the token, run one lookup-service call in one unit of work, print."""
     from compliance.tokens.service import TokenService
+    from privacy.masking.policy import default_masking
+    from privacy.masking.service import LookupService
 
-    with existing_services().db.reading() as session:
-        return TokenService(session).authenticate(token)
+    db = existing_services().db
+    with db.reading() as session:
+        principal = TokenService(session).authenticate(token)
+    with db.unit_of_work() as session:
+        out = call(LookupService(session, default_masking()), principal)
+    print(out.model_dump_json(indent=2))
 
 
 @customer_app.command("lookup")
@@ -71,13 +83,7 @@ def lookup(brand: Annotated[str, typer.Argument(help="Brand id")],
     """A customer's stored fields, masked as your tier sees them (policies/masking.yaml);
     audited as `pii.lookup`.
     Example: COMITY_TOKEN=cmt_... comity customer lookup acme 3f9a0c..."""
-    from privacy.masking.policy import default_masking
-    from privacy.masking.service import LookupService
-
-    principal = _caller(token)
-    with existing_services().db.unit_of_work() as session:
-        out = LookupService(session, default_masking()).lookup(principal, brand, subject)
-    print(out.model_dump_json(indent=2))
+    _as_caller(token, lambda svc, who: svc.lookup(who, brand, subject))
 
 
 @customer_app.command("reveal")
@@ -89,14 +95,7 @@ def reveal(brand: Annotated[str, typer.Argument(help="Brand id")],
            token: TokenOpt) -> None:
     """Ask (as a supervisor) to see one field in clear; another person confirms it.
     Example: comity customer reveal acme 3f9a... --field phone --reason 'courier failed'"""
-    from privacy.masking.policy import default_masking
-    from privacy.masking.service import LookupService
-
-    principal = _caller(token)
-    with existing_services().db.unit_of_work() as session:
-        out = LookupService(session, default_masking()).request_reveal(
-            principal, brand, subject, field, reason)
-    print(out.model_dump_json(indent=2))
+    _as_caller(token, lambda svc, who: svc.request_reveal(who, brand, subject, field, reason))
 
 
 @customer_app.command("confirm")
@@ -105,13 +104,7 @@ def confirm(reveal_id: Annotated[int, typer.Argument(min=1, help="Reveal id")],
             token: TokenOpt) -> None:
     """The second confirmation of a reveal (another supervisor of the brand, or a dpo).
     Example: COMITY_TOKEN=cmt_... comity customer confirm 7"""
-    from privacy.masking.policy import default_masking
-    from privacy.masking.service import LookupService
-
-    principal = _caller(token)
-    with existing_services().db.unit_of_work() as session:
-        out = LookupService(session, default_masking()).confirm(principal, reveal_id)
-    print(out.model_dump_json(indent=2))
+    _as_caller(token, lambda svc, who: svc.confirm(who, reveal_id))
 
 
 @customer_app.command("open")
@@ -120,13 +113,7 @@ def open_reveal(reveal_id: Annotated[int, typer.Argument(min=1, help="Reveal id"
                 token: TokenOpt) -> None:
     """The confirmed field in clear, once, to the supervisor who asked.
     Example: COMITY_TOKEN=cmt_... comity customer open 7"""
-    from privacy.masking.policy import default_masking
-    from privacy.masking.service import LookupService
-
-    principal = _caller(token)
-    with existing_services().db.unit_of_work() as session:
-        out = LookupService(session, default_masking()).open(principal, reveal_id)
-    print(out.model_dump_json(indent=2))
+    _as_caller(token, lambda svc, who: svc.open(who, reveal_id))
 
 
 ltv_app = typer.Typer(help="Customer lifetime value at the brand (BG/NBD + Gamma-Gamma).",
@@ -141,9 +128,11 @@ def ltv_fit(
     horizon_days: Annotated[int, typer.Option(min=1, help="Predict spend over these days")]
     = 180,
     out: Annotated[Path | None, typer.Option(help="Write per-customer LTV here (CSV)")] = None,
-    customer_col: Annotated[str, typer.Option()] = "customer_id",
-    time_col: Annotated[str, typer.Option()] = "ordered_at",
-    amount_col: Annotated[str, typer.Option()] = "amount",
+    customer_col: Annotated[str, typer.Option(help="Orders: the customer column")
+                            ] = "customer_id",
+    time_col: Annotated[str, typer.Option(help="Orders: the order time column")
+                        ] = "ordered_at",
+    amount_col: Annotated[str, typer.Option(help="Orders: the amount column")] = "amount",
 ) -> None:
     """Fit at the brand, on its own orders, and print the model, the band counts and, when
     the log runs past the horizon, the holdout error of predicted vs actual spend. Per-
