@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -17,14 +16,11 @@ from api.cli import app as cli
 from compliance.audit.anchors import ANCHORED_TABLES
 from compliance.audit.service import AuditLog
 from compliance.database import Database
-from compliance.governance.service import GovernanceService
-from compliance.policy.governance import load_governance
-from compliance.policy.loader import load_policies
-from compliance.tokens.service import TokenService
 from federation.coordinator.lineage.service import BrandLineage, LineageService
 from federation.settings import RunSettings
 from privacy.aggregates.service import AggregateService
 from tests.api.test_aggregates import QUERY, registered  # noqa: F401  (fixture)
+from tests.compliance.governance.records import governance_records
 from tests.privacy.experiments.records import operations_records
 
 Auth = Callable[[str], dict[str, str]]
@@ -71,30 +67,12 @@ def populated(client: TestClient, auth: Auth, db: Database,
         lineage.record_brands("run-anchor", [BrandLineage("brand-a", 5, 1, 0, "0" * 64, {})])
         lineage.save_round("run-anchor", 1, weights, {"loss": 0.5}, 1)
         lineage.complete("run-anchor", {"final": {"auc": 0.8}}, weights)
-    _governance_rows(db)
+    governance_records(db)
     operations_records(db)
     with db.reading() as s:
         clean = AuditLog(s).verify()
     assert clean.verified, clean.problem
     return Path(db.url.removeprefix("sqlite:///"))
-
-
-def _governance_rows(db: Database) -> None:
-    """An approved assessment, a mechanism, a transfer and an incident (issue 22)."""
-    policies = load_policies()
-    with db.unit_of_work() as s:
-        gov = GovernanceService(s, policies, load_governance(policies))
-        people = TokenService(s)
-        author = people.principal("pia-author", kind="person", actor="test").id
-        dpo = people.principal("pia-dpo", kind="person", actor="test").id
-        row = gov.draft_assessment("marketing", facts={}, author="dpo#1", author_id=author)
-        gov.approve_assessment(row.id, actor="dpo#2", principal_id=dpo)
-        gov.add_mechanism("lumen-tea", "standard_contract", "SC-1", date(2030, 1, 1),
-                          actor="test")
-        gov.record_transfer("lumen-tea", recipient="HQ", country="SG", individuals=10,
-                            actor="test")
-        gov.open_incident(source="manual", summary="test", details={},
-                          affected={"brand-a": {"pipl": 1}}, actor="test")
 
 
 def _first_id(path: Path, table: str) -> object:
