@@ -72,12 +72,14 @@ def card_candidates(text: str) -> Iterator[tuple[int, int, str]]:
 
 
 def known_issuer(d: str) -> bool:
-    """Visa 4; Mastercard 51-55, 2221-2720; Amex 34/37; JCB 3528-3589; Discover 6011/65/
-    644-649; UnionPay 62 and 81; Diners 36/38; Maestro 50/56-58/6."""
-    two, four = int(d[:2]), int(d[:4])
+    """Visa 4; Mastercard 51-55, 2221-2720; Amex 34/37; JCB 3528-3589 and the 15-digit
+    2131/1800; Discover 6011/65/644-649; UnionPay 62 and 81; Diners 36/38, 300-305 and 3095;
+    Maestro 50/56-58/6."""
+    two, three, four = int(d[:2]), int(d[:3]), int(d[:4])
     return (d[0] == "4" or 51 <= two <= 55 or 2221 <= four <= 2720 or two in (34, 37, 36, 38)
             or 3528 <= four <= 3589 or d.startswith(("6011", "65", "62", "81"))
-            or 644 <= int(d[:3]) <= 649 or two in (50, 56, 57, 58))
+            or 644 <= three <= 649 or two in (50, 56, 57, 58) or 300 <= three <= 305
+            or four == 3095 or (len(d) == 15 and four in (2131, 1800)))
 
 
 def overlaps_card(text: str, start: int, end: int) -> bool:
