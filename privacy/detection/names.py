@@ -377,8 +377,10 @@ class EnglishNameFinder:
 
     name = "en_person"
     entities = (PERSON,)
-    _cap = re.compile(rf"(?<![A-Za-z])(?=[A-Z]){CAP}(?![A-Za-z])")
-    _between = re.compile(r"[ \t]+(?:[A-Z]\.[ \t]+)?")
+    # Zero-width, so that pairs overlap: in `Call John Smith` both `Call John` and
+    # `John Smith` are tried.
+    _pair = re.compile(rf"(?<![A-Za-z])(?=([A-Z][a-z]+)[ \t]+(?:[A-Z]\.[ \t]+)?({CAP})"
+                       rf"(?![A-Za-z]))")
     _titled = re.compile(rf"(?=[MDPS])(?<![A-Za-z]){TITLES}\s+((?:{CAP}\s+)?{CAP})(?![A-Za-z])")
     _labelled = re.compile(rf"(?=[NnCcRrDdHhSsBbAa])(?<![A-Za-z]){LABELS_EN}\s*[:：,]?\s+"
                            rf"({CAP}(?:\s+{CAP}){{1,2}})(?![A-Za-z])")
@@ -388,19 +390,15 @@ class EnglishNameFinder:
 
     def find(self, text: str) -> list[Finding]:
         out: list[Finding] = []
-        caps = list(self._cap.finditer(text))
-        for m, nxt in zip(caps, caps[1:], strict=False):
-            first, last = m.group().lower(), nxt.group().lower()
+        for m in self._pair.finditer(text):
+            first, last = m.group(1).lower(), m.group(2).lower()
             if first not in EN_FIRST_NAMES or last in self.STOP:
-                continue
-            gap = self._between.fullmatch(text, m.end(), nxt.start())
-            if gap is None:
                 continue
             known = last in EN_LAST_NAMES or last.split("-")[0] in EN_LAST_NAMES
             if not known and (first in EN_WORDS or last in EN_WORDS
                               or last in EN_FIRST_NAMES and first in EN_LAST_NAMES):
                 continue
-            out.append(Finding(m.start(), nxt.end(), PERSON, 0.75 if known else 0.65,
+            out.append(Finding(m.start(), m.end(2), PERSON, 0.75 if known else 0.65,
                                self.name))
         for m in self._titled.finditer(text):
             out.append(Finding(m.start(1), m.end(1), PERSON, 0.85, self.name))
