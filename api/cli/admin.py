@@ -55,6 +55,30 @@ def serve(
                 ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None)
 
 
+@reports_errors()
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per check")] = False,
+) -> None:
+    """Check this installation and say what to fix: database and key store reachable and
+    migrated to head, key files' modes (0700/0600), a CJK font, Chromium, the SuperLink.
+    Changes nothing; exits 1 if any check fails (warnings do not).
+    Example: comity doctor"""
+    from api.doctor import run_checks
+
+    checks = run_checks()
+    for c in checks:
+        if as_json:
+            print(json.dumps(c.as_json(), ensure_ascii=False))
+            continue
+        print(f"{c.status:<4}  {c.name:<15} {c.detail}")
+        if c.fix:
+            print(f"{'':<6}{'':<15} fix: {c.fix}")
+    failed = [c.name for c in checks if c.status == "fail"]
+    if failed:
+        err.print(f"{len(failed)} check(s) failed: {', '.join(failed)}", highlight=False)
+        raise typer.Exit(code=1)
+
+
 def _operator() -> str:
     """Who ran the command, as audit events and `created_by` record it."""
     try:
