@@ -132,6 +132,8 @@ def test_chinese_report_translates_laws_purposes_and_formats_times(reports: dict
     assert "《个人信息保护法》第54条" in html and "PIPL</strong>" not in html
     assert "跨品牌训练共享的流失预测与推荐模型" in html  # model_training's description
     assert "处理活动记录完整且防篡改" in html  # a checklist title
+    runs = len(reports["zh"]["training_runs"])
+    assert f"本期共 {runs} 次训练,最近 {runs} 次详列于下" in html  # whole sentences, not halves
     assert not re.search(r"\d{2}:\d{2}:\d{2}\.\d{6}", html)  # no microseconds anywhere
     assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", html)  # no raw ISO timestamps
     en = render_html(reports["en"])
