@@ -22,7 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from server import api_server  # benchmarks/server.py, next to this script
+from server import api_server, tree_cpu_seconds  # benchmarks/server.py, beside this one
 from sqlalchemy import func, insert, select
 
 from compliance.audit.service import AuditLog
@@ -134,8 +134,9 @@ async def _open_loop(port: int, token: str, rate: int, total: int, retried: set[
     return loop.time() - start
 
 
-def consent_load(work: Path, rate: int, seconds: int, workers: int) -> dict[str, Any]:
-    url = f"sqlite:///{work / 'load.db'}"
+def consent_load(work: Path, rate: int, seconds: int, workers: int,
+                 url: str | None = None) -> dict[str, Any]:
+    url = url or f"sqlite:///{work / 'load.db'}"
     env = {**os.environ, "COMITY_DATABASE_URL": url, "COMITY_KEY_DIR": str(work / "keys")}
     db = Database(url)
     with db.unit_of_work() as s:
@@ -148,10 +149,13 @@ def consent_load(work: Path, rate: int, seconds: int, workers: int) -> dict[str,
         latencies: list[float] = []
         errors: list[str] = []
         cpu0 = time.process_time()
+        pid = int(os.environ["COMITY_BENCH_SERVER_PID"])
+        server_cpu0 = tree_cpu_seconds(pid)
         timeline: list[tuple[float, float]] = []
         elapsed = asyncio.run(_open_loop(port, token, rate, total, retried, latencies, errors,
                                          timeline))
         client_cpu = time.process_time() - cpu0
+        server_cpu = tree_cpu_seconds(pid) - server_cpu0
     with db.unit_of_work() as s:
         stored = int(s.scalar(select(func.count()).select_from(ConsentEvent)) or 0)
         keys = int(s.scalar(select(func.count(func.distinct(ConsentEvent.idempotency_key))))
@@ -159,6 +163,9 @@ def consent_load(work: Path, rate: int, seconds: int, workers: int) -> dict[str,
     db.dispose()
     return {"rate_target": rate, "seconds": seconds, "workers": workers,
             "load_generator_cpu_s": round(client_cpu, 1), "requests_sent": len(latencies),
+            "server_cpu_s": round(server_cpu, 2),
+            "server_cpu_ms_per_request": round(1000 * server_cpu / max(1, len(latencies)), 3),
+            "refused_503": sum(e.startswith("503") for e in errors),
             "achieved_rps": round(total / elapsed, 1),
             "p50_ms": round(pct(latencies, 0.5) * 1000, 2),
             "p99_ms": round(pct(latencies, 0.99) * 1000, 2),
@@ -224,12 +231,17 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=200)
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--workers", type=int, default=2, help="API worker processes")
+    ap.add_argument("--database-url", help="an empty database for the consent load "
+                    "(default: a fresh SQLite file)")
+    ap.add_argument("--only", choices=["consent"], help="run the consent load alone")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
-        result = {"consent_writes": consent_load(work, args.rate, args.seconds, args.workers),
-                  "audit_verify": audit_verify(work), "retention_sweep": retention(work)}
+        result = {"consent_writes": consent_load(work, args.rate, args.seconds, args.workers,
+                                                 args.database_url)}
+        if args.only is None:
+            result |= {"audit_verify": audit_verify(work), "retention_sweep": retention(work)}
     text = json.dumps(result, indent=2)
     if args.json:
         args.json.write_text(text)

@@ -48,8 +48,10 @@ def serve(
         os.environ[jsonlog.ENV] = "json"  # the workers' create_app reads it
     default_services().db.dispose()  # migrate once, before the workers start
     structured = jsonlog.enabled()  # uvicorn's own config would print plain lines and URLs
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=not structured,
+    from api.serving import UVICORN_OPTIONS
+
+    uvicorn.run("api.serving:served_app", factory=True, host=host, port=port, workers=workers,
+                **UVICORN_OPTIONS, log_level="warning", access_log=not structured,
                 log_config=None if structured else uvicorn.config.LOGGING_CONFIG,
                 ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
                 ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None)

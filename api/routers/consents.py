@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from api.deps import MAX_DB_INT, DatabaseDep, PoliciesDep, PrincipalDep, ReadSessionDep, brand_scope
+from compliance.consent.errors import OverloadedError
 from compliance.consent.schemas import (
     ConsentBatchIn,
     ConsentBatchOut,
@@ -14,26 +16,38 @@ from compliance.consent.schemas import (
     ConsentOut,
     ConsentStateOut,
 )
-from compliance.consent.service import ConsentService
+from compliance.consent.service import ConsentService, ConsentWrite
+from compliance.consent.writer import ConsentWriter
 
 router = APIRouter(prefix="/v1/consents", tags=["consent"])
 
 
-@router.post("", response_model=ConsentOut, status_code=201)
-async def record_consent(body: ConsentIn, db: DatabaseDep, principal: PrincipalDep,
-                         policies: PoliciesDep,
+def get_writer(request: Request) -> ConsentWriter:
+    """The app's one group-commit writer, made on first use."""
+    state = request.app.state
+    writer: ConsentWriter | None = getattr(state, "consent_writer", None)
+    if writer is None:
+        writer = state.consent_writer = ConsentWriter(state.db, state.policies)
+    return writer
+
+
+@router.post("", response_model=ConsentOut, status_code=201,
+             responses={503: {"description": "At capacity: nothing recorded; retry with "
+                                             "the same Idempotency-Key after Retry-After"}})
+async def record_consent(body: ConsentIn, request: Request, principal: PrincipalDep,
                          idempotency_key: Annotated[str | None, Header(max_length=128)] = None
                          ) -> Response:
-    """Runs on the event loop: writes are serialized anyway, and a few milliseconds of
-    inline work cost less than worker-thread hops fighting over the GIL at 200 requests/s.
-    Answers 201 for a new event, 200 for a retry that matched the first one."""
+    """Queued for the group-commit writer (`compliance.consent.writer`): answered after the
+    commit that holds the event. 201 for a new event, 200 for a retry that matched the first
+    one, 503 with Retry-After when the writer is too far behind (nothing was written)."""
     principal.require("brand", "admin")
     brand_scope(principal, body.brand_id)
-    with db.unit_of_work() as session:
-        out, created = ConsentService(session).record(body, actor=principal.actor,
-                                                      policies=policies,
-                                                      idempotency_key=idempotency_key,
-                                                      principal_id=principal.principal_id)
+    try:
+        out, created = await get_writer(request).record(ConsentWrite(
+            body, principal.actor, idempotency_key, principal.principal_id))
+    except OverloadedError as exc:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code,
+                            headers=exc.headers)
     return Response(out.model_dump_json(), status_code=201 if created else 200,
                     media_type="application/json")
 

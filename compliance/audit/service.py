@@ -52,9 +52,15 @@ class AuditLog:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def _head(self) -> tuple[int, str]:
+    def lock(self) -> None:
+        """Take the appenders' lock now, for the rest of the transaction: PostgreSQL's
+        advisory lock (SQLite writers already hold the database's write lock from BEGIN
+        IMMEDIATE). Taken again by `_head`, which is harmless."""
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+
+    def _head(self) -> tuple[int, str]:
+        self.lock()
         row = self.session.execute(
             select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
         ).first()
@@ -68,10 +74,12 @@ class AuditLog:
                                 occurred_at=occurred_at)[0]
 
     def record_many(self, items: list[tuple[str, dict[str, Any], str | None, str | None]], *,
-                    actor: str, occurred_at: datetime | None = None) -> list[tuple[int, str]]:
+                    actor: str, occurred_at: datetime | None = None,
+                    actors: list[str] | None = None) -> list[tuple[int, str]]:
         """Append events in order; returns their (seq, hash). Core inserts, no ORM objects.
         The last event carries the digests of the rows this transaction changed so far
-        (`anchors`), binding each source-of-truth row to the event that recorded it."""
+        (`anchors`), binding each source-of-truth row to the event that recorded it.
+        `actors`: one per item, when a group commit appends several requests' events."""
         self.session.flush()
         bound = anchors.take(self.session)
         if bound:
@@ -81,11 +89,14 @@ class AuditLog:
         at = occurred_at or utcnow()
         at_iso = at.isoformat()
         rows: list[dict[str, Any]] = []
-        for action, data, brand_id, rule_id in items:
+        if actors is not None and len(actors) != len(items):
+            raise ValueError("one actor per audit item")
+        for i, (action, data, brand_id, rule_id) in enumerate(items):
             seq += 1
-            h = hash_parts(prev, seq, at_iso, actor, action, brand_id, rule_id,
+            who = actor if actors is None else actors[i]
+            h = hash_parts(prev, seq, at_iso, who, action, brand_id, rule_id,
                            canonical_json(data))
-            rows.append({"seq": seq, "occurred_at": at, "actor": actor, "action": action,
+            rows.append({"seq": seq, "occurred_at": at, "actor": who, "action": action,
                          "brand_id": brand_id, "rule_id": rule_id, "data": data,
                          "prev_hash": prev, "hash": h})
             prev = h

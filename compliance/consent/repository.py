@@ -51,13 +51,19 @@ class ConsentRepository:
             ConsentEvent.principal_id, ConsentEvent.idempotency_key, principal_id,
             idempotency_key)))
 
-    def insert_event(self, values: Mapping[str, object]) -> int:
+    def insert_subject(self, values: Mapping[str, object]) -> int:
+        """One Core INSERT ... RETURNING id for a subject first seen in a consent event."""
+        return int(self.session.execute(
+            insert(Subject).values(**values).returning(Subject.id)).scalar_one())
+
+    def insert_event(self, values: Mapping[str, object], *, savepoint: bool = True) -> int:
         """One Core INSERT ... RETURNING id. On SQLite, writers are serialized (BEGIN
         IMMEDIATE) and the caller checked the idempotency key in this same transaction, so no
         concurrent insert can collide: no savepoint. Elsewhere a savepoint keeps a unique
-        violation from aborting the caller's transaction."""
+        violation from aborting the caller's transaction, unless the caller serialized the
+        writers itself (`savepoint=False`, the group-commit writer)."""
         stmt = insert(ConsentEvent).values(**values).returning(ConsentEvent.id)
-        if self.session.get_bind().dialect.name == "sqlite":
+        if not savepoint or self.session.get_bind().dialect.name == "sqlite":
             event_id = int(self.session.execute(stmt).scalar_one())
         else:
             with self.session.begin_nested():

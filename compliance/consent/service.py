@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -21,7 +24,7 @@ from compliance.consent.state import (
     event_time,
 )
 from compliance.database import utcnow
-from compliance.errors import ConflictError, InputError, NotFoundError
+from compliance.errors import ComityError, ConflictError, InputError, NotFoundError
 from compliance.policy.schemas import PolicySet
 from compliance.subjects.models import Subject
 from privacy.detection.subject_keys import refuse_pii_subject_key
@@ -38,6 +41,46 @@ def to_out(ev: ConsentEvent, subject_key: str) -> ConsentOut:
 
 def _fingerprint(body: ConsentIn) -> str:
     return hashlib.sha256(body.model_dump_json(exclude={"occurred_at"}).encode()).hexdigest()
+
+
+_KEY_REUSED = "this Idempotency-Key was already used for a different consent event"
+
+
+def _comparable(body: ConsentIn) -> tuple[object, ...]:
+    """What a retry under the same Idempotency-Key must repeat (its time may differ)."""
+    return (body.brand_id, body.subject, body.purpose, body.action, body.separate,
+            body.by_guardian, body.notice_version, body.channel, body.lawful_basis)
+
+
+@dataclass(frozen=True)
+class ConsentWrite:
+    """One request to append a consent event, as the API received it."""
+    body: ConsentIn
+    actor: str
+    idempotency_key: str | None = None
+    principal_id: int | None = None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    write: ConsentWrite
+    purpose: str
+    occurred_at: datetime
+    late: bool
+    facts: tuple[int, str, bool]  # subject id (0 while new), jurisdiction, minor
+    new_jurisdiction: str | None  # set when the subject is first seen here
+    guardian: bool  # a guardian's grant for a minor: the subject's guardian_consent
+
+    def audit_item(self, event_id: int) -> tuple[str, dict[str, Any], str | None, None]:
+        body = self.write.body
+        data: dict[str, Any] = {
+            "event_id": event_id, "subject": body.subject, "purpose": self.purpose,
+            "separate": body.separate, "by_guardian": body.by_guardian,
+            "notice_version": body.notice_version, "request": _fingerprint(body),
+            "occurred_at": self.occurred_at.isoformat()}
+        if self.late:
+            data["late"] = True
+        return f"consent.{body.action}", data, body.brand_id, None
 
 
 class ConsentService:
@@ -69,25 +112,103 @@ class ConsentService:
         """Append one consent event; returns (event, created). A retried request with the
         same Idempotency-Key returns the first event; a different body under it is a 409.
         Keys are scoped per principal (`principal_id`, who sent it): another brand's key
-        never collides.
+        never collides."""
+        result = self.record_group([ConsentWrite(body, actor, idempotency_key, principal_id)],
+                                   policies=policies)[0]
+        if isinstance(result, ComityError):
+            raise result
+        return result
 
-        The hot path of the consent API: Core statements, one flush, no ORM unit of work."""
-        if idempotency_key:
-            prior_id = self.repo.event_id_for_key(principal_id, idempotency_key)
-            if prior_id is not None:
-                return self._replay(prior_id, body, idempotency_key)
-        purpose = policies.purpose(body.purpose)
+    def record_group(self, writes: Sequence[ConsentWrite], *, policies: PolicySet,
+                     serialized: bool = False) -> list[tuple[ConsentOut, bool] | ComityError]:
+        """Several requests' events in the caller's one transaction, in order, with one
+        audit append for all of them (group commit: one transaction, one fsync). Each
+        request is checked before it writes anything, so one that is refused (bad input, a
+        409 on its Idempotency-Key) gets its error in its place and the others go on; an
+        error while writing propagates and the caller rolls the whole group back.
+        `serialized`: the caller holds the writers' lock (SQLite's write lock, PostgreSQL's
+        audit advisory lock) from before the first key lookup, so no concurrent insert can
+        collide and no savepoint is needed.
+
+        The hot path of the consent API: Core statements, no ORM unit of work."""
+        if serialized:
+            AuditLog(self.session).lock()
         now = utcnow()
+        out: list[tuple[ConsentOut, bool] | ComityError] = []
+        audit: list[tuple[str, dict[str, Any], str | None, str | None]] = []
+        actors: list[str] = []
+        seen: dict[tuple[int | None, str], tuple[ConsentWrite, ConsentOut]] = {}
+        subjects: dict[tuple[str, str], tuple[int, str, bool]] = {}
+        touched: dict[int, dict[str, object]] = {}
+        for w in writes:
+            try:
+                plan = self._plan(w, policies, now, seen, subjects)
+            except ComityError as exc:
+                out.append(exc)
+                continue
+            if isinstance(plan, tuple):
+                out.append(plan)
+                continue
+            try:
+                result = self._apply(plan, now, subjects, touched, serialized)
+            except IntegrityError:
+                # Not serialized (PostgreSQL, outside the writer): a concurrent request took
+                # this key first, and the savepoint kept our transaction usable.
+                prior_id = (self.repo.event_id_for_key(w.principal_id, w.idempotency_key)
+                            if w.idempotency_key and not serialized else None)
+                if prior_id is None or w.idempotency_key is None:
+                    raise
+                try:
+                    out.append(self._replay(prior_id, w.body, w.idempotency_key))
+                except ConflictError as exc:
+                    out.append(exc)
+                continue
+            out.append((result, True))
+            if w.idempotency_key:
+                seen[(w.principal_id, w.idempotency_key)] = (w, result)
+            audit.append(plan.audit_item(result.id))
+            actors.append(w.actor)
+        for subject_id, values in touched.items():
+            self.repo.update_subject(subject_id, values)
+        if audit:
+            AuditLog(self.session).record_many(audit, actor=actors[0], actors=actors,
+                                               occurred_at=now)
+        return out
+
+    def _plan(self, w: ConsentWrite, policies: PolicySet, now: datetime,
+              seen: dict[tuple[int | None, str], tuple[ConsentWrite, ConsentOut]],
+              subjects: dict[tuple[str, str], tuple[int, str, bool]]
+              ) -> _Plan | tuple[ConsentOut, bool]:
+        """Everything `record` decides before it writes: a replay's answer, or the event to
+        append. Reads only, so a refusal here leaves the transaction as it was."""
+        body, key = w.body, w.idempotency_key
+        if key:
+            earlier = seen.get((w.principal_id, key))
+            if earlier is not None:
+                if _comparable(earlier[0].body) != _comparable(body):
+                    raise ConflictError(_KEY_REUSED)
+                return earlier[1], False
+            prior_id = self.repo.event_id_for_key(w.principal_id, key)
+            if prior_id is not None:
+                return self._replay(prior_id, body, key)
+        purpose = policies.purpose(body.purpose)
         when = event_time(body.occurred_at, now, policies.consent_time)
-        row = self.repo.subject_facts(body.brand_id, body.subject)
-        if row is None:
-            subj = self.subject(body.brand_id, body.subject, create=True,
-                                is_minor=body.is_minor)
-            subject_id, jurisdiction, is_minor = subj.id, subj.jurisdiction, subj.is_minor
-        else:
-            subject_id, jurisdiction, is_minor = row
+        facts = subjects.get((body.brand_id, body.subject))
+        new_subject = None
+        if facts is None:
+            row = self.repo.subject_facts(body.brand_id, body.subject)
+            if row is None:
+                refuse_pii_subject_key(body.subject)
+                brand = self.repo.brand(body.brand_id)
+                if brand is None:
+                    raise NotFoundError("brand_id: the brand is not registered")
+                new_subject = brand.jurisdiction
+                facts = (0, brand.jurisdiction, bool(body.is_minor))
+            else:
+                facts = (row[0], row[1], bool(row[2]))
+        _, jurisdiction, is_minor = facts
         rules = policies.jurisdictions[jurisdiction]
-        subject_values: dict[str, object] = {"last_activity_at": now}
+        guardian = False
         if body.action == "grant":
             if purpose.key in rules.separate_consent_purposes and not body.separate:
                 raise InputError(f"purpose '{purpose.key}' needs separate consent under "
@@ -97,49 +218,54 @@ class ConsentService:
                 raise InputError(f"subject is a minor under {jurisdiction.upper()}: "
                                  "consent must come from a parent or guardian "
                                  "(`by_guardian: true`)", column="by_guardian")
-            if is_minor and body.by_guardian:
-                subject_values["guardian_consent"] = True
-        values = {"brand_id": body.brand_id, "subject_id": subject_id, "purpose": purpose.key,
+            guardian = is_minor and body.by_guardian
+        return _Plan(w, purpose.key, when.occurred_at, when.late, facts, new_subject, guardian)
+
+    def _apply(self, plan: _Plan, now: datetime,
+               subjects: dict[tuple[str, str], tuple[int, str, bool]],
+               touched: dict[int, dict[str, object]], serialized: bool) -> ConsentOut:
+        """The writes of one planned event: its subject when new, the event row (anchored);
+        the subject's activity is updated once per group, after the loop."""
+        body, w = plan.write.body, plan.write
+        subject_id, jurisdiction, is_minor = plan.facts
+        if plan.new_jurisdiction is not None:
+            subject_id = self.repo.insert_subject({
+                "brand_id": body.brand_id, "subject_key": body.subject,
+                "jurisdiction": jurisdiction, "is_minor": is_minor,
+                "guardian_consent": plan.guardian, "created_at": now,
+                "last_activity_at": now})
+        else:
+            values = touched.setdefault(subject_id, {})
+            values["last_activity_at"] = now
+            if plan.guardian:
+                values["guardian_consent"] = True
+        subjects[(body.brand_id, body.subject)] = (subject_id, jurisdiction, is_minor)
+        values = {"brand_id": body.brand_id, "subject_id": subject_id, "purpose": plan.purpose,
                   "action": body.action, "separate": body.separate,
                   "by_guardian": body.by_guardian, "notice_version": body.notice_version,
-                  "channel": body.channel, "lawful_basis": body.lawful_basis, "actor": actor,
-                  "occurred_at": when.occurred_at, "recorded_at": now,
-                  "idempotency_key": idempotency_key, "principal_id": principal_id}
-        try:
-            event_id = self.repo.insert_event(values)
-        except IntegrityError:
-            prior_id = (self.repo.event_id_for_key(principal_id, idempotency_key)
-                        if idempotency_key else None)
-            if prior_id is None or idempotency_key is None:
-                raise
-            return self._replay(prior_id, body, idempotency_key)
-        self.repo.update_subject(subject_id, subject_values)
-        data: dict[str, object] = {
-            "event_id": event_id, "subject": body.subject, "purpose": purpose.key,
-            "separate": body.separate, "by_guardian": body.by_guardian,
-            "notice_version": body.notice_version, "request": _fingerprint(body),
-            "occurred_at": when.occurred_at.isoformat()}
-        if when.late:
-            data["late"] = True
-        AuditLog(self.session).record(f"consent.{body.action}", actor=actor,
-                                      brand_id=body.brand_id, data=data)
-        values.pop("subject_id")
-        values.pop("idempotency_key")
-        values.pop("principal_id")
-        return ConsentOut(id=event_id, subject=body.subject, **values), True  # type: ignore[arg-type]
+                  "channel": body.channel, "lawful_basis": body.lawful_basis,
+                  "actor": w.actor, "occurred_at": plan.occurred_at, "recorded_at": now,
+                  "idempotency_key": w.idempotency_key, "principal_id": w.principal_id}
+        event_id = self.repo.insert_event(values, savepoint=not serialized)
+        return ConsentOut(id=event_id, brand_id=body.brand_id, subject=body.subject,
+                          purpose=plan.purpose, action=body.action, separate=body.separate,
+                          by_guardian=body.by_guardian, notice_version=body.notice_version,
+                          channel=body.channel, lawful_basis=body.lawful_basis,
+                          actor=w.actor, occurred_at=plan.occurred_at, recorded_at=now)
 
     def record_many(self, events: list[ConsentImportItem], *, actor: str,
                     policies: PolicySet, principal_id: int | None = None
                     ) -> tuple[int, int]:
         """A batch of events, each under its own idempotency key, in the caller's one
         transaction: any bad event fails the whole batch. Returns (created, replayed)."""
+        writes = [ConsentWrite(ConsentIn.model_validate(item.model_dump(
+            exclude={"idempotency_key"})), actor, item.idempotency_key, principal_id)
+            for item in events]
         created = 0
-        for item in events:
-            body = ConsentIn.model_validate(item.model_dump(exclude={"idempotency_key"}))
-            _, new = self.record(body, actor=actor, policies=policies,
-                                 idempotency_key=item.idempotency_key,
-                                 principal_id=principal_id)
-            created += new
+        for result in self.record_group(writes, policies=policies):
+            if isinstance(result, ComityError):
+                raise result
+            created += result[1]
         return created, len(events) - created
 
     def _replay(self, prior_id: int, body: ConsentIn, key: str
@@ -149,11 +275,9 @@ class ConsentService:
         assert subj is not None
         same = (prior.brand_id, subj.subject_key, prior.purpose, prior.action, prior.separate,
                 prior.by_guardian, prior.notice_version, prior.channel, prior.lawful_basis
-                ) == (body.brand_id, body.subject, body.purpose, body.action, body.separate,
-                      body.by_guardian, body.notice_version, body.channel, body.lawful_basis)
+                ) == _comparable(body)
         if not same:
-            raise ConflictError("this Idempotency-Key was already used for a "
-                                "different consent event")
+            raise ConflictError(_KEY_REUSED)
         return to_out(prior, subj.subject_key), False
 
     def list_events(self, *, brand_id: str | None, subject: str | None, purpose: str | None,
