@@ -265,6 +265,10 @@ class ChineseNameFinder:
             a, b = a + lo, b + lo
             if out and a - out[-1].end == 1 and text[out[-1].end] in _JOIN:
                 a = out.pop().start
+            for h in HONORIFICS:  # 程文先生: the model may take the honorific in
+                if text.endswith(h, a, b) and b - len(h) - a >= 2:
+                    b -= len(h)
+                    break
             while k < len(strong) and strong[k].end <= a:
                 k += 1
             if b - a < 2 or (k < len(strong) and strong[k].start < b):
