@@ -2,9 +2,12 @@
 
     python benchmarks/compliance_bench.py [--rate 200] [--seconds 60] [--json OUT]
 
-1. Consent writes: `comity serve` on loopback (embedded SQLite), an open-loop load of
-   `rate` requests/s for `seconds`, each with its own Idempotency-Key and 10% of them sent
-   twice on purpose; afterwards the events are counted: none lost, none duplicated.
+1. Consent writes: `comity serve` on loopback (embedded SQLite, or `--database-url`), an
+   open-loop load of `rate` requests/s for `seconds`, each with its own Idempotency-Key and
+   10% of them sent twice on purpose; afterwards the events are counted: no accepted one
+   lost, none duplicated; refusals (503 with Retry-After) are counted apart, and the
+   server's CPU seconds per request are read from /proc (steadier than latency on a shared
+   machine).
 2. `audit verify` throughput over 200,000 events.
 3. Retention sweep throughput over 100,000 expired subjects with encrypted PII.
 """
@@ -88,7 +91,7 @@ class _Http:
 
 async def _open_loop(port: int, token: str, rate: int, total: int, retried: set[int],
                      latencies: list[float], errors: list[str],
-                     timeline: list[tuple[float, float]]) -> float:
+                     timeline: list[tuple[float, float]], accepted: set[str]) -> float:
     """Open-loop load from one asyncio thread: request i is sent at start + i/rate whatever
     happened to earlier ones, and its latency runs from that scheduled time to the response
     (a thread pool in this process measured its own GIL queueing, not the server)."""
@@ -114,6 +117,8 @@ async def _open_loop(port: int, token: str, rate: int, total: int, retried: set[
             timeline.append((t0 - start, latencies[-1]))
             if msg:
                 errors.append(msg)
+            else:
+                accepted.add(f"bench-{i}")
 
     warm = _Http("127.0.0.1", http.port, {"Authorization": f"Bearer {token}"})
     for i in range(WARMUP):  # compile caches and first connections, outside the measurement
@@ -152,14 +157,16 @@ def consent_load(work: Path, rate: int, seconds: int, workers: int,
         pid = int(os.environ["COMITY_BENCH_SERVER_PID"])
         server_cpu0 = tree_cpu_seconds(pid)
         timeline: list[tuple[float, float]] = []
+        accepted: set[str] = set()
         elapsed = asyncio.run(_open_loop(port, token, rate, total, retried, latencies, errors,
-                                         timeline))
+                                         timeline, accepted))
         client_cpu = time.process_time() - cpu0
         server_cpu = tree_cpu_seconds(pid) - server_cpu0
     with db.unit_of_work() as s:
         stored = int(s.scalar(select(func.count()).select_from(ConsentEvent)) or 0)
         keys = int(s.scalar(select(func.count(func.distinct(ConsentEvent.idempotency_key))))
                    or 0)
+        stored_keys = set(s.scalars(select(ConsentEvent.idempotency_key)))
     db.dispose()
     return {"rate_target": rate, "seconds": seconds, "workers": workers,
             "load_generator_cpu_s": round(client_cpu, 1), "requests_sent": len(latencies),
@@ -174,7 +181,9 @@ def consent_load(work: Path, rate: int, seconds: int, workers: int,
                                      * 1000, 1) for k in range(0, seconds, 10)],
             "error_examples": errors[:3], "distinct_events_expected": total,
             "warmup_requests": WARMUP, "events_stored": stored - WARMUP,
-            "distinct_keys_stored": keys - WARMUP, "lost": total + WARMUP - keys,
+            "distinct_keys_stored": keys - WARMUP,
+            "accepted": len(accepted), "lost": len(accepted - stored_keys),
+            "refused_then_not_written": total - len(accepted) - (keys - WARMUP - len(accepted)),
             "duplicated": stored - keys}
 
 
