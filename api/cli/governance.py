@@ -142,12 +142,15 @@ def transfer_record(
 ) -> None:
     """Record a transfer abroad; refused (exit 2, with the rule id) when the year's totals
     reach a band whose mechanism is not on record."""
-    with default_services().db.unit_of_work() as s:
-        row = _svc(s).record_transfer(handler, recipient=recipient, country=country,
-                                      individuals=individuals, sensitive=sensitive,
-                                      ciio=ciio, actor=_operator())
-        _print({"id": row.id, "rule_id": row.rule_id, "year": row.year,
-                "mechanism_id": row.mechanism_id})
+    from compliance.governance.service import record_transfer_or_raise
+
+    services = default_services()
+    row = record_transfer_or_raise(services.db, services.policies, _gov(), handler,
+                                   recipient=recipient, country=country,
+                                   individuals=individuals, sensitive=sensitive, ciio=ciio,
+                                   actor=_operator())
+    _print({"id": row.id, "rule_id": row.rule_id, "year": row.year,
+            "mechanism_id": row.mechanism_id})
 
 
 @incident_app.command("open", epilog=(
