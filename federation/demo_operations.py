@@ -95,6 +95,7 @@ def _ab_table(pseudonyms: list[str], per_arm: int, seed: int) -> pd.DataFrame:
 
 def demo_ab(db: Database, pseudonyms: list[str], work: Path, seed: int) -> dict[str, Any]:
     policies = load_policies()
+    work.mkdir(parents=True, exist_ok=True)
     path = work / "ab_coupon.parquet"
     _ab_table(pseudonyms, 1500, seed).to_parquet(path, index=False)
     agg = AggregateService(db, policies)
