@@ -37,6 +37,7 @@ from federation.brand.provision import init_node
 from federation.coordinator.coordinator import RunOutcome
 from federation.data.catalogue import CATALOGUE_FILE, load_catalogue, write_catalogue
 from federation.data.features import CHURN_STATUS, RFM_TIERS
+from federation.data.ltv import LTV_BANDS
 from federation.data.silo import write_silo
 from federation.data.synthetic import (
     AS_OF,
@@ -47,6 +48,7 @@ from federation.data.synthetic import (
     catalogue,
     generate_alliance,
 )
+from federation.demo_operations import demo_operations
 from federation.gate.prepare import prepare_segments
 from federation.governance_demo import demo_governance
 from federation.privacy_audit import audit_run
@@ -120,14 +122,17 @@ def demo_aggregates(db: Database, alliance: Alliance) -> list[dict[str, Any]]:
     svc = AggregateService(db, policies, secure_sum=simulate_secure_sum)
     svc.register(SEGMENTS_DATASET, None, "customer_id", actor="admin", silos=silos,
                  bounds={"spend": (0.0, 5000.0), "orders": (0, 200)},
-                 categories={"rfm_tier": list(RFM_TIERS), "churn": list(CHURN_STATUS)},
+                 categories={"rfm_tier": list(RFM_TIERS), "churn": list(CHURN_STATUS),
+                             "ltv_band": list(LTV_BANDS)},
                  data_categories={"spend": "purchase_history", "orders": "purchase_history",
                                   "rfm_tier": "behavioral_features",
-                                  "churn": "behavioral_features"})
+                                  "churn": "behavioral_features",
+                                  "ltv_band": "behavioral_features"})
     svc.set_budget(DEMO_SERVICE, SEGMENTS_DATASET, 2.0, actor="dpo", period="month")
     asked = [
         {"measure": "mean", "column": "spend", "group_by": ["rfm_tier"], "epsilon": 1.0},
         {"measure": "histogram", "column": "churn", "epsilon": 0.5},
+        {"measure": "count", "group_by": ["ltv_band"], "epsilon": 0.5},
         {"measure": "count", "group_by": ["churn"], "epsilon": 1.0},
     ]
     out: list[dict[str, Any]] = []
@@ -294,6 +299,9 @@ def run_demo(out_dir: Path, *, db: Database, api_url: str, seed: int = 7, rounds
         step("Governance: the alliance agreement, an impact assessment approved by the DPO, "
              "a cross-border transfer refused past its band, an incident")
         demo_governance(db, settings.brands)
+        step("Brand operations: a staff member's masked lookup, a supervisor's confirmed "
+             "reveal, an A/B readout (and one refused for a small arm), the 7-day trace")
+        operations = demo_operations(db, alliance, out_dir, seed=seed)
         step("Retention sweep, a signed audit checkpoint, and each brand witnesses it")
         RetentionService(db, load_policies(), actor="retention").sweep()
         with db.unit_of_work() as session:
@@ -307,6 +315,9 @@ def run_demo(out_dir: Path, *, db: Database, api_url: str, seed: int = 7, rounds
         (out_dir / "aggregates.json").write_text(
             json.dumps(aggregates, ensure_ascii=False, indent=2), encoding="utf-8")
         paths["aggregates"] = out_dir / "aggregates.json"
+        (out_dir / "operations.json").write_text(
+            json.dumps(operations, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+        paths["operations"] = out_dir / "operations.json"
         return DemoResult(report, paths, outcome, recommender, aggregates)
     finally:
         if keep_silos is None:

@@ -114,14 +114,32 @@ def test_demo_asks_dp_aggregates_across_silos_within_budget(demo_run: tuple[Path
     asked = json.loads((out / "aggregates.json").read_text(encoding="utf-8"))
     answered = [a["answer"] for a in asked if "answer" in a]
     refused = [a for a in asked if "refused" in a]
-    assert len(answered) == 2 and len(refused) == 1
+    assert len(answered) == 3 and len(refused) == 1
     assert all(a["federated"] and a["noise"] for a in answered)
     assert {g["key"]["churn"] for g in answered[1]["groups"]} <= {"churned", "retained"}
-    (budget,) = json.loads((out / "report.json").read_text(encoding="utf-8")
-                           )["aggregates"]["budgets"]
-    assert budget["spent_epsilon"] == 1.5 <= budget["limit_epsilon"]
-    assert (budget["releases"], budget["refusals"]) == (2, 1)
-    assert refused[0]["epsilon_remaining"] == pytest.approx(0.5)
+    assert {g["key"]["ltv_band"] for g in answered[2]["groups"]} <= {
+        "none", "low", "medium", "high", "unknown"}
+    budget = next(b for b in json.loads((out / "report.json").read_text(encoding="utf-8")
+                                        )["aggregates"]["budgets"]
+                  if b["dataset"] == "alliance_segments")
+    assert budget["spent_epsilon"] == 2.0 <= budget["limit_epsilon"]
+    assert (budget["releases"], budget["refusals"]) == (3, 1)
+    assert refused[0]["epsilon_remaining"] == pytest.approx(0.0)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_demo_shows_brand_operations(demo_run: tuple[Path, Path, str]) -> None:
+    """Issue 25: a masked lookup, an A/B readout and one refused for a small arm, a trace."""
+    out, _, _ = demo_run
+    ops = json.loads((out / "operations.json").read_text(encoding="utf-8"))
+    fields = {f["field"]: f["value"] for f in ops["lookup"]["staff_view"]["fields"]}
+    assert "phone" in fields and "****" in fields["phone"]
+    assert [a["arm"] for a in ops["ab"]["readout"]["arms"]] == ["control", "coupon"]
+    assert ops["ab"]["small_arm"]["refused"]
+    actions = [e["action"] for e in ops["trace"]["events"]]
+    assert {"pii.lookup", "pii.reveal_requested", "pii.reveal_confirmed",
+            "pii.revealed"} <= set(actions)
 
 
 @pytest.mark.integration
