@@ -83,6 +83,14 @@ def resolve_overlaps(findings: Iterable[Finding], threshold: float) -> list[Find
     ranked = [f for f in findings if f.score >= threshold]
     if len(ranked) < 2:
         return ranked
+    ordered = sorted(ranked)
+    reach = ordered[0].end
+    for f in ordered[1:]:  # most texts: a few findings, none overlapping; nothing to rank
+        if f.start < reach:
+            break
+        reach = f.end
+    else:
+        return ordered
     ranked.sort(key=lambda f: (-f.score, -(f.end - f.start), f.start))
     kept: list[Finding] = []
     for f in ranked:

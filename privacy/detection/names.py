@@ -111,8 +111,14 @@ TRANSLIT_CHARS = ("阿埃艾安奥巴拜班邦贝本比彼宾波伯博布达戴�
                   "娜纳内尼妮纽努诺欧帕潘庞佩彭皮普齐奇乔切萨塞桑瑟森沙莎尚舍施什史斯苏索"
                   "塔泰坦汤唐特提汀图托瓦万威韦维温沃乌西希谢辛休雅亚扬耶伊因英尤约泽扎詹"
                   "珍兹佐尔夫娃丽")
-_TRANSLIT = re.compile(f"[{TRANSLIT_CHARS}]{{2,}}(?:[-·•‧][{TRANSLIT_CHARS}]{{2,}})+"
-                       f"|[{TRANSLIT_CHARS}]{{3,}}")
+# One branch, filtered after: a run of two joined to more runs, or a run of three or more.
+# (The two-branch alternation retried every character; this is the same set of spans.)
+_TRANSLIT = re.compile(f"[{TRANSLIT_CHARS}]{{2,}}(?:[-·•‧][{TRANSLIT_CHARS}]{{2,}})*")
+
+
+def _translit_runs(text: str) -> list[tuple[int, int]]:
+    """Spans of transliteration runs: joined runs (索尔-坎贝尔) or unjoined ones of 3+."""
+    return [m.span() for m in _TRANSLIT.finditer(text) if m.end() - m.start() >= 3]
 _JOIN = frozenset("-·•‧")
 # Where a model window may not reach past: sentence ends, line breaks, the batch separator,
 # and anything that is neither Chinese nor a joiner.
@@ -216,7 +222,7 @@ class ChineseNameFinder:
         found = self._dictionary(text, spots)
         strong = [f for f in found if f.score >= STRONG]
         spots += [(f.start, f.end) for f in found if f.score < STRONG]
-        spots += [m.span() for m in _TRANSLIT.finditer(text)]
+        spots += _translit_runs(text)
         spots = _outside(spots, [(f.start, f.end) for f in earlier if f.score >= MODEL_SCORE
                                  and f.type != PERSON])
         if not spots:
@@ -298,27 +304,43 @@ class ChineseNameFinder:
     @staticmethod
     def _candidate(text: str, i: int, sur: str, freq: dict[str, int], tags: dict[str, str]
                    ) -> Finding | None:
+        """The best name at surname `sur` (position i), or None. Runs at every surname
+        character: the label lookup is made only where a rule needs it, and characters are
+        tested for CJK by range instead of a regex."""
         g = i + len(sur)
-        labelled = _labelled(text, i)
+        labelled: bool | None = None
         prev = text[i - 1] if i > 0 else ""
-        if not labelled and prev and prev not in FUNCTION_CHARS and _cjk(prev) \
-                and freq.get(prev + sur[0], 0) > 0:
-            return None  # the surname character ends the previous word (共和, 不和)
-        if sur in FUNCTION_CHARS and _cjk(prev) and not labelled and \
-                text[g:g + 1] in SINGLE_SURNAMES:
-            return None  # 王英子和武芬娥: 和 joins two names here
+        prev_cjk = "\u4e00" <= prev <= "\u9fff"
+        if prev_cjk and prev not in FUNCTION_CHARS and freq.get(prev + sur[0], 0) > 0:
+            labelled = _labelled(text, i)
+            if not labelled:
+                return None  # the surname character ends the previous word (共和, 不和)
+        if sur in FUNCTION_CHARS and prev_cjk and text[g:g + 1] in SINGLE_SURNAMES:
+            if labelled is None:
+                labelled = _labelled(text, i)
+            if not labelled:
+                return None  # 王英子和武芬娥: 和 joins two names here
         first = text[g:g + 1]
         if not first or not "\u4e00" <= first <= "\u9fff" or first in NON_NAME_CHARS:
             return None
         for size in (2, 1):
-            given = text[g:g + size]
-            if len(given) != size or not _cjk(given):
-                continue
+            if size == 2:
+                second = text[g + 1:g + 2]
+                # `first` is CJK and not a non-name character: only the second is tested.
+                if not second or not "\u4e00" <= second <= "\u9fff":
+                    continue
+                if second in NON_NAME_CHARS:
+                    continue
+                given = first + second
+            else:
+                given = first
             cand, end = sur + given, g + size
-            if NON_NAME_CHARS.intersection(given) or cand.endswith(PLACE_SUFFIX):
+            if cand.endswith(PLACE_SUFFIX):
                 continue
             honor = text[end:end + 2].startswith(HONORIFICS) or text[end:end + 1] == "总"
-            strong = labelled or honor
+            if labelled is None and not honor:
+                labelled = _labelled(text, i)
+            strong = honor or bool(labelled)
             if size == 2 and not (strong and all(c in GIVEN_CHARS for c in given)):
                 head = text[i:end - 1]
                 if given[-1] in FUNCTION_CHARS or freq.get(text[end - 1:end + 1], 0) > 0:
