@@ -10,6 +10,11 @@ here, with the brand's own key, before anything leaves; minors are derived from 
 here and only the flag travels. Each event carries an idempotency key derived from its content,
 so importing the same export again adds nothing.
 
+Bulk exports are streamed (issue 24): the file is read in chunks of `CHUNK_ROWS` and checked
+with column-wise rules, once whole before anything is sent and again, chunk by chunk, to
+build and send the events, so memory grows with the brand's subjects (one flag each), never
+with the rows.
+
 ```yaml
 # consent_map.yaml
 subject: customer_id
@@ -29,26 +34,31 @@ defaults: {notice_version: "2026-01", channel: crm}
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from compliance.consent.state import ConsentAction, age_on
+from compliance.consent.state import ConsentAction
 from compliance.errors import InputError
+from compliance.files import csv_rows
 from compliance.policy.loader import load_policies, parse_policy_text
 from compliance.policy.schemas import PolicySet
 from federation.brand.node import BrandNode
 from federation.data.connectors import read_frame
 
 MAX_REPORTED = 10
+CHUNK_ROWS = 50_000  # rows read, checked and sent at a time
 TRUE = frozenset({"true", "1", "yes", "y", "t"})
 FALSE = frozenset({"false", "0", "no", "n", "f", ""})
 VALID_ACTIONS = frozenset(a.value for a in ConsentAction)
+
+Progress = Callable[[int, int], None]  # rows sent so far, rows in the export
 
 
 class ConsentExportMap(BaseModel):
@@ -68,22 +78,10 @@ class ConsentExportMap(BaseModel):
     defaults: dict[str, str] = Field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class PreparedImport:
-    events: list[dict[str, Any]]
-    rows: int
-    subjects: int
-    minors: int
-
-
 def load_export_map(path: Path) -> ConsentExportMap:
     if not path.is_file():
         raise InputError("consent export column map not found", file=str(path))
     return parse_policy_text(path.read_text(encoding="utf-8"), ConsentExportMap, str(path))
-
-
-def _line(source: str, index: int) -> int | str:
-    return index + 2 if source.lower().endswith(".csv") else f"row {index + 1}"
 
 
 def _times(values: pd.Series, fmt: str) -> pd.Series:
@@ -107,122 +105,237 @@ FIELDS = ("subject", "purpose", "action", "occurred_at", "notice_version", "chan
           "separate", "by_guardian", "birth_date")
 
 
+def _chunks(source: str, size: int) -> Iterator[tuple[pd.DataFrame, list[int | str]]]:
+    """The export in frames of at most `size` rows, each with where its rows are (a CSV's
+    line, as the strict reader counts it, or `row N`); always at least one frame, so an
+    export with a header only still has its columns checked."""
+    if "://" in source or not source.lower().endswith(".csv"):
+        frame = read_frame(source)
+        for start in range(0, max(len(frame), 1), size):
+            part = frame.iloc[start:start + size]
+            yield part, [f"row {i + 1}" for i in range(start, start + len(part))]
+        return
+    path = Path(source)
+    if not path.is_file():
+        raise InputError("no such file", file=source)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int | str] = []
+    sent = False
+    for line, row in csv_rows(path):
+        if header is None:
+            header = row
+            continue
+        rows.append(row)
+        lines.append(line)
+        if len(rows) >= size:
+            yield pd.DataFrame(rows, columns=header, dtype=str), lines
+            rows, lines, sent = [], [], True
+    if rows or not sent:
+        yield pd.DataFrame(rows, columns=header, dtype=str), lines
+
+
 @dataclass(frozen=True)
 class _Columns:
-    """The export's columns as the map names them, parsed once for every row."""
-    named: dict[str, str | None]
+    """One chunk's columns as the map names them, parsed column-wise."""
     subject: pd.Series
     purpose: pd.Series
     action: pd.Series
     when: pd.Series
     notice: pd.Series
     channel: pd.Series
-    separate: pd.Series
-    guardian: pd.Series
-    birth_raw: pd.Series
-    born: pd.Series | None
+    separate: np.ndarray
+    guardian: np.ndarray
+    minor: np.ndarray
 
 
-def _columns(frame: pd.DataFrame, cmap: ConsentExportMap, source: str,
-             errors: list[str]) -> _Columns:
-    named = {f: getattr(cmap, f) for f in FIELDS}
+@dataclass
+class _Errors:
+    """How many bad rows, and the first few messages (file:line:column: rule)."""
+    count: int = 0
+    shown: list[tuple[int, str]] = field(default_factory=list)
 
-    def col(field: str) -> pd.Series:
-        name = named[field]
-        if name is not None:
-            return frame[name].astype("string").fillna("").str.strip()
-        return pd.Series([cmap.defaults.get(field, "")] * len(frame), index=frame.index,
-                         dtype="string")
+    def add(self, order: list[int], where: list[str]) -> None:
+        self.count += len(where)
+        room = MAX_REPORTED - len(self.shown)
+        if room > 0:
+            self.shown.extend(sorted(zip(order, where, strict=True))[:room])
 
-    def flag(field: str) -> pd.Series:
-        if named[field] is None:
-            return pd.Series(False, index=frame.index)
-        values = col(field).str.lower()
-        for i in frame.index[(~values.isin(TRUE | FALSE)).to_numpy()]:
-            errors.append(f"{source}:{_line(source, int(i))}:{named[field]}: not a yes/no "
-                          "value")
-        return values.isin(TRUE)
-
-    words = {k.lower(): v for k, v in cmap.actions.items()}
-    birth_raw = col("birth_date")
-    return _Columns(
-        named, col("subject"), col("purpose"),
-        col("action").str.lower().map(lambda a: words.get(a, a)),
-        _times(frame[cmap.occurred_at], cmap.time_format), col("notice_version"),
-        col("channel"), flag("separate"), flag("by_guardian"), birth_raw,
-        pd.to_datetime(birth_raw, errors="coerce", format="ISO8601") if cmap.birth_date
-        else None)
+    def raise_if_any(self) -> None:
+        if not self.count:
+            return
+        shown = "; ".join(w for _, w in sorted(self.shown))
+        more = (f" (and {self.count - MAX_REPORTED} more)" if self.count > MAX_REPORTED
+                else "")
+        raise InputError(f"{self.count} bad rows, nothing imported: {shown}{more}")
 
 
-def _problem(c: _Columns, i: Any, cmap: ConsentExportMap, policies: PolicySet,
-             jurisdiction: str, minor: bool) -> str | None:
-    """What is wrong with row `i` (the column and the rule, never the value), or None."""
-    law = policies.jurisdictions[jurisdiction]
-    if not c.subject[i]:
-        return f"{c.named['subject']}: empty customer id"
-    if c.purpose[i] not in policies.purposes:
-        return f"{c.named['purpose']}: unknown purpose"
-    if c.action[i] not in VALID_ACTIONS:
-        return f"{c.named['action']}: not grant, withdraw or refuse (map it under actions)"
-    if pd.isna(c.when[i]):
-        return f"{cmap.occurred_at}: not a time in the format '{cmap.time_format}'"
-    if not c.notice[i]:
-        return "notice_version: empty (give a column or a default)"
-    if c.born is not None and c.birth_raw[i] and pd.isna(c.born[i]):
-        return f"{cmap.birth_date}: not an ISO date"
-    if c.action[i] == "grant" and c.purpose[i] in law.separate_consent_purposes \
-            and not c.separate[i]:
-        return (f"{c.named['separate'] or 'separate'}: purpose needs separate consent under "
-                f"{jurisdiction.upper()}")
-    if c.action[i] == "grant" and minor and not c.guardian[i]:
-        return (f"{c.named['by_guardian'] or 'by_guardian'}: a minor's consent must come from "
-                f"a parent or guardian ({law.title})")
-    return None
+@dataclass(frozen=True)
+class _Check:
+    """What every chunk is checked against."""
+    source: str
+    cmap: ConsentExportMap
+    policies: PolicySet
+    jurisdiction: str
+    today: date
+
+    def columns(self, frame: pd.DataFrame, lines: list[int | str], errors: _Errors
+                ) -> _Columns:
+        """The chunk parsed, every bad row reported (the column and the rule, never the
+        value): a yes/no column that is neither first, then the first rule each row breaks,
+        in the order the coordinator checks them."""
+        cmap, n = self.cmap, len(frame)
+        named = {f: getattr(cmap, f) for f in FIELDS}
+        law = self.policies.jurisdictions[self.jurisdiction]
+
+        def col(name_of: str) -> pd.Series:
+            name = named[name_of]
+            if name is not None:
+                return frame[name].astype("string").fillna("").str.strip()
+            return pd.Series([cmap.defaults.get(name_of, "")] * n, index=frame.index,
+                             dtype="string")
+
+        def report(mask: np.ndarray, rule: str) -> None:
+            idx = np.flatnonzero(mask).tolist()
+            errors.add([self._order(lines[i], i) for i in idx],
+                       [f"{self.source}:{lines[i]}:{rule}" for i in idx])
+
+        def flag(name_of: str) -> np.ndarray:
+            if named[name_of] is None:
+                return np.zeros(n, dtype=bool)
+            values = col(name_of).str.lower()
+            report(~values.isin(TRUE | FALSE).to_numpy(dtype=bool),
+                   f"{named[name_of]}: not a yes/no value")
+            return values.isin(TRUE).to_numpy(dtype=bool)
+
+        words = {k.lower(): v for k, v in cmap.actions.items()}
+        separate, guardian = flag("separate"), flag("by_guardian")
+        subject, purpose, notice = col("subject"), col("purpose"), col("notice_version")
+        lowered = col("action").str.lower()
+        action = lowered.map(lambda a: words.get(a, a)) if words else lowered
+        when = _times(frame[cmap.occurred_at], cmap.time_format)
+        minor = np.zeros(n, dtype=bool)
+        bad_birth = np.zeros(n, dtype=bool)
+        if cmap.birth_date:
+            raw = col("birth_date")
+            born = pd.to_datetime(raw, errors="coerce", format="ISO8601")
+            known = born.notna().to_numpy(dtype=bool)
+            bad_birth = (raw != "").to_numpy(dtype=bool) & ~known
+            y, m, d = (born.dt.year.to_numpy(), born.dt.month.to_numpy(),
+                       born.dt.day.to_numpy())
+            t = self.today
+            with np.errstate(invalid="ignore"):
+                age = t.year - y - ((m > t.month) | ((m == t.month) & (d > t.day)))
+                minor = known & (age < law.minor_age)
+        grant = (action == "grant").to_numpy(dtype=bool)
+        rules: list[tuple[np.ndarray, str]] = [
+            ((subject == "").to_numpy(dtype=bool), f"{named['subject']}: empty customer id"),
+            (~purpose.isin(list(self.policies.purposes)).to_numpy(dtype=bool),
+             f"{named['purpose']}: unknown purpose"),
+            (~action.isin(VALID_ACTIONS).to_numpy(dtype=bool),
+             f"{named['action']}: not grant, withdraw or refuse (map it under actions)"),
+            (when.isna().to_numpy(dtype=bool),
+             f"{cmap.occurred_at}: not a time in the format '{cmap.time_format}'"),
+            ((notice == "").to_numpy(dtype=bool),
+             "notice_version: empty (give a column or a default)"),
+            (bad_birth, f"{cmap.birth_date}: not an ISO date"),
+            (grant & purpose.isin(list(law.separate_consent_purposes)).to_numpy(dtype=bool)
+             & ~separate,
+             f"{named['separate'] or 'separate'}: purpose needs separate consent under "
+             f"{self.jurisdiction.upper()}"),
+            (grant & minor & ~guardian,
+             f"{named['by_guardian'] or 'by_guardian'}: a minor's consent must come from "
+             f"a parent or guardian ({law.title})"),
+        ]
+        pending = np.ones(n, dtype=bool)
+        for mask, rule in rules:
+            hit = mask & pending
+            if hit.any():
+                report(hit, rule)
+                pending &= ~hit
+        return _Columns(subject, purpose, action, when, notice, col("channel"), separate,
+                        guardian, minor)
+
+    @staticmethod
+    def _order(line: int | str, i: int) -> int:
+        return line if isinstance(line, int) else i
+
+
+@dataclass(frozen=True)
+class PreparedImport:
+    """A checked export: its counts, and its events (pseudonymous), built chunk by chunk
+    from the export each time `chunks()` is iterated, so they are never all in memory."""
+    rows: int
+    subjects: int
+    minors: int
+    _check: _Check
+    _minor_of: dict[str, bool]
+    _brand_id: str
+    _pseudonym: Callable[[str], str]
+    _chunk_rows: int
+
+    def chunks(self) -> Iterator[list[dict[str, Any]]]:
+        check, errors = self._check, _Errors()
+        for frame, lines in _chunks(check.source, self._chunk_rows):
+            c = check.columns(frame, lines, errors)
+            errors.raise_if_any()  # the export changed since it was checked
+            if len(frame):
+                yield self._events(c)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every event at once: for small exports and tests."""
+        return [e for chunk in self.chunks() for e in chunk]
+
+    def _events(self, c: _Columns) -> list[dict[str, Any]]:
+        brand, pseudonym, minor_of = self._brand_id, self._pseudonym, self._minor_of
+        out: list[dict[str, Any]] = []
+        for subject, purpose, action, when, notice, channel, separate, guardian in zip(
+                c.subject.tolist(), c.purpose.tolist(), c.action.tolist(), c.when.tolist(),
+                c.notice.tolist(), c.channel.tolist(), c.separate.tolist(),
+                c.guardian.tolist(), strict=True):
+            event = {"brand_id": brand, "subject": pseudonym(subject), "purpose": purpose,
+                     "action": action, "separate": separate, "by_guardian": guardian,
+                     "is_minor": minor_of[subject], "notice_version": notice[:32],
+                     "channel": (channel or "crm")[:32], "occurred_at": when.isoformat()}
+            event["idempotency_key"] = idempotency_key(brand, event)
+            out.append(event)
+        return out
 
 
 def prepare_import(source: str, cmap: ConsentExportMap, *, brand_id: str, jurisdiction: str,
                    policies: PolicySet, pseudonym: Callable[[str], str],
-                   today: date | None = None) -> PreparedImport:
-    """Read and check the whole export; returns the events to send (pseudonymous) or raises
-    one `InputError` naming every bad row found (the first few), and sends nothing."""
-    frame = read_frame(source)
-    missing = [getattr(cmap, f) for f in FIELDS
-               if getattr(cmap, f) is not None and getattr(cmap, f) not in frame.columns]
-    if missing:
-        raise InputError(f"columns named in the consent map are missing: {missing}",
-                         file=source, line=1)
+                   today: date | None = None, chunk_rows: int = CHUNK_ROWS
+                   ) -> PreparedImport:
+    """Read and check the whole export, streamed; returns the counts and a way to build the
+    events to send (pseudonymous), or raises one `InputError` naming every bad row found
+    (the first few), and sends nothing. A subject's minor flag is the one its first row
+    gives."""
     if jurisdiction not in policies.jurisdictions:
         raise InputError(f"unknown jurisdiction '{jurisdiction}'", column="jurisdiction")
-    minor_age = policies.jurisdictions[jurisdiction].minor_age
-    today = today or datetime.now(UTC).date()
-    errors: list[str] = []
-    c = _columns(frame, cmap, source, errors)
+    check = _Check(source, cmap, policies, jurisdiction, today or datetime.now(UTC).date())
+    errors = _Errors()
     minor_of: dict[str, bool] = {}
-    events: list[dict[str, Any]] = []
-    for i in frame.index:
-        minor = bool(c.born is not None and not pd.isna(c.born[i])
-                     and age_on(c.born[i].date(), today) < minor_age)
-        problem = _problem(c, i, cmap, policies, jurisdiction, minor)
-        if problem is not None:
-            errors.append(f"{source}:{_line(source, int(i))}:{problem}")
-            continue
-        key = pseudonym(str(c.subject[i]))
-        minor_of.setdefault(key, minor)
-        event = {"brand_id": brand_id, "subject": key, "purpose": str(c.purpose[i]),
-                 "action": str(c.action[i]), "separate": bool(c.separate[i]),
-                 "by_guardian": bool(c.guardian[i]), "is_minor": minor_of[key],
-                 "notice_version": str(c.notice[i])[:32],
-                 "channel": str(c.channel[i] or "crm")[:32],
-                 "occurred_at": c.when[i].isoformat()}
-        event["idempotency_key"] = idempotency_key(brand_id, event)
-        events.append(event)
-    if errors:
-        shown = "; ".join(errors[:MAX_REPORTED])
-        more = f" (and {len(errors) - MAX_REPORTED} more)" if len(errors) > MAX_REPORTED else ""
-        raise InputError(f"{len(errors)} bad rows, nothing imported: {shown}{more}")
-    if not events:
+    rows = 0
+    for k, (frame, lines) in enumerate(_chunks(source, chunk_rows)):
+        if k == 0:
+            missing = [getattr(cmap, f) for f in FIELDS
+                       if getattr(cmap, f) is not None and getattr(cmap, f) not in frame.columns]
+            if missing:
+                raise InputError(f"columns named in the consent map are missing: {missing}",
+                                 file=source, line=1)
+        c = check.columns(frame, lines, errors)
+        rows += len(frame)
+        if not errors.count:
+            firsts = ~c.subject.duplicated().to_numpy(dtype=bool)
+            for subject, minor in zip(c.subject[firsts].tolist(), c.minor[firsts].tolist(),
+                                      strict=True):
+                minor_of.setdefault(subject, minor)
+    errors.raise_if_any()
+    if not rows:
         raise InputError("the export has no consent rows", file=source)
-    return PreparedImport(events, len(frame), len(minor_of), sum(minor_of.values()))
+    return PreparedImport(rows, len(minor_of), sum(minor_of.values()), check, minor_of,
+                          brand_id, pseudonym, chunk_rows)
 
 
 @dataclass(frozen=True)
@@ -236,11 +349,13 @@ class ImportReport:
 
 
 def import_consents(node: BrandNode, *, source: str | None = None, map_path: Path | None = None,
-                    policies: PolicySet | None = None, today: date | None = None
+                    policies: PolicySet | None = None, today: date | None = None,
+                    progress: Progress | None = None, chunk_rows: int = CHUNK_ROWS
                     ) -> ImportReport:
     """The brand's CRM export (its config's unless given) checked whole, pseudonymized,
-    sent through the API with the brand token, then synced back into the node's copy.
-    `today` is the day ages are counted on (who is a minor); default: today."""
+    sent through the API with the brand token chunk by chunk, then synced back into the
+    node's copy. `today` is the day ages are counted on (who is a minor); default: today.
+    `progress(sent, rows)` is called after each chunk the coordinator accepted."""
     cfg = node.config
     source = source or cfg.consent.export
     map_path = map_path or cfg.consent.map
@@ -250,9 +365,16 @@ def import_consents(node: BrandNode, *, source: str | None = None, map_path: Pat
     prepared = prepare_import(source, load_export_map(map_path), brand_id=cfg.brand_id,
                               jurisdiction=cfg.jurisdiction,
                               policies=policies or load_policies(),
-                              pseudonym=node.pseudonymizer, today=today)
+                              pseudonym=node.pseudonymizer, today=today,
+                              chunk_rows=chunk_rows)
+    created = replayed = sent = 0
     with node.client() as client:
-        sent = client.import_consents(prepared.events)
+        for chunk in prepared.chunks():
+            out = client.import_consents(chunk)
+            created, replayed = created + out["created"], replayed + out["replayed"]
+            sent += len(chunk)
+            if progress is not None:
+                progress(sent, prepared.rows)
     synced = node.sync()
-    return ImportReport(prepared.rows, prepared.subjects, prepared.minors, sent["created"],
-                        sent["replayed"], synced.events)
+    return ImportReport(prepared.rows, prepared.subjects, prepared.minors, created, replayed,
+                        synced.events)

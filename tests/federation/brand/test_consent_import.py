@@ -136,3 +136,41 @@ def test_event_keys_are_stable_and_distinct(rows: list[tuple[str, str, int]]) ->
         first, second = keys(), keys()
     assert first == second
     assert len(set(first)) == len({(c, a, t) for c, a, t in rows})
+
+
+def _many(n: int) -> list[dict[str, str]]:
+    return [{"cid": f"C{i % 97}", "purpose": "model_training", "what": "opt-in",
+             "at": f"2026-03-01T10:{i // 60 % 60:02d}:{i % 60:02d}Z", "sep": "no",
+             "guardian": "no", "born": "1990-01-01"} for i in range(n)]
+
+
+def test_a_bad_row_deep_in_a_chunked_export_sends_nothing(db: Database, tmp_path: Path,
+                                                          api_url: str) -> None:
+    """Streamed in chunks, the whole export is still checked before the first chunk is sent:
+    a bad row in the last chunk leaves the coordinator's records (and the node's) untouched,
+    and its line is the file's line."""
+    node = _node(db, tmp_path, api_url)
+    rows = _many(1200)
+    rows[1100] = {**rows[1100], "at": "not a time"}
+    with pytest.raises(InputError) as exc:
+        import_consents(node, source=_export(tmp_path / "big.csv", rows), chunk_rows=250)
+    assert "1 bad rows, nothing imported" in exc.value.message
+    assert "big.csv:1102:at" in exc.value.message
+    with db.reading() as s:
+        assert s.scalar(select(func.count()).select_from(ConsentEvent)) == 0
+    assert node.store.counts() == (0, 0)
+
+
+def test_a_chunked_import_is_idempotent_and_reports_progress(db: Database, tmp_path: Path,
+                                                             api_url: str) -> None:
+    node = _node(db, tmp_path, api_url)
+    source = _export(tmp_path / "big.csv", _many(1200))
+    seen: list[tuple[int, int]] = []
+    first = import_consents(node, source=source, chunk_rows=500,
+                            progress=lambda done, of: seen.append((done, of)))
+    assert (first.rows, first.created, first.replayed, first.subjects) == (1200, 1200, 0, 97)
+    assert seen == [(500, 1200), (1000, 1200), (1200, 1200)]
+    again = import_consents(node, source=source, chunk_rows=300)
+    assert (again.created, again.replayed, again.synced_events) == (0, 1200, 1200)
+    with db.reading() as s:
+        assert s.scalar(select(func.count()).select_from(ConsentEvent)) == 1200
