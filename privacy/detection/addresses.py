@@ -40,8 +40,9 @@ ZH_CONTEXT = ("地址", "住址", "收货", "寄到", "送到", "送至", "寄�
 
 STREET_TYPES = (r"Street|Avenue|Road|Drive|Lane|Boulevard|Way|Court|Place|Terrace|Parkway|"
                 r"Highway|Circle|Square|(?:St|Ave|Rd|Dr|Ln|Blvd|Ct|Pl|Ter|Pkwy|Hwy|Cir|Sq)\.?")
+# The first digit before its look-behind: a leading class lets the engine skip ahead.
 EN_ADDRESS = re.compile(
-    rf"(?=\d)(?<![\w-])\d{{1,6}}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:[A-Z][a-z]+\.?\s+){{1,4}}"
+    rf"\d(?<![\w-]\d)\d{{0,5}}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:[A-Z][a-z]+\.?\s+){{1,4}}"
     rf"(?:{STREET_TYPES})(?![A-Za-z])"
     r"(?:,?\s*(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|#)\.?\s*#?\w+)?"
     r"(?:,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,2})?"

@@ -26,7 +26,8 @@ PROVINCE_CODES = frozenset({11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 
 class ResidentIdFinder:
     name = "cn_resident_id"
     entities = (CN_RESIDENT_ID,)
-    _re = re.compile(r"(?=[1-9])" + NB + r"([1-9]\d{5})[ -]?((?:18|19|20)\d{2}(?:0[1-9]|1[0-2])"
+    # The first digit before its look-behind: a leading class lets the engine skip ahead.
+    _re = re.compile(r"([1-9](?<![0-9A-Za-z][1-9])\d{5})[ -]?((?:18|19|20)\d{2}(?:0[1-9]|1[0-2])"
                      r"(?:0[1-9]|[12]\d|3[01]))[ -]?(\d{3}[\dXx])" + NA)
     CONTEXT = ("身份证", "证件", "公民身份", "id card", "resident id", "id no", "id number")
 

@@ -14,8 +14,10 @@ import re
 from collections.abc import Iterator
 
 # A whole chain of at least 13 digits (the shortest card): it starts where no digit group
-# stands before it, and the greedy repeat runs to its end.
-LONG_CHAIN = re.compile(r"(?=[0-9])(?<![0-9])(?<![0-9][ -])[0-9](?:[ -]?[0-9]){12,}")
+# stands before it, and the greedy repeat runs to its end. The first digit is matched before
+# the look-behinds (which then see it too), so that the engine's fast scan for a leading
+# character class skips the text between digits.
+LONG_CHAIN = re.compile(r"[0-9](?<![0-9][0-9])(?<![0-9][ -][0-9])(?:[ -]?[0-9]){12,}")
 CARD_LAYOUTS = frozenset({(4, 4, 4, 1), (4, 4, 4, 2), (4, 4, 4, 3), (4, 4, 4, 4),
                           (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4), (6, 13), (4, 4, 5)})
 _ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")

@@ -403,9 +403,10 @@ class EnglishNameFinder:
 
     name = "en_person"
     entities = (PERSON,)
-    # Zero-width, so that pairs overlap: in `Call John Smith` both `Call John` and
-    # `John Smith` are tried.
-    _pair = re.compile(rf"(?<![A-Za-z])(?=([A-Z][a-z]+)[ \t]+(?:[A-Z]\.[ \t]+)?({CAP})"
+    # One character wide, the rest looked ahead at, so that pairs overlap: in `Call John
+    # Smith` both `Call John` and `John Smith` are tried. The capital is matched before its
+    # look-behind so that the engine's fast scan for a leading class skips lower case.
+    _pair = re.compile(rf"([A-Z])(?<![A-Za-z][A-Z])(?=([a-z]+)[ \t]+(?:[A-Z]\.[ \t]+)?({CAP})"
                        rf"(?![A-Za-z]))")
     _titled = re.compile(rf"(?=[MDPS])(?<![A-Za-z]){TITLES}\s+((?:{CAP}\s+)?{CAP})(?![A-Za-z])")
     _labelled = re.compile(rf"(?=[NnCcRrDdHhSsBbAa])(?<![A-Za-z]){LABELS_EN}\s*[:：,]?\s+"
@@ -417,14 +418,14 @@ class EnglishNameFinder:
     def find(self, text: str) -> list[Finding]:
         out: list[Finding] = []
         for m in self._pair.finditer(text):
-            first, last = m.group(1).lower(), m.group(2).lower()
+            first, last = (m.group(1) + m.group(2)).lower(), m.group(3).lower()
             if first not in EN_FIRST_NAMES or last in self.STOP:
                 continue
             known = last in EN_LAST_NAMES or last.split("-")[0] in EN_LAST_NAMES
             if not known and (first in EN_WORDS or last in EN_WORDS
                               or last in EN_FIRST_NAMES and first in EN_LAST_NAMES):
                 continue
-            out.append(Finding(m.start(), m.end(2), PERSON, 0.75 if known else 0.65,
+            out.append(Finding(m.start(), m.end(3), PERSON, 0.75 if known else 0.65,
                                self.name))
         for m in self._titled.finditer(text):
             out.append(Finding(m.start(1), m.end(1), PERSON, 0.85, self.name))
