@@ -178,16 +178,32 @@ def retention_sweep(
 
 @keys_app.command("rotate")
 @reports_errors()
-def keys_rotate() -> None:
+def keys_rotate(
+    compromised: Annotated[bool, typer.Option(
+        "--compromised", help="the old key is (or may be) compromised: rotate and open an "
+        "incident with source key_compromise (PIPL Art. 57; GDPR Art. 33)")] = False,
+    reason: Annotated[str, typer.Option(
+        help="with --compromised: what happened, for the incident's causes")] = "",
+) -> None:
     """Create a new master key version and re-wrap every subject data key under it.
-    Example: comity keys rotate"""
+    Example: comity keys rotate --compromised --reason "backup tape lost" """
     from privacy.keys import new_master_version
     from privacy.vault.service import Vault
 
+    services = default_services()
     version = new_master_version()
-    with default_services().db.unit_of_work() as session:
+    with services.db.unit_of_work() as session:
         n = Vault(session).rotate()
-    print(json.dumps({"master_version": version, "rewrapped": n}))
+        out: dict[str, object] = {"master_version": version, "rewrapped": n}
+        if compromised:
+            from compliance.governance.service import GovernanceService
+            from compliance.policy.governance import load_governance
+
+            inc = GovernanceService(session, services.policies, load_governance(
+                services.policies)).incident_for_key_compromise(
+                master_version=version, rewrapped=n, reason=reason, actor="cli:keys-rotate")
+            out["incident_id"] = inc.id
+    print(json.dumps(out))
 
 
 @db_app.command("upgrade")

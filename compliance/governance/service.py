@@ -254,20 +254,30 @@ class GovernanceService:
             "affected": sum(n for per in affected.values() for n in per.values())})
         return row
 
+    def _incident_once(self, *, source: str, finding: dict[str, Any], summary: str,
+                       details: dict[str, Any], actor: str) -> Incident:
+        """Open an automatic incident once per finding: the same finding reported again
+        returns the open incident instead of a second one."""
+        for row in self.session.scalars(select(Incident).where(
+                Incident.source == source, Incident.status == "open")):
+            if row.details.get("finding") == finding:
+                return row
+        inc = self.open_incident(source=source, actor=actor, summary=summary,
+                                 details=details, affected={})
+        inc.details = {**inc.details, "finding": finding}
+        self.session.flush()
+        return inc
+
     def incident_for_failed_verification(self, *, first_bad_seq: int | None, problem: str,
                                          rows: Iterable[str] = (), actor: str
                                          ) -> Incident:
         """A failed audit verification is a possible incident (records of processing may
         have been altered: PIPL Art. 51, 57; GDPR Art. 33). Opened once per finding: the same
         finding verified again returns the open incident."""
-        finding = {"first_bad_seq": first_bad_seq, "problem": problem[:500],
-                   "rows": sorted(rows)[:20]}
-        for row in self.session.scalars(select(Incident).where(
-                Incident.source == "audit_verification", Incident.status == "open")):
-            if row.details.get("finding") == finding:
-                return row
-        inc = self.open_incident(
+        return self._incident_once(
             source="audit_verification", actor=actor,
+            finding={"first_bad_seq": first_bad_seq, "problem": problem[:500],
+                     "rows": sorted(rows)[:20]},
             summary="audit log verification failed: records of processing may have been "
                     "altered",
             details={"categories": "records of processing (audit log, anchored tables)",
@@ -275,10 +285,42 @@ class GovernanceService:
                      "longer be shown to be the ones made",
                      "remedial_measures": "compare with the last signed checkpoint and the "
                      "brands' witnessed heads; restore from backup; investigate access",
-                     "contact": ""}, affected={})
-        inc.details = {**inc.details, "finding": finding}
-        self.session.flush()
-        return inc
+                     "contact": ""})
+
+    def incident_for_wire_violation(self, *, run_id: str, violation: str, actor: str
+                                    ) -> Incident:
+        """A reply that broke the wire rules may have carried personal data off a brand node
+        (PIPL Art. 57; GDPR Art. 33): the run stops and an incident is opened, once per run
+        and finding. `violation` names rules and fields, never values (`federation.gate.wire`)."""
+        return self._incident_once(
+            source="wire_audit", actor=actor,
+            finding={"run_id": run_id, "violation": violation[:500]},
+            summary=f"wire audit violation in run {run_id[:64]}: a brand's reply broke the "
+                    "wire rules",
+            details={"categories": "whatever the offending reply carried (the rule says "
+                     "which field)", "causes": violation[:500],
+                     "possible_harm": "personal information may have left a brand node",
+                     "remedial_measures": "the run was stopped before any strategy saw the "
+                     "reply; inspect the brand's ClientApp and its column map",
+                     "contact": ""})
+
+    def incident_for_key_compromise(self, *, master_version: int, rewrapped: int,
+                                    reason: str, actor: str) -> Incident:
+        """A master key reported compromised (PIPL Art. 51(3), 57; GDPR Art. 32-33): the key
+        is rotated and an incident opened, once per new key version."""
+        return self._incident_once(
+            source="key_compromise", actor=actor,
+            finding={"master_version": master_version},
+            summary="master key reported compromised; rotated to version "
+                    f"{master_version}",
+            details={"categories": "every subject's encrypted personal information "
+                     "(data keys wrapped by the compromised master key)",
+                     "causes": reason[:500] or "reported by comity keys rotate --compromised",
+                     "possible_harm": "encrypted personal information may be readable by "
+                     "whoever holds the old key",
+                     "remedial_measures": f"new master key version {master_version}; "
+                     f"{rewrapped} subject data keys re-wrapped under it; retire the old key",
+                     "contact": ""})
 
     def incidents(self) -> list[Incident]:
         return list(self.session.scalars(select(Incident).order_by(Incident.created_at)))

@@ -21,7 +21,7 @@ from flwr.serverapp import Grid
 
 from compliance.audit.service import AuditLog
 from compliance.database import Database
-from compliance.governance.service import check_run_or_raise
+from compliance.governance.service import GovernanceService, check_run_or_raise
 from compliance.policy.engine import PolicyEngine
 from compliance.policy.governance import load_governance
 from compliance.policy.loader import load_policies
@@ -31,6 +31,7 @@ from federation.coordinator.gate_check import (
     collect_gate_reports,
     verify_and_audit_gate,
 )
+from federation.coordinator.joining import measure_lift
 from federation.coordinator.lineage.models import ModelVersion
 from federation.coordinator.lineage.service import BrandLineage, LineageService, ResumePoint
 from federation.coordinator.planning import initial_weights, plan_private_training
@@ -102,10 +103,11 @@ def open_run(db: Database, settings: RunSettings, strategy: str) -> ResumePoint 
 
 
 def gate(grid: Grid, db: Database, settings: RunSettings, nodes: list[int],
-         resumed: ResumePoint | None) -> tuple[dict[str, GateReport], list[BrandLineage]]:
+         resumed: ResumePoint | None, brand_of: dict[int, str] | None = None
+         ) -> tuple[dict[str, GateReport], list[BrandLineage]]:
     """The brands' gate reports, verified here (a new run) or against the snapshots the
-    run started with (a resumed one)."""
-    reports = collect_gate_reports(grid, settings, nodes)
+    run started with (a resumed one); `brand_of` is filled with each node's brand."""
+    reports = collect_gate_reports(grid, settings, nodes, brand_of)
     if resumed is not None:
         return reports, check_resumed_gate(db, settings, reports, resumed)
     policies = load_policies()
@@ -153,8 +155,9 @@ def train(grid: Grid, db: Database, settings: RunSettings, reports: dict[str, Ga
 
 
 def complete(db: Database, settings: RunSettings, grid: AuditingGrid, trained: Trained,
-             secure: bool) -> ModelVersion:
-    """The model version and the wire audit, in one transaction."""
+             secure: bool, per_brand_lift: dict[str, Any] | None = None) -> ModelVersion:
+    """The model version and the wire audit, in one transaction; `per_brand_lift`: the value
+    of joining per brand (`federation.coordinator.joining`)."""
     final = trained.rounds[max(trained.rounds)] if trained.rounds else {}
     with db.unit_of_work() as session:
         AuditLog(session).record("wire.audit", actor="coordinator",
@@ -162,15 +165,22 @@ def complete(db: Database, settings: RunSettings, grid: AuditingGrid, trained: T
         return LineageService(session).complete(
             settings.run_id, {"rounds": {str(k): v for k, v in trained.rounds.items()},
                               "final": final, "secure_aggregation": secure, "dp": trained.dp,
-                              **({"family": trained.family} if trained.family else {})},
+                              **({"family": trained.family} if trained.family else {}),
+                              **({"per_brand_lift": per_brand_lift} if per_brand_lift else {})},
             trained.weights)
 
 
 def fail(db: Database, settings: RunSettings, grid: AuditingGrid, exc: Exception) -> None:
+    """The run is recorded as failed; a wire-audit violation also opens an incident in the
+    same transaction (PIPL Art. 57; GDPR Art. 33)."""
     with db.unit_of_work() as session:
         if isinstance(exc, WireViolation):
             AuditLog(session).record("wire.audit", actor="coordinator", data={
                 "run_id": settings.run_id, **grid.summary(), "stopped": str(exc)})
+            policies = load_policies()
+            GovernanceService(session, policies, load_governance(policies)) \
+                .incident_for_wire_violation(run_id=settings.run_id, violation=str(exc),
+                                             actor="coordinator")
         LineageService(session).fail(settings.run_id, f"{type(exc).__name__}: {exc}")
 
 
@@ -188,11 +198,13 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
                        purpose=settings.purpose)
     resumed = open_run(db, settings, strategy)
     try:
-        reports, lineage = gate(audited, db, settings, nodes, resumed)
+        brand_of: dict[int, str] = {}
+        reports, lineage = gate(audited, db, settings, nodes, resumed, brand_of)
         secure = uses_secagg(settings, strategy)
         trained = train(audited, db, settings, reports, nodes, secure=secure,
                         strategy=strategy, context=context, resumed=resumed, progress=progress)
-        mv = complete(db, settings, audited, trained, secure)
+        lift = measure_lift(audited, settings, trained.weights, brand_of)
+        mv = complete(db, settings, audited, trained, secure, lift)
     except Exception as exc:
         fail(db, settings, audited, exc)
         raise

@@ -89,3 +89,20 @@ def test_failed_verification_opens_one_incident(db: Database,
     listed = json.loads(run(cli, ["incident", "list"]).stdout)
     assert [i["source"] for i in listed] == ["audit_verification"]
     assert set(listed[0]["deadlines"]) == {"pipl", "gdpr", "ccpa"}
+
+
+def test_keys_rotate_compromised_opens_an_incident(db: Database,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    monkeypatch.setenv("COMITY_DATABASE_URL", db.url)
+    from api.composition import default_services
+    default_services.cache_clear()  # type: ignore[attr-defined]
+    run = CliRunner().invoke
+    plain = run(cli, ["keys", "rotate"])
+    assert plain.exit_code == 0 and "incident_id" not in plain.stdout
+    out = run(cli, ["keys", "rotate", "--compromised", "--reason", "backup tape lost"])
+    assert out.exit_code == 0, out.output
+    body = json.loads(out.stdout)
+    listed = json.loads(run(cli, ["incident", "list"]).stdout)
+    assert [(i["id"], i["source"]) for i in listed] == [(body["incident_id"], "key_compromise")]

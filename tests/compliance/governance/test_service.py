@@ -121,3 +121,17 @@ def test_incident_deadlines_and_notice(db: Database) -> None:
         zh, en = notification_draft(inc, "zh"), notification_draft(inc, "en")
     assert "可能造成的危害: profiling" in zh and "受影响的个人数量: 15" in zh
     assert "Possible harm: profiling" in en and "incident.gdpr_art33.notify" in en
+
+
+def test_wire_violation_and_key_compromise_open_one_incident_each(db: Database) -> None:
+    with db.unit_of_work() as s:
+        first = svc(s).incident_for_wire_violation(run_id="r9", violation="node 3: rule x",
+                                                   actor="coordinator")
+        again = svc(s).incident_for_wire_violation(run_id="r9", violation="node 3: rule x",
+                                                   actor="coordinator")
+        key = svc(s).incident_for_key_compromise(master_version=2, rewrapped=5,
+                                                 reason="laptop stolen", actor="cli")
+        assert first.id == again.id and first.source == "wire_audit"
+        assert key.source == "key_compromise" and "laptop stolen" in key.details["causes"]
+        assert set(first.deadlines) == {"pipl", "gdpr", "ccpa"}
+        assert [i.source for i in svc(s).incidents()] == ["wire_audit", "key_compromise"]
