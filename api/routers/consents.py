@@ -6,8 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import MAX_DB_INT, DatabaseDep, PoliciesDep, PrincipalDep, ReadSessionDep, brand_scope
+from api.routers.gpc import opt_out
 from compliance.consent.errors import OverloadedError
 from compliance.consent.schemas import (
     ConsentBatchIn,
@@ -35,11 +37,15 @@ def get_writer(request: Request) -> ConsentWriter:
              responses={503: {"description": "At capacity: nothing recorded; retry with "
                                              "the same Idempotency-Key after Retry-After"}})
 async def record_consent(body: ConsentIn, request: Request, principal: PrincipalDep,
-                         idempotency_key: Annotated[str | None, Header(max_length=128)] = None
+                         idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+                         sec_gpc: Annotated[str | None, Header(alias="Sec-GPC",
+                                                               max_length=8)] = None
                          ) -> Response:
     """Queued for the group-commit writer (`compliance.consent.writer`): answered after the
     commit that holds the event. 201 for a new event, 200 for a retry that matched the first
-    one, 503 with Retry-After when the writer is too far behind (nothing was written)."""
+    one, 503 with Retry-After when the writer is too far behind (nothing was written).
+    `Sec-GPC: 1` also opts the subject out of sale and sharing, after the event so the
+    opt-out wins (11 CCR 7025(c)); the refused purposes are in `Sec-GPC-Refused`."""
     principal.require("brand", "admin")
     brand_scope(principal, body.brand_id)
     try:
@@ -48,8 +54,14 @@ async def record_consent(body: ConsentIn, request: Request, principal: Principal
     except OverloadedError as exc:
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code,
                             headers=exc.headers)
+    headers = {}
+    if sec_gpc == "1":
+        refused = await run_in_threadpool(opt_out, request.app.state.db,
+                                          request.app.state.policies, principal,
+                                          body.brand_id, body.subject)
+        headers["Sec-GPC-Refused"] = ",".join(refused)
     return Response(out.model_dump_json(), status_code=201 if created else 200,
-                    media_type="application/json")
+                    media_type="application/json", headers=headers)
 
 
 @router.post("/batch", response_model=ConsentBatchOut)

@@ -11,8 +11,11 @@ from fastapi import APIRouter, Header
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import DatabaseDep, PoliciesDep, PrincipalDep, brand_scope
+from compliance.database import Database
 from compliance.errors import InputError
+from compliance.policy.schemas import PolicySet
 from compliance.requests.service import RequestService
+from compliance.tokens.service import Principal
 
 router = APIRouter(prefix="/v1/consents", tags=["consent"])
 
@@ -33,8 +36,14 @@ def global_privacy_control(body: GpcIn, db: DatabaseDep, principal: PrincipalDep
     brand_scope(principal, body.brand_id)
     if sec_gpc != "1":
         raise InputError("send the visitor's Sec-GPC: 1 header", column="Sec-GPC")
-    with db.unit_of_work() as session:
-        refused = RequestService(session, policies).gpc_opt_out(
-            body.brand_id, body.subject, actor=principal.actor,
-            principal_id=principal.principal_id)
+    refused = opt_out(db, policies, principal, body.brand_id, body.subject)
     return {"brand_id": body.brand_id, "subject": body.subject, "refused": refused}
+
+
+def opt_out(db: Database, policies: PolicySet, principal: Principal, brand_id: str,
+            subject: str) -> list[str]:
+    """The signal honoured in a unit of work of its own; the one path for both
+    /v1/consents/gpc and `Sec-GPC: 1` on POST /v1/consents."""
+    with db.unit_of_work() as session:
+        return RequestService(session, policies).gpc_opt_out(
+            brand_id, subject, actor=principal.actor, principal_id=principal.principal_id)

@@ -68,3 +68,23 @@ def test_ccpa_opt_out_deadline_and_gpc(client: TestClient, auth: Auth, db: Datab
                        json=body).status_code == 200  # a repeated signal adds nothing
     states = _states(client, h, "brand-c")
     assert states["cross_brand_sharing"] == "refused" and states["model_training"] == "granted"
+
+
+def test_sec_gpc_on_the_consent_api_sets_the_opt_out(client: TestClient, auth: Auth,
+                                                      db: Database) -> None:
+    with db.unit_of_work() as s:
+        SubjectService(s).register_brand("brand-c", "Brand C", "ccpa", actor="test")
+    h = auth("brand:brand-c")
+    _grant(client, h, "brand-c", "model_training")
+    r = client.post("/v1/consents", headers={**h, "Sec-GPC": "1"}, json={
+        "brand_id": "brand-c", "subject": SUBJ, "purpose": "cross_brand_sharing",
+        "action": "grant", "notice_version": "2026-01"})
+    assert r.status_code == 201, r.text
+    assert set(r.headers["Sec-GPC-Refused"].split(",")) == {"cross_brand_sharing", "marketing"}
+    states = _states(client, h, "brand-c")  # the opt-out wins over the grant (7025(c)(3))
+    assert states["cross_brand_sharing"] == "refused" and states["model_training"] == "granted"
+    plain = client.post("/v1/consents", headers={**h, "Sec-GPC": "0"}, json={
+        "brand_id": "brand-c", "subject": SUBJ, "purpose": "marketing", "action": "grant",
+        "notice_version": "2026-01"})
+    assert "Sec-GPC-Refused" not in plain.headers
+    assert _states(client, h, "brand-c")["marketing"] == "granted"
