@@ -52,6 +52,9 @@ RECOMMENDERS = ("sequential", "cooccurrence")
 # A federated-validation round of a co-occurrence recommender: the candidates (JSON) each
 # brand scores on its validation items.
 CANDIDATES_KEY = "cooccurrence-candidates"
+# The run's closing evaluation: each brand's federated figure beside a local-only model's
+# (`federation.brand.local.value_of_joining`, `federation.coordinator.joining`).
+LIFT_KEY = "value-of-joining"
 
 
 def releases_item_statistics(config: Mapping[str, Any]) -> bool:

@@ -52,6 +52,7 @@ from federation.models.recommend import (
     RecData,
     SequentialMF,
     assemble,
+    build_recommender,
     evaluate_ranking,
     fold_in,
     membership_scores,
@@ -61,6 +62,7 @@ from federation.models.recommend import (
 )
 from federation.settings import (
     CANDIDATES_KEY,
+    LIFT_KEY,
     STAGE_KEY,
     STD_KEY,
     TOP_KEY,
@@ -257,8 +259,49 @@ def evaluate_cooccurrence(weights: list[np.ndarray], config: Mapping[str, Any],
     return 1.0 - max(f["hr10"] for f in figures), data.n_users, metrics
 
 
+def local_only_churn(settings: RunSettings, data: ChurnData) -> float:
+    """AUC on the brand's test rows of a model trained on its own fit rows alone: the same
+    network for as many epochs as the federated model's rounds gave it (bagged trees: the
+    logistic model, cheap). No DP: a brand going alone releases nothing, so adds no noise."""
+    kind = "logistic" if settings.model_kind == TREES_KIND else settings.model_kind
+    torch.manual_seed(settings.seed)
+    model = build_model(data.x_train.shape[1], kind)
+    train_local(model, data.x_train, data.y_train,
+                epochs=settings.rounds * settings.local_epochs, lr=settings.learning_rate,
+                batch_size=settings.batch_size, seed=settings.seed)
+    return float(evaluate(model, data.x_test, data.y_test)["auc"])
+
+
+def local_only_recommender(settings: RunSettings, data: RecData) -> dict[str, float]:
+    """HR@10 and NDCG@10 on the brand's held-out items of the same recommender family trained
+    on this brand's interactions alone, for as many epochs as the federated rounds gave it."""
+    torch.manual_seed(settings.seed)
+    model = build_recommender(data.n_users, settings.items, settings.dim)
+    train_recommender(model, data, epochs=settings.rounds * settings.local_epochs,
+                      lr=settings.learning_rate, seed=settings.seed)
+    return evaluate_ranking(model, data)
+
+
+def value_of_joining(settings: RunSettings, state: RecordDict, weights: list[np.ndarray],
+                     data: LocalData) -> Evaluated:
+    """The federated model's figures and a local-only model's, side by side, on the same
+    held-out customers at this brand; only these metrics go back (no rows, no weights)."""
+    if settings.cooccurrence:
+        raise ValueError("a co-occurrence recommender's value of joining is not measured")
+    if isinstance(data, RecData):
+        fed = evaluate_ranking(recommender(settings, state, weights, data), data)
+        alone = local_only_recommender(settings, data)
+        return 1.0 - fed["hr10"], data.n_users, {
+            "hr10": fed["hr10"], "ndcg10": fed["ndcg10"],
+            "local_only_hr10": alone["hr10"], "local_only_ndcg10": alone["ndcg10"]}
+    loss, n, m = evaluate_churn(settings, weights, data)
+    return loss, n, {"auc": m["auc"], "local_only_auc": local_only_churn(settings, data)}
+
+
 def evaluate_local(settings: RunSettings, state: RecordDict, weights: list[np.ndarray],
                    config: Mapping[str, Any], data: LocalData) -> Evaluated:
+    if config.get(LIFT_KEY):
+        return value_of_joining(settings, state, weights, data)
     if isinstance(data, RecData) and settings.cooccurrence:
         return evaluate_cooccurrence(weights, config, data)
     if isinstance(data, RecData):

@@ -26,8 +26,9 @@ from federation.gate.rules import decide_subject
 from federation.settings import RunSettings
 
 
-def collect_gate_reports(grid: Grid, settings: RunSettings, nodes: list[int]
-                         ) -> dict[str, GateReport]:
+def collect_gate_reports(grid: Grid, settings: RunSettings, nodes: list[int],
+                         brand_of: dict[int, str] | None = None) -> dict[str, GateReport]:
+    """Every brand's gate report; `brand_of`, when given, is filled with each node's brand."""
     msgs = [Message(RecordDict({"config": settings.to_record()}), dst_node_id=n,
                     message_type=MessageType.QUERY) for n in nodes]
     reports: dict[str, GateReport] = {}
@@ -37,6 +38,8 @@ def collect_gate_reports(grid: Grid, settings: RunSettings, nodes: list[int]
                                   f"{reply.error.reason}")
         report = GateReport.from_records(reply.content)
         reports[report.brand_id] = report
+        if brand_of is not None:
+            brand_of[reply.metadata.src_node_id] = report.brand_id
         if isinstance(grid, AuditingGrid):
             grid.declare(reply.metadata.src_node_id, *report.population)
     missing = sorted(set(settings.brands) - set(reports))
