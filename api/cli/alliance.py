@@ -165,7 +165,9 @@ def runs_show(run_id: Annotated[str, typer.Argument(
         metavar="RUN_ID", help="The run's id, from comity runs list or comity train's "
                                "output")]) -> None:
     """One run's lineage: settings, each brand's records used and excluded with its consent
-    snapshot digest, rounds, DP accounting, the model version (JSON).
+    snapshot digest and its value of joining (`lift`: the federated figure beside a
+    local-only model's, on the brand's own held-out customers), rounds, DP accounting, the
+    model version (JSON).
     Example: comity runs show 3f2a..."""
     from federation.coordinator.lineage.service import LineageService
 
@@ -173,11 +175,13 @@ def runs_show(run_id: Annotated[str, typer.Argument(
         svc = LineageService(session)
         run = svc.run(run_id)
         version = next((v for v in svc.versions(run.model) if v.run_id == run_id), None)
+        lift = (run.metrics or {}).get("per_brand_lift", {})
         out = {"run_id": run.id, "model": run.model, "status": run.status,
                "purpose": run.purpose, "strategy": run.strategy,
                "consent_as_of": run.consent_as_of.isoformat(),
                "settings": run.config, "metrics": run.metrics,
-               "brands": [b.__dict__ for b in svc.lineage(run_id)],
+               "brands": [{**b.__dict__, "lift": lift.get(b.brand_id)}
+                          for b in svc.lineage(run_id)],
                "model_version": version.version if version else None,
                "weights_sha256": version.weights_sha256 if version else None}
     print(json.dumps(out, indent=2, default=str))
