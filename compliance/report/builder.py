@@ -122,6 +122,7 @@ def _training_runs(session: Session, window: Window) -> list[dict[str, Any]]:
             "records_excluded": sum(b.excluded_no_consent + b.excluded_minor for b in lineage),
             "metrics": run.metrics.get("final", {}),
             "metrics_by_round": run.metrics.get("rounds", {}),
+            "per_brand_lift": run.metrics.get("per_brand_lift", {}),
             "model_version": version.version if version else None,
             "weights_sha256": version.weights_sha256 if version else None,
             "privacy_audit": audits.get(run.id),

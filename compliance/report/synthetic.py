@@ -116,11 +116,16 @@ def generate(db: Database, period: Period, scale: Scale, *, seed: int = 0,
         started = at(n / max(scale.runs, 1) * 0.98)
         brands = rng.sample([b for b, _ in BRANDS], 3)
         model = "churn" if n % 2 else "recommend"
+        auc = 0.8 + 0.1 * rng.random()
+        alone = round(auc - 0.06, 4)  # each brand's local-only model, a little below
         runs.append({"id": run_id, "model": model, "purpose": "model_training",
                      "strategy": "fedavg+secagg", "status": "completed", "rounds": 8,
                      "consent_as_of": started - timedelta(hours=1),
                      "config": {"secure_aggregation": True},
-                     "metrics": {"final": {"auc": 0.8 + 0.1 * rng.random()},
+                     "metrics": {"final": {"auc": auc},
+                                 "per_brand_lift": {b: {"auc": {
+                                     "federated": round(auc, 4), "local_only": alone,
+                                     "lift": round(auc / alone - 1, 4)}} for b in brands},
                                  "secure_aggregation": True,
                                  "dp": {"epsilon": 3.0, "delta": 1e-5}},
                      "started_at": started, "finished_at": started + timedelta(minutes=5)})

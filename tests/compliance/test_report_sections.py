@@ -119,6 +119,9 @@ def test_period_report_on_generated_records(generated: Any) -> None:
     assert sum(r["runs"] for r in report["pii_findings"]["findings"]) == SCALE.runs * 3 * 4
     html = render_html(report)
     assert html.count("<svg") >= 3 and "requests.on_time" in html
+    last = report["training_runs"][-1]  # the value of joining, per brand, in the run's section
+    assert sorted(last["per_brand_lift"]) == sorted(b["brand_id"] for b in last["brands"])
+    assert f'id="lift-{last["run_id"][:8]}"' in html
 
 
 @pytest.mark.integration
