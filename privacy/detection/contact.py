@@ -29,7 +29,8 @@ from privacy.detection.groups import overlaps_card
 from privacy.detection.offline import OFFLINE_EXTRACT
 
 PHONE_CONTEXT = ("电话", "手机", "座机", "固话", "联系", "致电", "来电", "号码", "tel", "phone",
-                 "mobile", "call", "cell", "contact", "fax", "传真", "whatsapp", "微信")
+                 "mobile", "call", "cell", "contact", "fax", "传真", "whatsapp", "微信", "text",
+                 "sms", "reach me", "reach us")
 # A bare North American 3-3-4 number is too common a shape to read after another number
 # (`1234 555 555 1234`); mainland numbers are read there, unless a card-shaped stretch of
 # digit groups holds them (`groups.overlaps_card`).
@@ -54,6 +55,13 @@ class PhoneFinder:
     _intl = re.compile(r"(?=[+0])(?<![\w+])(?:\+|(?<!\d[\s-])00)[1-9][\d\s().-]{6,18}\d" + NA)
     _nanp = re.compile(r"(?=[+(1-9])" + NB + NOT_GROUPED + r"(?<!\+86\s)(?<!\+86-)(?:\+?1[\s.-]?)?"
                        r"(?:\([2-9]\d{2}\)\s?|[2-9]\d{2}[\s.-])[2-9]\d{2}[\s.-]\d{4}" + NA)
+
+    # A North American number written as ten bare digits (area and exchange codes start
+    # 2-9, NANP plan): as common a shape as any order number, so it is read only where the
+    # clause it stands in says phone (`Text Amy Lee at 6299250746`, `Reach me on ...`).
+    _nanp_bare = re.compile(r"(?=[2-9])" + NB + r"(?<!\d[\s-])[2-9]\d{2}[2-9]\d{6}" + NA)
+    _clause_end = re.compile(r"[.!?;\n。！？；]")
+    CLAUSE_REACH = 40
 
     # ASCII classes: `\d` tests every Unicode digit and costs twice as much here; full-width
     # digits are folded to ASCII before any finder runs (`entities.fold_width`).
@@ -108,7 +116,22 @@ class PhoneFinder:
                 s = adjust(base, text, m.start(), m.end(), positive=PHONE_CONTEXT,
                            negative=ORDER_CONTEXT, boost=0.3)
                 out.append(Finding(m.start(), m.end(), PHONE_NUMBER, s, self.name))
+        for m in self._nanp_bare.finditer(text, lo, hi):
+            if overlaps_card(text, m.start(), m.end()):
+                continue
+            s = adjust(0.3, text, m.start(), m.end(), positive=PHONE_CONTEXT,
+                       negative=ORDER_CONTEXT, boost=0.3, before=self._clause(text, m.start()))
+            out.append(Finding(m.start(), m.end(), PHONE_NUMBER, s, self.name))
         return out
+
+    def _clause(self, text: str, start: int) -> int:
+        """How far back the clause before `start` reaches (at most `CLAUSE_REACH`): the verb
+        of `Text Brittany Williams at 8393799344` stands a name away from the number."""
+        lo = max(0, start - self.CLAUSE_REACH)
+        last = lo
+        for m in self._clause_end.finditer(text, lo, start):
+            last = m.end()
+        return start - last
 
 
 @lru_cache(maxsize=65536)
