@@ -102,7 +102,15 @@ def consent_import(
     if brand is not None and brand != node.brand_id:
         raise InputError(f"--brand {brand} but the node config is for '{node.brand_id}'",
                          column="brand")
-    report = import_consents(node, source=file, map_path=map_path)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]consent import"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} rows"), TimeElapsedColumn(),
+                  console=err) as bar:
+        task = bar.add_task("import", total=None)
+        report = import_consents(node, source=file, map_path=map_path,
+                                 progress=lambda done, of: bar.update(task, completed=done,
+                                                                      total=of))
     print(json.dumps(report.__dict__))
 
 
@@ -157,11 +165,15 @@ def score(
                         ] = [],  # noqa: B006
     as_of: Annotated[str | None, typer.Option(help="Scoring date YYYY-MM-DD (default: the "
                                                    "latest order)")] = None,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="add `factors`: the three features that moved each score most, "
+        "in words (PIPL Art. 24(3); GDPR Art. 22(3)); gradient x input of the logit, "
+        "weight x scaled value for the logistic model")] = False,
 ) -> None:
     """Churn risk per customer with the newest federated model this brand took part in, at
     the brand. Customers who refused automated decisions (PIPL Art. 24) get no individual
     score, and the line says why. Output is JSON lines keyed by pseudonym.
-    Example: comity score churn --config brand.toml"""
+    Example: comity score churn --config brand.toml --customer C001 --explain"""
     from compliance.errors import InputError
     from federation.brand.serving import serve_churn
 
@@ -171,7 +183,8 @@ def score(
         when = date.fromisoformat(as_of) if as_of else None
     except ValueError as exc:  # the reason, e.g. "month must be in 1..12", after the where
         raise InputError(f"not a date YYYY-MM-DD ({exc})", column="--as-of") from None
-    for sc in serve_churn(_node(config), customers=customer or None, as_of=when):
+    for sc in serve_churn(_node(config), customers=customer or None, as_of=when,
+                          explain=3 if explain else 0):
         print(json.dumps(sc.as_dict(), ensure_ascii=False))
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 RequestType = Literal["access", "portability", "correction", "deletion", "withdraw_consent",
                       "refuse_personalization", "refuse_automated_decision",
-                      "restriction", "objection", "opt_out_sale"]
+                      "restriction", "objection", "opt_out_sale", "explanation"]
 
 
 class RequestIn(BaseModel):
@@ -20,7 +20,9 @@ class RequestIn(BaseModel):
     type: RequestType
     details: dict[str, Any] = Field(default_factory=dict,
                                     description="correction: {fields: {name: value}}; "
-                                                "withdraw_consent: {purpose}")
+                                                "withdraw_consent: {purpose}; "
+                                                "explanation: {factors: [words from "
+                                                "comity score --explain]}")
 
 
 class RequestPatch(BaseModel):

@@ -276,6 +276,14 @@ class RequestService:
             for p in refused:
                 consent_event(p, "refuse")
             result = {"refused": list(refused)}
+        elif req.type == "explanation":  # PIPL Art. 24(3); GDPR Art. 22(3)
+            factors = self.details(req, vault).get("factors")
+            if not isinstance(factors, list) or not factors or not all(
+                    isinstance(f, str) for f in factors):
+                raise InputError("explanation needs details.factors: the words of "
+                                 "comity score --explain for this subject",
+                                 column="details.factors")
+            result = {"explained": True, "factors_given": len(factors)}
         elif req.type in ("refuse_personalization", "refuse_automated_decision"):
             consent_event("personalized_recommendation", "refuse")
             result = {"refused": ["personalized_recommendation"]}

@@ -32,7 +32,7 @@ from federation.data.interactions import histories, interactions
 from federation.data.silo import SiloData
 from federation.gate.prepare import GatedTables, gated_tables
 from federation.gate.rules import decide_subject
-from federation.models.churn import build_model, predict_proba, set_weights
+from federation.models.churn import build_model, contributions, predict_proba, set_weights
 from federation.models.recommend import fold_in, user_scores
 from federation.release import ModelRelease
 from federation.settings import releases_item_statistics
@@ -48,9 +48,15 @@ class Score:
     churn_risk: float | None
     rule_id: str
     explanation: str
+    factors: tuple[str, ...] = ()  # with --explain: what moved the score most, in words
 
     def as_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+        d = self.__dict__.copy()
+        if not self.factors:
+            del d["factors"]
+        else:
+            d["factors"] = list(self.factors)
+        return d
 
 
 @dataclass(frozen=True)
@@ -122,9 +128,31 @@ def _serving(silo: SiloData, engine: PolicyEngine, pseudo: Pseudonymizer,
     return _Serving(silo, engine, tables, snapshot, pseudo, ids)
 
 
+FEATURE_WORDS = {
+    "recency_days": "days since the last purchase", "frequency": "number of orders",
+    "monetary": "total spent", "avg_amount": "average order value",
+    "tenure_days": "days since the first purchase", "distinct_items": "distinct items bought",
+    "orders_last_90d": "orders in the last 90 days",
+    "orders_prev_90d": "orders in the 90 days before those", "mean_gap_days":
+    "average days between orders", "age_years": "age in years",
+}
+
+
+def explain_row(raw: Mapping[str, float], contrib: np.ndarray, top: int) -> tuple[str, ...]:
+    """The `top` features that moved one score most, in words (PIPL Art. 24(3); GDPR
+    Art. 22(3), 15(1)(h)): the feature, its value, and which way it pushed the risk."""
+    order = np.argsort(-np.abs(contrib), kind="stable")[:top]
+    return tuple(
+        f"{FEATURE_WORDS[CHURN_FEATURES[j]]} = {float(raw[CHURN_FEATURES[j]]):g} "
+        f"{'raised' if contrib[j] > 0 else 'lowered'} the churn risk "
+        f"({float(contrib[j]):+.2f} on the log-odds)" for j in order)
+
+
 def score_churn(silo: SiloData, engine: PolicyEngine, pseudo: Pseudonymizer,
                 snapshot: Mapping[str, SubjectConsent], release: ModelRelease, *,
-                customers: list[str] | None = None, as_of: date | None = None) -> Served:
+                customers: list[str] | None = None, as_of: date | None = None,
+                explain: int = 0) -> Served:
+    """`explain` > 0: each score comes with that many factors (`contributions`)."""
     _check_release(release, "churn")
     sv = _serving(silo, engine, pseudo, snapshot, customers)
     orders = sv.tables.orders
@@ -134,12 +162,19 @@ def score_churn(silo: SiloData, engine: PolicyEngine, pseudo: Pseudonymizer,
     table = churn_table(orders, sv.tables.customers, cutoff=cutoff, horizon_days=1)
     model = build_model(len(CHURN_FEATURES), str(release.config.get("model_kind", "mlp")))
     set_weights(model, release.weights)
-    risk = dict(zip(table["customer_id"], predict_proba(model, feature_matrix(table))[:, 1],
+    x = feature_matrix(table)
+    risk = dict(zip(table["customer_id"], predict_proba(model, x)[:, 1],
                     strict=True)) if len(table) else {}
+    factors: dict[str, tuple[str, ...]] = {}
+    if explain > 0 and len(table):
+        rows = table[list(CHURN_FEATURES)].to_dict("records")
+        factors = {k: explain_row(r, c, explain) for k, r, c in zip(
+            table["customer_id"], rows, contributions(model, x), strict=True)}
     out: list[Score] = []
     for key, d in sv.decisions():
         if d.allowed and key in risk:
-            out.append(Score(key, True, round(float(risk[key]), 4), d.rule_id, d.explanation))
+            out.append(Score(key, True, round(float(risk[key]), 4), d.rule_id, d.explanation,
+                             factors.get(key, ())))
         elif d.allowed:
             out.append(Score(key, False, None, "serving.no_history",
                              "no purchase before the scoring date; no individual score"))
@@ -218,7 +253,7 @@ def _report(node: BrandNode, release: ModelRelease, served: Served) -> None:
 
 
 def serve_churn(node: BrandNode, *, customers: list[str] | None = None,
-                as_of: date | None = None) -> list[Score]:
+                as_of: date | None = None, explain: int = 0) -> list[Score]:
     """At the brand: the newest churn model it took part in (from the coordinator's API), its
     consent records synced, scores computed here, and the run's counts reported for the
     audit log."""
@@ -227,7 +262,8 @@ def serve_churn(node: BrandNode, *, customers: list[str] | None = None,
     with node.client() as client:
         release = client.latest_model("churn")
     served = score_churn(node.silo(policies), PolicyEngine(policies), node.pseudonymizer,
-                         snapshot, release, customers=customers, as_of=as_of)
+                         snapshot, release, customers=customers, as_of=as_of,
+                         explain=explain)
     _report(node, release, served)
     return list(served.results)
 

@@ -146,6 +146,19 @@ def predict_proba(model: nn.Module, x: np.ndarray) -> np.ndarray:
     return np.stack([1.0 - prob, prob], axis=1)
 
 
+def contributions(model: nn.Module, x: np.ndarray) -> np.ndarray:
+    """Each feature's contribution to each row's churn log-odds, shape (rows, features):
+    gradient x input of the logit (Shrikumar et al. 2016; Ancona et al., ICLR 2018). For the
+    logistic model this is exactly weight x scaled value (the logit is linear); for the MLP it
+    is the first-order share of each feature. Both are measured from the scaled origin of
+    `feature_matrix`, which is the same fixed point at every brand."""
+    model.eval()
+    xt = torch.from_numpy(np.asarray(x, dtype=np.float32)).requires_grad_(True)
+    model(xt).sum().backward()
+    assert xt.grad is not None
+    return (xt.grad * xt).detach().numpy().astype(np.float64)
+
+
 def example_losses(model: nn.Module, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Binary cross-entropy per row (the loss-threshold attack's signal)."""
     return row_losses(predict_proba(model, x)[:, 1], y)

@@ -88,3 +88,21 @@ def test_sec_gpc_on_the_consent_api_sets_the_opt_out(client: TestClient, auth: A
         "notice_version": "2026-01"})
     assert "Sec-GPC-Refused" not in plain.headers
     assert _states(client, h, "brand-c")["marketing"] == "granted"
+
+
+def test_explanation_request_records_the_factors_given(client: TestClient,
+                                                       auth: Auth) -> None:
+    h = auth("brand:brand-b")
+    _grant(client, h, "brand-b", "personalized_recommendation")
+    bare = client.post("/v1/requests", headers=h, json={
+        "brand_id": "brand-b", "subject": SUBJ, "type": "explanation"}).json()
+    assert "Art. 12(3)" in bare["deadline_source"]  # the jurisdiction's deadline
+    assert client.post(f"/v1/requests/{bare['id']}/execute", headers=h).status_code == 422
+    r = client.post("/v1/requests", headers=h, json={
+        "brand_id": "brand-b", "subject": SUBJ, "type": "explanation",
+        "details": {"factors": ["days since the last purchase = 200 raised the churn risk"]}})
+    done = client.post(f"/v1/requests/{r.json()['id']}/execute", headers=h)
+    assert done.status_code == 200, done.text
+    assert done.json()["request"]["status"] == "completed"
+    assert done.json()["request"]["result"] == {"explained": True, "factors_given": 1}
+    assert _states(client, h, "brand-b")["personalized_recommendation"] == "granted"

@@ -72,6 +72,10 @@ def test_scores_for_consenting_customers_and_art24_fallback(db: Database, tmp_pa
         serve_churn(node)
     _release(db, settings, get_weights(build_model(len(CHURN_FEATURES), settings.model_kind)))
     scores = serve_churn(node)
+    assert not any("factors" in s.as_dict() for s in scores)
+    explained = serve_churn(node, explain=3)  # comity score --explain (audited too)
+    assert all(len(s.factors) == 3 for s in explained if s.personalized)
+    assert not any(s.factors for s in explained if not s.personalized)
     raw_ids = set(load_silo(alliance.silo(brand), load_policies()).customers["customer_id"])
     assert scores and not any(s.subject in raw_ids for s in scores)
     scored = [s for s in scores if s.personalized]
@@ -90,7 +94,7 @@ def test_scores_for_consenting_customers_and_art24_fallback(db: Database, tmp_pa
     with db.reading() as s:
         served = s.scalars(select(AuditEvent).where(
             AuditEvent.action == "serving.churn_scored")).all()
-    assert len(served) == 2 and served[-1].brand_id == brand
+    assert len(served) == 3 and served[-1].brand_id == brand
     assert served[-1].data["requested"] == 1 and served[-1].data["personalized"] == 0
 
 
