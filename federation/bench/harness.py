@@ -40,6 +40,7 @@ from federation.brand.local import EVAL_SPLIT_KEY, MEMBERSHIP_KEY
 from federation.coordinator.cooccurrence_round import release_and_choose
 from federation.coordinator.coordinator import wait_for_nodes
 from federation.coordinator.family import choose_family, validation_average
+from federation.coordinator.joining import lift
 from federation.coordinator.planning import plan_private_training
 from federation.coordinator.statistics_round import release_and_evaluate
 from federation.coordinator.strategy import STRATEGIES, make_strategy
@@ -451,6 +452,10 @@ def bench_churn(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[
                 "memory_growth_mb": fed_run["memory_growth_mb"], "membership_inference": mia}
 
     fam = fed_run
+    chosen_p = proba(fam["chosen"], fam["final"][0])
+    own_fed = [{"auc": evaluate_scores(y[te], chosen_p(x[te])[:, 1])["auc"]}
+               for _, _, te in splits]
+    lift_out = per_brand_lift(own_fed, [p["own_test"] for p in local_out["brands"]], ("auc",))
     dp_out = {**scored(fam["dp_chosen"], fam["dp_final"], plan.epsilon()), **plan.report(),
               "candidate_runs": len(dp_candidates)}
     family = {"candidates": list(candidates), "chosen": fam["chosen"],
@@ -465,10 +470,19 @@ def bench_churn(opts: BenchOptions, progress: ProgressFn | None = None) -> dict[
             "validation_rows": len(rows["val"]),
             "centralized": central_out, "local_only": local_out, "family": family,
             "federated": scored(fam["chosen"], fam["final"]), "federated_dp": dp_out,
-            **pooled}
+            "per_brand_lift": lift_out, **pooled}
 
 
 FedRun = tuple[list[np.ndarray], float, dict[str, Any]]
+
+
+def per_brand_lift(federated: list[dict[str, float]], local: list[dict[str, float]],
+                   names: tuple[str, ...]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """The value of joining per brand, as the product records it (`per_brand_lift` in a
+    run's lineage): brand i's federated figure beside its local-only model's, both on its
+    own test customers."""
+    return {str(i): {n: lift(float(f[n]), float(lo[n])) for n in names}
+            for i, (f, lo) in enumerate(zip(federated, local, strict=True))}
 
 
 def run_churn_federation(dirs: dict[str, Path], candidates: tuple[str, ...],
@@ -661,7 +675,7 @@ def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> d
                                             fit_user_vectors=not private), b)
                    for b in brands]
             metrics = fed[name][2]
-            return {"metrics": _by_users(per, brands), **cost(name),
+            return {"metrics": _by_users(per, brands), "brands": per, **cost(name),
                     "validation": {k: float(metrics[k]) for k in ("hr10", "ndcg10")},
                     "membership_inference": _rec_membership(metrics, pooled.n_users,
                                                             epsilon, opts.delta)}
@@ -684,8 +698,8 @@ def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> d
             if choice["family"] == SEQUENTIAL:
                 out = {**seq_out, "family": SEQUENTIAL}
             else:
-                out = {"metrics": _by_users(test_metrics(fed[name][0], choice["chosen"],
-                                                         brands), brands),
+                per = test_metrics(fed[name][0], choice["chosen"], brands)
+                out = {"metrics": _by_users(per, brands), "brands": per,
                        **cost(name), "family": choice["family"],
                        "chosen": choice["chosen"], "membership_inference": mia}
             return {**out, **dp_report, "validation": choice["validation"][choice["family"]],
@@ -709,6 +723,8 @@ def bench_recommend(opts: BenchOptions, progress: ProgressFn | None = None) -> d
             "centralized": central_out, "local_only": local_out, "popularity": pop_out,
             "federated": fed_out, "federated_dp": dp_out, "family": choice_record,
             "federated_sequential": seq_out, "federated_dp_sequential": seq_dp_out,
+            "per_brand_lift": per_brand_lift(fed_out["brands"], local_out["brands"],
+                                             ("hr10", "ndcg10")),
             **pooled_out}
 
 

@@ -45,6 +45,11 @@ def test_bench_churn_on_a_customer_csv(tmp_path: Path) -> None:
         assert r[key]["seconds"] >= 0
     assert r["federated_dp"]["epsilon"] <= 3.0 and r["federated_dp"]["delta"] == 1e-5
     assert len(r["local_only"]["brands"]) == 3
+    lifts = r["per_brand_lift"]  # each brand's own test rows: federated beside local-only
+    assert sorted(lifts) == ["0", "1", "2"]
+    assert all(0.0 <= f["auc"]["federated"] <= 1.0 for f in lifts.values())
+    assert lifts["0"]["auc"]["local_only"] == round(r["local_only"]["brands"][0]["own_test"]
+                                                    ["auc"], 4)
     pooled = r["baselines"]
     for name in ("logistic_regression", "lightgbm"):
         assert 0.6 < pooled[name]["metrics"]["auc"] <= 1.0 and pooled[name]["chosen"]
@@ -90,6 +95,8 @@ def test_bench_recommend_on_a_transaction_log(tmp_path: Path) -> None:
     for key in ("centralized", "local_only", "popularity", "federated", "federated_dp"):
         assert 0.0 <= r[key]["metrics"]["hr10"] <= 1.0 and r[key]["seconds"] >= 0
     assert r["federated"]["metrics"]["hr10"] > 2 * r["popularity"]["metrics"]["hr10"]
+    assert sorted(r["per_brand_lift"]) == ["0", "1", "2"]
+    assert {"hr10", "ndcg10"} == set(r["per_brand_lift"]["0"])
     dp = r["federated_dp"]
     assert dp["epsilon"] <= 8.0 and dp["delta"] == 1e-5
     assert dp["mechanism"] == "gaussian item statistics" and dp["releases"] == 3
