@@ -102,7 +102,15 @@ def consent_import(
     if brand is not None and brand != node.brand_id:
         raise InputError(f"--brand {brand} but the node config is for '{node.brand_id}'",
                          column="brand")
-    report = import_consents(node, source=file, map_path=map_path)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]consent import"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} rows"), TimeElapsedColumn(),
+                  console=err) as bar:
+        task = bar.add_task("import", total=None)
+        report = import_consents(node, source=file, map_path=map_path,
+                                 progress=lambda done, of: bar.update(task, completed=done,
+                                                                      total=of))
     print(json.dumps(report.__dict__))
 
 
