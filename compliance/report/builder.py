@@ -21,6 +21,7 @@ from compliance.errors import InputError
 from compliance.policy.loader import load_policies
 from compliance.policy.schemas import PolicySet
 from compliance.report import checklist
+from compliance.report.automated_decisions import automated_decisions_section
 from compliance.report.consent_coverage import (
     CONSENT_STATES,
     RunRef,
@@ -277,6 +278,7 @@ def build_report(session: Session, *, as_of: datetime | None = None,
         "consent": _by_purpose(consent["coverage"]),
         "consent_coverage": consent,
         "requests": requests,
+        "automated_decisions": automated_decisions_section(session, window),
         "retention": retention,
         "pii_findings": pii,
         "training_runs": runs,
