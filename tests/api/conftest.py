@@ -1,15 +1,42 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from compliance.database import Database
 from compliance.subjects.service import SubjectService
 from compliance.tokens.service import TokenService
+from federation.runtime.deployment import free_port
+
+
+@contextmanager
+def live_server(app: Any) -> Iterator[str]:
+    """`app` served by a real uvicorn on loopback in a thread; yields its base URL. For
+    concurrency tests: TestClient, used from many threads, answers occasional 404s that a
+    real server never gives."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
 
 
 @pytest.fixture

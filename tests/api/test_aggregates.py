@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 from sqlalchemy import func, select
 
 from compliance.database import Database
 from compliance.policy.loader import load_policies
 from privacy.aggregates.models import BudgetLedger, DpRelease
 from privacy.aggregates.service import AggregateService
+from tests.api.conftest import live_server
 from tests.privacy.aggregates.conftest import CITIES, customers_frame
 
 Auth = Callable[[str], dict[str, str]]
@@ -80,20 +80,14 @@ def test_brand_and_admin_tokens_are_refused(client: TestClient, auth: Auth,
 def test_concurrent_requests_never_overspend(client: TestClient, auth: Auth, db: Database,
                                              registered: AggregateService) -> None:
     headers = auth("service:growth")
-    # One client per thread: a shared TestClient, used from 16 threads at once, answered an
-    # occasional Starlette 404 that a real server never gave.
-    local = threading.local()
-
-    def post(_: int) -> Response:
-        if not hasattr(local, "client"):
-            local.client = TestClient(client.app)
-        return local.client.post("/v1/aggregates", json=QUERY, headers=headers)
-
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        codes = list(pool.map(post, range(60)))
+    with live_server(client.app) as base, httpx.Client(base_url=base, timeout=60) as http, \
+            ThreadPoolExecutor(max_workers=16) as pool:
+        codes = list(pool.map(lambda _: http.post("/v1/aggregates", json=QUERY,
+                                                  headers=headers), range(60)))
     ok = [r for r in codes if r.status_code == 200]
     refused = [r for r in codes if r.status_code == 429]
-    assert len(ok) == 10 and len(refused) == 50
+    others = [(r.status_code, r.text[:300]) for r in codes if r.status_code not in (200, 429)]
+    assert len(ok) == 10 and len(refused) == 50, others
     assert all(r.json()["epsilon_remaining"] == pytest.approx(0.0, abs=1e-9) for r in refused)
     with db.reading() as s:
         assert s.scalar(select(BudgetLedger.spent_micro)) == 1_000_000

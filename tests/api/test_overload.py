@@ -5,13 +5,10 @@ Qualitative only: speed targets live in benchmarks/compliance_bench.py."""
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
 from api.app import create_app
@@ -20,7 +17,7 @@ from compliance.audit.service import AuditLog
 from compliance.consent.models import ConsentEvent
 from compliance.database import Database
 from compliance.subjects.service import SubjectService
-from federation.runtime.deployment import free_port
+from tests.api.conftest import live_server
 
 
 @pytest.fixture
@@ -29,18 +26,8 @@ def gated(db: Database) -> Iterator[tuple[str, AdmissionGate]]:
     with db.unit_of_work() as s:
         SubjectService(s).register_brand("brand-a", "Brand A", "pipl", actor="test")
     gate = AdmissionGate(create_app(db), max_in_flight=4)  # type: ignore[arg-type]
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(gate, host="127.0.0.1", port=port,  # type: ignore[arg-type]
-                                           log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", gate
-    server.should_exit = True
-    thread.join(timeout=15)
+    with live_server(gate) as base:
+        yield base, gate
 
 
 async def _burst(base: str, headers: dict[str, str], keys: list[str]) -> list[httpx.Response]:
