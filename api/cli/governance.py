@@ -14,7 +14,12 @@ from api.cli.admin import _operator
 from api.cli.console import reports_errors
 from api.composition import default_services, existing_services
 from compliance.errors import InputError
-from compliance.governance.schemas import assessment_json, incident_json
+from compliance.governance.schemas import (
+    assessment_json,
+    incident_json,
+    mechanism_json,
+    transfer_json,
+)
 
 agreement_app = typer.Typer(help="The alliance agreement (PIPL Art. 20-21).",
                             no_args_is_help=True)
@@ -124,8 +129,7 @@ def transfer_mechanism(
         raise InputError("use YYYY-MM-DD", column="--valid-until") from exc
     with default_services().db.unit_of_work() as s:
         row = _svc(s).add_mechanism(handler, kind, reference, until, actor=_operator())
-        _print({"id": row.id, "handler": row.handler, "kind": row.kind,
-                "valid_until": row.valid_until})
+        _print(mechanism_json(row))
 
 
 @transfer_app.command("record", epilog=(
@@ -149,8 +153,7 @@ def transfer_record(
                                    recipient=recipient, country=country,
                                    individuals=individuals, sensitive=sensitive, ciio=ciio,
                                    actor=_operator())
-    _print({"id": row.id, "rule_id": row.rule_id, "year": row.year,
-            "mechanism_id": row.mechanism_id})
+    _print(transfer_json(row))
 
 
 @incident_app.command("open", epilog=(

@@ -11,7 +11,12 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import DatabaseDep, PoliciesDep, PrincipalDep, ReadSessionDep
-from compliance.governance.schemas import assessment_json, incident_json
+from compliance.governance.schemas import (
+    assessment_json,
+    incident_json,
+    mechanism_json,
+    transfer_json,
+)
 from compliance.governance.service import (
     GovernanceService,
     notification_draft,
@@ -113,8 +118,7 @@ def add_mechanism(body: MechanismIn, db: DatabaseDep, principal: PrincipalDep,
     with db.unit_of_work() as s:
         row = GovernanceService(s, policies, _gov(policies)).add_mechanism(
             body.handler, body.kind, body.reference, body.valid_until, actor=principal.actor)
-        return {"id": row.id, "handler": row.handler, "kind": row.kind,
-                "valid_until": row.valid_until}
+        return mechanism_json(row)
 
 
 @router.post("/transfers", status_code=201)
@@ -125,8 +129,7 @@ def record_transfer(body: TransferIn, db: DatabaseDep, principal: PrincipalDep,
         db, policies, _gov(policies), body.handler, recipient=body.recipient,
         country=body.country, individuals=body.individuals, sensitive=body.sensitive,
         ciio=body.ciio, actor=principal.actor)
-    return {"id": row.id, "rule_id": row.rule_id, "year": row.year,
-            "mechanism_id": row.mechanism_id}
+    return transfer_json(row)
 
 
 @router.post("/incidents", status_code=201)

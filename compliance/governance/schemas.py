@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from compliance.governance.models import ImpactAssessment, Incident
+from compliance.governance.models import (
+    CrossBorderTransfer,
+    ImpactAssessment,
+    Incident,
+    TransferMechanism,
+)
 
 
 def assessment_json(row: ImpactAssessment, *, content: bool = True) -> dict[str, Any]:
@@ -20,3 +25,13 @@ def incident_json(row: Incident) -> dict[str, Any]:
     return {"id": row.id, "source": row.source, "status": row.status, "summary": row.summary,
             "details": row.details, "affected": row.affected, "deadlines": row.deadlines,
             "discovered_at": row.discovered_at, "opened_by": row.opened_by}
+
+
+def mechanism_json(row: TransferMechanism) -> dict[str, Any]:
+    return {"id": row.id, "handler": row.handler, "kind": row.kind,
+            "valid_until": row.valid_until}
+
+
+def transfer_json(row: CrossBorderTransfer) -> dict[str, Any]:
+    return {"id": row.id, "rule_id": row.rule_id, "year": row.year,
+            "mechanism_id": row.mechanism_id}
