@@ -74,7 +74,7 @@ class TokenBuckets:
             return 0.0
 
 
-async def _reply(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]]
+async def reply_json(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]]
                  ) -> None:
     body = json.dumps({"detail": detail}).encode()
     await send({"type": "http.response.start", "status": status,
@@ -111,13 +111,13 @@ class LimitsMiddleware:
             return
         wait = self._wait(scope, time.monotonic())
         if wait > 0:
-            await _reply(send, 429, "rate limit exceeded; retry later",
+            await reply_json(send, 429, "rate limit exceeded; retry later",
                          [(b"retry-after", str(max(1, round(wait))).encode())])
             return
         limit = self.limits.max_body_bytes
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await _reply(send, 413, f"request body over {limit} bytes", [])
+                await reply_json(send, 413, f"request body over {limit} bytes", [])
                 return
         # Read the body here, at most limit + 1 bytes, so that an oversized one is refused
         # before any endpoint parses it (FastAPI turns errors while reading into a 400).
@@ -131,7 +131,7 @@ class LimitsMiddleware:
             chunk = message.get("body", b"")
             seen += len(chunk)
             if seen > limit:
-                await _reply(send, 413, f"request body over {limit} bytes", [])
+                await reply_json(send, 413, f"request body over {limit} bytes", [])
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):

@@ -12,19 +12,14 @@ refused request: a retry under the same Idempotency-Key is safe (RFC 9110 §15.6
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from api.limits import ASGIApp, Receive, Scope, Send, reply_json
 
 DEFAULT_MAX_IN_FLIGHT = 64  # per worker: ~64 / 500 requests/s ≈ 130 ms at the worst
 _ALWAYS = frozenset({"/healthz", "/metrics"})
-_BUSY = (b'{"detail":"the server is at capacity; nothing was recorded, retry after '
-         b'Retry-After seconds (with the same Idempotency-Key)"}')
+_BUSY = ("the server is at capacity; nothing was recorded, retry after Retry-After seconds "
+         "(with the same Idempotency-Key)")
 
 
 class AdmissionGate:
@@ -43,11 +38,7 @@ class AdmissionGate:
             return
         if self.in_flight >= self.max_in_flight:
             self.refused += 1
-            await send({"type": "http.response.start", "status": 503,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(_BUSY)).encode()),
-                                    (b"retry-after", b"1")]})
-            await send({"type": "http.response.body", "body": _BUSY})
+            await reply_json(send, 503, _BUSY, [(b"retry-after", b"1")])
             return
         self.in_flight += 1  # one event loop per worker: no lock needed
         try:
