@@ -69,15 +69,27 @@ class Console:
         return [e["message"] for e in self.driver.get_log("browser")
                 if "Content Security Policy" in e["message"]]
 
+    def press_enter(self, element: Any, *keys: str) -> None:
+        """Type into `element`, press Enter and wait for the page it loads: a form submitted
+        from the keyboard returns before the next document is there (WebDriver waits only
+        for navigations it starts itself), so the next lookup would race it."""
+        from selenium.webdriver.common.keys import Keys
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        element.send_keys(*keys, Keys.ENTER)
+        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(element))
+        WebDriverWait(self.driver, 30).until(
+            lambda d: d.execute_script("return document.readyState") == "complete")
+
     def sign_in(self, token: str, lang: str = "en") -> None:
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.common.keys import Keys
 
         self.driver.delete_all_cookies()
         self.open(f"/dpo/console?lang={lang}")
         field = self.driver.find_element(By.ID, "token")
         assert self.driver.switch_to.active_element == field  # autofocus: type at once
-        field.send_keys(token, Keys.ENTER)
+        self.press_enter(field, token)
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +144,6 @@ def console(alliance: dict[str, Any], tmp_path: Path) -> Iterator[Console]:
 def test_request_queue_overdue_first_and_a_second_person_approves(
         console: Console, alliance: dict[str, Any]) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
 
     console.sign_in(alliance["tokens"]["dpo-alice"])
     assert "/dpo/console/requests" in console.driver.current_url
@@ -145,12 +156,12 @@ def test_request_queue_overdue_first_and_a_second_person_approves(
     # approve with the keyboard: the first approve button, Enter
     button = console.driver.find_elements(By.CSS_SELECTOR, "button[id^=approve-]")[0]
     request_id = str(button.get_attribute("id")).removeprefix("approve-")
-    button.send_keys(Keys.ENTER)
+    console.press_enter(button)
     assert f"approve:{request_id}" in console.driver.find_element(By.ID, "done").text
     row = console.driver.find_element(By.ID, f"req-{request_id}")
     assert "approved by dpo#" in row.text
     # the approver cannot also execute: the page says why and nothing runs
-    console.driver.find_element(By.ID, f"execute-{request_id}").send_keys(Keys.ENTER)
+    console.press_enter(console.driver.find_element(By.ID, f"execute-{request_id}"))
     assert "different" in console.driver.find_element(By.ID, "error").text
     console.shot("requests-two-person")
     assert not console.refused()
@@ -176,18 +187,17 @@ def test_keyboard_reaches_every_page_from_the_top(console: Console,
         ActionChains(console.driver).key_down(Keys.SHIFT).send_keys(Keys.TAB) \
             .key_up(Keys.SHIFT).perform()
     assert console.driver.switch_to.active_element.get_attribute("id") == "nav-checklist"
-    console.driver.switch_to.active_element.send_keys(Keys.ENTER)
+    console.press_enter(console.driver.switch_to.active_element)
     assert "/dpo/console/checklist" in console.driver.current_url
 
 
 @needs_chromium
 def test_subject_page_by_pseudonym(console: Console, alliance: dict[str, Any]) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
 
     console.sign_in(alliance["tokens"]["dpo-bob"], lang="zh")
     console.open("/dpo/console/subjects?lang=zh")
-    console.driver.find_element(By.ID, "key").send_keys(alliance["subject"], Keys.ENTER)
+    console.press_enter(console.driver.find_element(By.ID, "key"), alliance["subject"])
     body = console.text()
     assert "同意事件时间线" in body and "当前同意状态" in body
     assert console.driver.find_elements(By.CSS_SELECTOR, "table.events tbody tr")
@@ -230,7 +240,6 @@ def test_budgets_page(console: Console, alliance: dict[str, Any]) -> None:
 @needs_chromium
 def test_checklist_page_links_its_evidence(console: Console, alliance: dict[str, Any]) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
 
     console.sign_in(alliance["tokens"]["dpo-bob"], lang="zh")
     console.open("/dpo/console/checklist?lang=zh")
@@ -239,7 +248,7 @@ def test_checklist_page_links_its_evidence(console: Console, alliance: dict[str,
     assert len(items) >= 10 and "《个人信息保护法》" in console.text()
     console.shot("checklist-zh")
     link = console.driver.find_element(By.CSS_SELECTOR, "#item-requests\\.on_time a")
-    link.send_keys(Keys.ENTER)
+    console.press_enter(link)
     assert console.driver.current_url.endswith("#requests")
     assert "个人权利请求" in console.driver.find_element(By.ID, "requests").text
     console.shot("report-zh")
