@@ -88,6 +88,9 @@ class RunSettings:
     batch_size: int = 64
     cutoff: str = "2026-06-01"
     horizon_days: int = 90
+    # churn: add `ltv_log` (each brand's own BG/NBD + Gamma-Gamma fit on its orders up to the
+    # cutoff, `federation.data.ltv`) to the features; only the model update leaves the brand
+    ltv_feature: bool = False
     seed: int = 7
     secure_aggregation: bool = True
     dp_epsilon: float = 0.0  # target epsilon of DP-SGD at every brand; 0 trains without DP

@@ -77,6 +77,9 @@ def train(
                         ] = "fedavg",
     secure_aggregation: Annotated[bool, typer.Option(help="SecAgg+ (3+ brands, FedAvg)")
                                   ] = True,
+    ltv_feature: Annotated[bool, typer.Option(
+        help="churn: add each brand's own LTV estimate (BG/NBD + Gamma-Gamma) as a feature")
+                           ] = False,
     catalogue: Annotated[Path | None, typer.Option(help="Alliance catalogue CSV (recommend)")
                          ] = None,
     run_id: Annotated[str | None, typer.Option(help="Resume an unfinished run by its id")
@@ -118,7 +121,7 @@ def train(
     settings = run_settings(
         db, model, [b.strip() for b in brands.split(",") if b.strip()], catalogue=catalogue,
         run_id=run_id, rounds=rounds, dp_epsilon=epsilon, local_epochs=local_epochs,
-        secure_aggregation=secure_aggregation)
+        secure_aggregation=secure_aggregation, ltv_feature=ltv_feature)
     nodes = {}
     for path in node_config:
         cfg = load_brand_config(path)

@@ -158,4 +158,4 @@ def prepare_for_run(settings: RunSettings, node: BrandNode) -> Prepared:
     return prepare_churn(silo, snapshot=snapshot, engine=engine, purpose=settings.purpose,
                          cutoff=date.fromisoformat(settings.cutoff),
                          horizon_days=settings.horizon_days, seed=settings.seed,
-                         pseudonym=node.pseudonymizer)
+                         pseudonym=node.pseudonymizer, ltv_feature=settings.ltv_feature)

@@ -26,7 +26,7 @@ from federation.settings import RunSettings
 KEEP = 8
 # What a brand's prepared rows depend on (not the training knobs a coordinator sets later).
 DATA_FIELDS = ("run_id", "brands", "consent_as_of", "model", "purpose", "items", "cutoff",
-               "horizon_days", "seed")
+               "horizon_days", "seed", "ltv_feature")
 
 
 def _key(settings: RunSettings) -> str:

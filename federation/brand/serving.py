@@ -11,7 +11,7 @@ records the counts and the model version.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,8 +27,9 @@ from compliance.policy.loader import load_policies
 from compliance.policy.schemas import Decision
 from federation.brand.node import BrandNode
 from federation.data.catalogue import load_catalogue
-from federation.data.features import CHURN_FEATURES, churn_table, feature_matrix
+from federation.data.features import CHURN_FEATURES, churn_features, churn_table, feature_matrix
 from federation.data.interactions import histories, interactions
+from federation.data.ltv import with_ltv_feature
 from federation.data.silo import SiloData
 from federation.gate.prepare import GatedTables, gated_tables
 from federation.gate.rules import decide_subject
@@ -135,15 +136,17 @@ FEATURE_WORDS = {
     "orders_last_90d": "orders in the last 90 days",
     "orders_prev_90d": "orders in the 90 days before those", "mean_gap_days":
     "average days between orders", "age_years": "age in years",
+    "ltv_log": "log of the predicted spend over the churn horizon",
 }
 
 
-def explain_row(raw: Mapping[str, float], contrib: np.ndarray, top: int) -> tuple[str, ...]:
+def explain_row(raw: Mapping[str, float], contrib: np.ndarray, top: int,
+                features: Sequence[str] = CHURN_FEATURES) -> tuple[str, ...]:
     """The `top` features that moved one score most, in words (PIPL Art. 24(3); GDPR
     Art. 22(3), 15(1)(h)): the feature, its value, and which way it pushed the risk."""
     order = np.argsort(-np.abs(contrib), kind="stable")[:top]
     return tuple(
-        f"{FEATURE_WORDS[CHURN_FEATURES[j]]} = {float(raw[CHURN_FEATURES[j]]):g} "
+        f"{FEATURE_WORDS[features[j]]} = {float(raw[features[j]]):g} "
         f"{'raised' if contrib[j] > 0 else 'lowered'} the churn risk "
         f"({float(contrib[j]):+.2f} on the log-odds)" for j in order)
 
@@ -160,15 +163,20 @@ def score_churn(silo: SiloData, engine: PolicyEngine, pseudo: Pseudonymizer,
         as_of = pd.to_datetime(orders["ordered_at"]).max().date()
     cutoff = as_of or datetime.now(UTC).date()
     table = churn_table(orders, sv.tables.customers, cutoff=cutoff, horizon_days=1)
-    model = build_model(len(CHURN_FEATURES), str(release.config.get("model_kind", "mlp")))
+    ltv = bool(release.config.get("ltv_feature", False))  # the features the run trained on
+    if ltv:
+        table = with_ltv_feature(table, orders, cutoff=cutoff,
+                                 horizon_days=int(release.config.get("horizon_days", 90)))
+    features = churn_features(ltv)
+    model = build_model(len(features), str(release.config.get("model_kind", "mlp")))
     set_weights(model, release.weights)
-    x = feature_matrix(table)
+    x = feature_matrix(table, features)
     risk = dict(zip(table["customer_id"], predict_proba(model, x)[:, 1],
                     strict=True)) if len(table) else {}
     factors: dict[str, tuple[str, ...]] = {}
     if explain > 0 and len(table):
-        rows = table[list(CHURN_FEATURES)].to_dict("records")
-        factors = {k: explain_row(r, c, explain) for k, r, c in zip(
+        rows = table[list(features)].to_dict("records")
+        factors = {k: explain_row(r, c, explain, features) for k, r, c in zip(
             table["customer_id"], rows, contributions(model, x), strict=True)}
     out: list[Score] = []
     for key, d in sv.decisions():

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from federation.data.features import CHURN_FEATURES
+from federation.data.features import churn_features
 from federation.errors import FederationError
 from federation.models.churn import build_model, get_weights
 from federation.models.churn_trees import TREES_KIND, empty_model
@@ -47,4 +47,5 @@ def initial_weights(settings: RunSettings) -> list[Any]:
         return empty_model()  # bagged trees start from none (`federation.models.churn_trees`)
     if settings.model == "recommend":
         return build_recommender(1, settings.items, settings.dim).item_weights()
-    return get_weights(build_model(len(CHURN_FEATURES), settings.model_kind))
+    return get_weights(build_model(len(churn_features(settings.ltv_feature)),
+                                   settings.model_kind))

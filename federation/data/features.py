@@ -8,6 +8,7 @@ basket diversity, each log-scaled so that brands with different volumes share on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
@@ -18,6 +19,16 @@ CHURN_FEATURES = (
     "recency_days", "frequency", "monetary", "avg_amount", "tenure_days", "distinct_items",
     "orders_last_90d", "orders_prev_90d", "mean_gap_days", "age_years",
 )
+# Optional: log1p of the customer's predicted spend over the churn horizon (BG/NBD +
+# Gamma-Gamma fitted at the brand on its own orders up to the cutoff,
+# `federation.data.ltv.with_ltv_feature`); a run opts in with `RunSettings.ltv_feature`.
+LTV_FEATURE = "ltv_log"
+_ALREADY_LOG = frozenset({LTV_FEATURE})
+
+
+def churn_features(ltv: bool = False) -> tuple[str, ...]:
+    """The churn model's input columns, in order: every brand of a run uses the same."""
+    return CHURN_FEATURES + ((LTV_FEATURE,) if ltv else ())
 
 
 def churn_table(orders: pd.DataFrame, customers: pd.DataFrame, *, cutoff: date,
@@ -64,10 +75,14 @@ def churn_table(orders: pd.DataFrame, customers: pd.DataFrame, *, cutoff: date,
     return t.reset_index()
 
 
-def feature_matrix(table: pd.DataFrame) -> np.ndarray:
-    """Fixed, data-independent scaling: log1p then a constant divisor per feature, so no
-    statistics of one brand's data are needed to score another's."""
-    x = np.log1p(table[list(CHURN_FEATURES)].clip(lower=0).to_numpy(dtype=np.float64))
+def feature_matrix(table: pd.DataFrame, features: Sequence[str] = CHURN_FEATURES
+                   ) -> np.ndarray:
+    """Fixed, data-independent scaling: log1p (unless the column is already a log) then a
+    constant divisor per feature, so no statistics of one brand's data are needed to score
+    another's."""
+    raw = table[list(features)].clip(lower=0).to_numpy(dtype=np.float64)
+    log = np.array([f in _ALREADY_LOG for f in features], dtype=bool)
+    x = np.where(log, raw, np.log1p(raw))
     return ((x - 2.0) / 2.0).astype(np.float32)
 
 

@@ -15,9 +15,9 @@ import pandas as pd
 from compliance.consent.state import SubjectConsent, snapshot_digest
 from compliance.errors import InputError
 from compliance.policy.engine import PolicyEngine
-from federation.data.features import churn_table, feature_matrix, segment_table
+from federation.data.features import churn_features, churn_table, feature_matrix, segment_table
 from federation.data.interactions import interactions, leave_last_out
-from federation.data.ltv import with_ltv_band
+from federation.data.ltv import with_ltv_band, with_ltv_feature
 from federation.data.silo import SiloData
 from federation.gate.rules import GateResult, apply_gate, select_columns
 from federation.models.churn import ChurnData
@@ -105,11 +105,18 @@ def gated_tables(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
 def prepare_churn(silo: SiloData, *, snapshot: Mapping[str, SubjectConsent],
                   engine: PolicyEngine, purpose: str, cutoff: date, horizon_days: int,
                   seed: int, pseudonym: Pseudonymizer,
-                  test_fraction: float = 0.2) -> PreparedChurn:
+                  test_fraction: float = 0.2, ltv_feature: bool = False) -> PreparedChurn:
+    """`ltv_feature`: add `ltv_log`, the BG/NBD + Gamma-Gamma spend predicted over the
+    horizon, fitted here on the brand's gated orders up to the cutoff (no label leakage; a
+    brand with too few repeat buyers to fit gets 0 for all). It exists only in this brand's
+    feature matrix: what leaves is the model update trained on it."""
     t = gated_tables(silo, snapshot=snapshot, engine=engine, purpose=purpose, seed=seed,
                      pseudonym=pseudonym)
     table = churn_table(t.orders, t.customers, cutoff=cutoff, horizon_days=horizon_days)
-    x, y = feature_matrix(table), table["churned"].to_numpy(dtype=np.float32)
+    if ltv_feature:
+        table = with_ltv_feature(table, t.orders, cutoff=cutoff, horizon_days=horizon_days)
+    x = feature_matrix(table, churn_features(ltv_feature))
+    y = table["churned"].to_numpy(dtype=np.float32)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(x))
     n_test = int(round(len(x) * test_fraction))
