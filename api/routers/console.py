@@ -17,14 +17,15 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import APIRouter, Cookie, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from api.deps import DatabaseDep, PoliciesDep, authenticate
+from api.deps import MAX_DB_INT, DatabaseDep, PoliciesDep, authenticate
+from compliance.audit.trace import TraceService
 from compliance.database import Database, utcnow
 from compliance.errors import ComityError, InputError
 from compliance.report.builder import build_period_report
@@ -51,7 +52,9 @@ HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
 _ENV = Environment(loader=FileSystemLoader(HERE / "templates" / "console"),
                    autoescape=select_autoescape(["html", "j2"]))
 _ENV.filters.update(when=when, law=law_zh)
-PAGES = ("requests", "subjects", "runs", "budgets", "checklist")
+PAGES = ("requests", "subjects", "trace", "runs", "budgets", "checklist")
+TRACE_BY = ("subject", "run", "actor")
+TRACE_PAGE = 500  # events per page; `after` reads on
 
 
 def _lang(lang: str | None) -> str:
@@ -220,6 +223,38 @@ def subject_page(db: DatabaseDep, lang: str | None = None,
     return _page("subjects", lang, me=principal, key=key or "", histories=histories)
 
 
+@router.get("/trace", response_class=HTMLResponse)
+def trace_page(db: DatabaseDep, policies: PoliciesDep, lang: str | None = None,
+               by: Annotated[str, Query(max_length=10)] = "subject",
+               value: Annotated[str | None, Query(max_length=160)] = None,
+               since: Annotated[str, Query(max_length=20)] = "7d",
+               after: Annotated[int, Query(ge=0, le=MAX_DB_INT)] = 0,
+               comity_console: Annotated[str | None, Cookie()] = None) -> Response:
+    """The 7-day trace (`comity audit trace`, GET /v1/audit/trace) as a page: one subject,
+    run or actor, every processing event in the window with its rule, actor, data
+    categories and evidence digest."""
+    lang = _lang(lang)
+    principal = _guard(db, comity_console, lang)
+    if isinstance(principal, Response):
+        return principal
+    found, error = None, None
+    value = (value or "").strip()
+    if value:
+        try:
+            if by not in TRACE_BY:
+                raise InputError(f"trace by subject, run or actor, not '{by}'", column="by")
+            with db.reading() as session:
+                found = TraceService(session, policies.purpose_categories()).trace(
+                    by, value, since=since, limit=TRACE_PAGE,  # type: ignore[arg-type]
+                    after=after).as_json()
+        except ComityError as exc:
+            error = exc.message
+    keep = urlencode({"by": by, "value": value, "since": since}) if value else ""
+    return _page("trace", lang, status=400 if error else 200, me=principal,
+                 by=by if by in TRACE_BY else "subject", value=value, since=since,
+                 found=found, error=error, keep=keep)
+
+
 def _report(db: Database, lang: str) -> dict[str, Any]:
     with db.reading() as session:
         return build_period_report(session, current_quarter(), lang=lang)
@@ -237,7 +272,15 @@ def _report_page(name: str, db: Database, bearer: str | None, lang: str | None,
 @router.get("/runs", response_class=HTMLResponse)
 def runs_page(db: DatabaseDep, lang: str | None = None,
               comity_console: Annotated[str | None, Cookie()] = None) -> Response:
-    return _report_page("runs", db, comity_console, lang)
+    now = utcnow()
+
+    def window(started_at: str) -> str:
+        """The trace window that reaches back to a run's start (in whole days)."""
+        at = datetime.fromisoformat(started_at)
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        return f"{max(1, (now - at).days + 1)}d"
+
+    return _report_page("runs", db, comity_console, lang, window=window)
 
 
 @router.get("/budgets", response_class=HTMLResponse)

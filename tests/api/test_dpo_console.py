@@ -171,3 +171,61 @@ def test_every_page_has_a_policy_without_script_or_inline_style(
     assert current_quarter().label in client.get("/dpo/console/checklist").text
     css = client.get("/dpo/console/console.css")
     assert css.headers["content-type"].startswith("text/css")
+
+
+def test_trace_page_by_subject_run_and_actor(client: TestClient,
+                                             auth: Callable[..., dict[str, str]],
+                                             queue: dict[str, str]) -> None:
+    """The 7-day trace as a page: the subject's consent and request events with rule,
+    actor, categories and digest; in Chinese too; a bad window or kind says what is wrong."""
+    _sign_in(client, _token(auth("dpo")))
+    r = client.get(f"/dpo/console/trace?by=subject&value={SUBJECT}&since=7d")
+    assert r.status_code == 200, r.text[:300]
+    rows = re.findall(r'<tr id="seq-(\d+)">', r.text)
+    assert len(rows) >= 4 and rows == sorted(rows, key=int)  # oldest first
+    assert "consent." in r.text and "request." in r.text and "brand:brand-a#" in r.text
+    digests = re.findall(r'<code title="([0-9a-f]{64})">', r.text)
+    assert len(digests) == len(rows)
+    assert 'href="?lang=zh&amp;by=subject&amp;value=' + SUBJECT in r.text  # keeps the query
+    zh = client.get(f"/dpo/console/trace?lang=zh&by=subject&value={SUBJECT}")
+    assert "证据摘要" in zh.text and re.findall(r'<tr id="seq-', zh.text)
+    actor = client.get("/dpo/console/trace?by=actor&value=brand:brand-a&since=1d")
+    assert len(re.findall(r'<tr id="seq-', actor.text)) >= len(rows)
+    none = client.get("/dpo/console/trace?by=run&value=no-such-run")
+    assert none.status_code == 200 and 'id="none"' in none.text
+    bad = client.get(f"/dpo/console/trace?by=subject&value={SUBJECT}&since=7w")
+    assert bad.status_code == 400 and "is not N followed by d, h or m" in bad.text
+    kind = client.get(f"/dpo/console/trace?by=email&value={SUBJECT}")
+    assert kind.status_code == 400 and "subject, run or actor" in kind.text
+    client.cookies.clear()
+    assert client.get(f"/dpo/console/trace?value={SUBJECT}").status_code == 401
+
+
+def test_runs_page_shows_the_value_of_joining_per_brand(
+        client: TestClient, auth: Callable[..., dict[str, str]], db: Database) -> None:
+    from federation.coordinator.lineage.service import BrandLineage, LineageService
+    from federation.settings import RunSettings
+
+    settings = RunSettings(run_id="run-lift-1", brands=("brand-a", "brand-b"),
+                           consent_as_of=utcnow().isoformat())
+    lift = {"brand-a": {"auc": {"federated": 0.81, "local_only": 0.7, "lift": 0.1571}},
+            "brand-b": {"auc": {"federated": 0.8, "local_only": 0.0, "lift": None}}}
+    with db.unit_of_work() as s:
+        lineage = LineageService(s)
+        lineage.start_run(settings, "fedavg")
+        lineage.record_brands(settings.run_id, [BrandLineage(b, 10, 0, 0, "0" * 64, {})
+                                                for b in settings.brands])
+        lineage.complete(settings.run_id, {"final": {"auc": 0.8}, "per_brand_lift": lift},
+                         [])
+    _sign_in(client, _token(auth("dpo")))
+    r = client.get("/dpo/console/runs")
+    table = r.text[r.text.index('id="lift-run-lift-1"'):]
+    table = table[:table.index("</table>")]
+    assert "brand-a" in table and "0.810" in table and "0.700" in table and "+15.7%" in table
+    assert "brand-b" in table and "—" in table  # no relative lift over a zero figure
+    assert 'href="/dpo/console/trace?lang=en&amp;by=run&amp;value=run-lift-1&amp;since=1d"' \
+        in r.text
+    zh = client.get("/dpo/console/runs?lang=zh")
+    assert "加入联盟的价值" in zh.text and "仅本地" in zh.text
+    trace = client.get("/dpo/console/trace?by=run&value=run-lift-1&since=1d")
+    assert "training." in trace.text

@@ -175,13 +175,13 @@ def test_keyboard_reaches_every_page_from_the_top(console: Console,
 
     console.sign_in(alliance["tokens"]["dpo-bob"])
     seen = []
-    for _ in range(8):
+    for _ in range(9):
         ActionChains(console.driver).send_keys(Keys.TAB).perform()
         seen.append(console.driver.switch_to.active_element.get_attribute("id") or
                     console.driver.switch_to.active_element.text)
     assert seen[0] == "Skip to content"
     assert [s for s in seen if str(s).startswith("nav-")] == [
-        "nav-requests", "nav-subjects", "nav-runs", "nav-budgets", "nav-checklist"]
+        "nav-requests", "nav-subjects", "nav-trace", "nav-runs", "nav-budgets", "nav-checklist"]
     assert seen[-2:] == ["lang-en", "lang-zh"]
     for _ in range(2):  # back past the language links to the last page link
         ActionChains(console.driver).key_down(Keys.SHIFT).send_keys(Keys.TAB) \
@@ -219,7 +219,40 @@ def test_training_runs_page(console: Console, alliance: dict[str, Any]) -> None:
                  "membership inference", "withdrawn after training"):
         assert word in body, word
     assert console.driver.find_elements(By.CSS_SELECTOR, "section.run.flagged")
+    lift = console.driver.find_elements(By.CSS_SELECTOR, "table.lift tbody tr")
+    assert len(lift) == 3 * SCALE.runs and "%" in lift[0].text  # 3 brands a run
+    assert "Value of joining" in body
     console.shot("runs")
+    assert not console.refused()
+
+
+@needs_chromium
+def test_trace_page(console: Console, alliance: dict[str, Any]) -> None:
+    """From a run on the runs page to its trace, then one subject's, in Chinese, with the
+    keyboard."""
+    from selenium.webdriver.common.by import By
+
+    console.sign_in(alliance["tokens"]["dpo-bob"])
+    console.open("/dpo/console/runs?lang=en")
+    link = console.driver.find_elements(By.CSS_SELECTOR, "a[id^=trace-]")[0]
+    run_id = str(link.get_attribute("id")).removeprefix("trace-")
+    console.press_enter(link)
+    assert "/dpo/console/trace" in console.driver.current_url
+    rows = console.driver.find_elements(By.CSS_SELECTOR, "#events tbody tr")
+    assert rows and any("gate.decision" in r.text for r in rows)
+    assert console.driver.find_element(By.ID, "value").get_attribute("value") == run_id
+    assert "evidence digest" in console.text()
+    console.shot("trace-run")
+    console.open("/dpo/console/trace?lang=zh")
+    field = console.driver.find_element(By.ID, "value")
+    since = console.driver.find_element(By.ID, "since")
+    since.clear()
+    since.send_keys("120d")
+    console.press_enter(field, alliance["subject"])
+    body = console.text()
+    assert "证据摘要" in body and "条事件" in body
+    assert console.driver.find_elements(By.CSS_SELECTOR, "#events tbody tr")
+    console.shot("trace-subject-zh")
     assert not console.refused()
 
 
