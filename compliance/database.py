@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,13 +70,14 @@ def utcnow() -> datetime:
 
 
 def idempotency_match(principal_col: Any, key_col: Any, principal_id: int | None,
-                      key: str) -> ColumnElement[bool]:
-    """The row an Idempotency-Key names: keys are unique per principal (RFC draft
-    idempotency-key-header: per client), never across the alliance. `=` on the principal so
-    the (principal, key) unique index serves the lookup; `IS NULL` for in-process callers
-    that have no principal."""
+                      key: str | Sequence[str]) -> ColumnElement[bool]:
+    """The row an Idempotency-Key names (or the rows of several keys, `IN`: a batch's):
+    keys are unique per principal (RFC draft idempotency-key-header: per client), never
+    across the alliance. `=` on the principal so the (principal, key) unique index serves
+    the lookup; `IS NULL` for in-process callers that have no principal."""
     scope = principal_col.is_(None) if principal_id is None else principal_col == principal_id
-    return scope & (key_col == key)  # type: ignore[no-any-return]
+    match = key_col == key if isinstance(key, str) else key_col.in_(key)
+    return scope & match  # type: ignore[no-any-return]
 
 
 def database_url(explicit: str | None = None, *, create: bool = True) -> str:

@@ -3,16 +3,29 @@ snapshot is derived from."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from datetime import datetime
+from typing import TypeVar, cast
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, Table, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from compliance.audit import anchors
 from compliance.consent.models import ConsentEvent
 from compliance.database import idempotency_match
 from compliance.subjects.models import Brand, Subject
+
+_T = TypeVar("_T")
+_EVENTS = cast(Table, ConsentEvent.__table__)  # Core tables: bulk statements skip the ORM
+_SUBJECTS = cast(Table, Subject.__table__)
+_CHUNK = 2000  # keys per IN list: far below SQLite's (32,766) and PostgreSQL's bound limits
+
+
+def _chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i:i + _CHUNK]
 
 
 class ConsentRepository:
@@ -34,14 +47,38 @@ class ConsentRepository:
         self.session.flush()
         return subject
 
-    def subject_facts(self, brand_id: str, key: str) -> Row | None:
-        """(id, jurisdiction, is_minor) of a subject, without loading the ORM object."""
-        return self.session.execute(select(
-            Subject.id, Subject.jurisdiction, Subject.is_minor).where(
-            Subject.brand_id == brand_id, Subject.subject_key == key)).first()
+    def subjects_facts(self, keys: Iterable[tuple[str, str]]
+                       ) -> dict[tuple[str, str], tuple[int, str, bool]]:
+        """(id, jurisdiction, is_minor) of the subjects under these (brand, key) pairs that
+        exist, without ORM objects: one SELECT per brand and chunk of keys."""
+        by_brand: dict[str, set[str]] = {}
+        for brand_id, key in keys:
+            by_brand.setdefault(brand_id, set()).add(key)
+        out: dict[tuple[str, str], tuple[int, str, bool]] = {}
+        for brand_id, wanted in by_brand.items():
+            for chunk in _chunks(sorted(wanted)):
+                for key, sid, jurisdiction, minor in self.session.execute(select(
+                        Subject.subject_key, Subject.id, Subject.jurisdiction, Subject.is_minor
+                ).where(Subject.brand_id == brand_id, Subject.subject_key.in_(chunk))):
+                    out[(brand_id, key)] = (sid, jurisdiction, bool(minor))
+        return out
 
-    def update_subject(self, subject_id: int, values: Mapping[str, object]) -> None:
-        self.session.execute(update(Subject).where(Subject.id == subject_id).values(**values))
+    def insert_subjects(self, rows: Sequence[Mapping[str, object]]) -> None:
+        """Subjects first seen in a group of consent events, in one executemany; one that a
+        concurrent writer created meanwhile is kept as it is (ON CONFLICT DO NOTHING on the
+        (brand, key) unique constraint): the caller reads the ids back."""
+        if not rows:
+            return
+        dialect = self.session.get_bind().dialect.name
+        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self.session.execute(upsert(_SUBJECTS).on_conflict_do_nothing(
+            index_elements=["brand_id", "subject_key"]), list(rows))
+
+    def update_subjects(self, subject_ids: Iterable[int], values: Mapping[str, object]) -> None:
+        """The same values on many subjects (their activity time, a guardian's consent)."""
+        for chunk in _chunks(sorted(set(subject_ids))):
+            self.session.execute(update(_SUBJECTS).where(
+                _SUBJECTS.c.id.in_(chunk)).values(**values))
 
     def event(self, event_id: int) -> ConsentEvent:
         return self.session.get_one(ConsentEvent, event_id)
@@ -51,25 +88,58 @@ class ConsentRepository:
             ConsentEvent.principal_id, ConsentEvent.idempotency_key, principal_id,
             idempotency_key)))
 
-    def insert_subject(self, values: Mapping[str, object]) -> int:
-        """One Core INSERT ... RETURNING id for a subject first seen in a consent event."""
-        return int(self.session.execute(
-            insert(Subject).values(**values).returning(Subject.id)).scalar_one())
+    def event_ids_for_keys(self, keys: Iterable[tuple[int | None, str]]
+                           ) -> dict[tuple[int | None, str], int]:
+        """The events already stored under these (principal, Idempotency-Key) pairs: one
+        SELECT per principal and chunk of keys (the unique index serves each), the first
+        event where a principal-less key was used twice."""
+        by_principal: dict[int | None, set[str]] = {}
+        for principal_id, key in keys:
+            by_principal.setdefault(principal_id, set()).add(key)
+        out: dict[tuple[int | None, str], int] = {}
+        for principal_id, wanted in by_principal.items():
+            for chunk in _chunks(sorted(wanted)):
+                for stored_key, event_id in self.session.execute(
+                        select(ConsentEvent.idempotency_key, ConsentEvent.id).where(
+                            idempotency_match(ConsentEvent.principal_id,
+                                              ConsentEvent.idempotency_key, principal_id,
+                                              chunk)).order_by(ConsentEvent.id)):
+                    out.setdefault((principal_id, str(stored_key)), event_id)
+        return out
 
-    def insert_event(self, values: Mapping[str, object], *, savepoint: bool = True) -> int:
-        """One Core INSERT ... RETURNING id. On SQLite, writers are serialized (BEGIN
-        IMMEDIATE) and the caller checked the idempotency key in this same transaction, so no
-        concurrent insert can collide: no savepoint. Elsewhere a savepoint keeps a unique
-        violation from aborting the caller's transaction, unless the caller serialized the
-        writers itself (`savepoint=False`, the group-commit writer)."""
-        stmt = insert(ConsentEvent).values(**values).returning(ConsentEvent.id)
-        if not savepoint or self.session.get_bind().dialect.name == "sqlite":
-            event_id = int(self.session.execute(stmt).scalar_one())
+    def events_with_keys(self, event_ids: Iterable[int]) -> dict[int, Row]:
+        """Stored events with their subject's key, by id, as Core rows (a replayed batch
+        compares each with what was re-sent)."""
+        out: dict[int, Row] = {}
+        for chunk in _chunks(sorted(set(event_ids))):
+            for row in self.session.execute(
+                    select(*_EVENTS.c, Subject.subject_key)
+                    .join(Subject, Subject.id == ConsentEvent.subject_id)
+                    .where(ConsentEvent.id.in_(chunk))):
+                out[row.id] = row
+        return out
+
+    def insert_events(self, rows: Sequence[Mapping[str, object]], *, savepoint: bool = True
+                      ) -> list[int]:
+        """Many events in one executemany (`insertmanyvalues`: a few multi-row INSERTs with
+        RETURNING), their ids in the order of `rows`, all anchored. On SQLite, writers are
+        serialized (BEGIN IMMEDIATE) and the caller checked the idempotency keys in this
+        same transaction, so no concurrent insert can collide: no savepoint. Elsewhere a
+        savepoint keeps a unique violation from aborting the caller's transaction, unless
+        the caller serialized the writers itself (`savepoint=False`)."""
+        if not rows:
+            return []
+        if self.session.get_bind().dialect.name == "sqlite":
+            # SQLAlchemy cannot order a multi-row RETURNING on SQLite (it would fall back to
+            # a row at a time), but under the write lock new rowids ascend in VALUES order.
+            stmt = insert(_EVENTS).returning(_EVENTS.c.id)
+            ids = sorted(int(i) for i in self.session.execute(stmt, list(rows)).scalars())
         else:
-            with self.session.begin_nested():
-                event_id = int(self.session.execute(stmt).scalar_one())
-        anchors.touch(self.session, "consent_events", [event_id])
-        return event_id
+            stmt = insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
+            with self.session.begin_nested() if savepoint else nullcontext():
+                ids = [int(i) for i in self.session.execute(stmt, list(rows)).scalars()]
+        anchors.touch(self.session, "consent_events", ids)
+        return ids
 
     def add_many(self, events: Iterable[ConsentEvent]) -> None:
         self.session.add_all(list(events))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,7 +32,7 @@ from privacy.detection.subject_keys import refuse_pii_subject_key
 from privacy.pii import Pii
 
 
-def to_out(ev: ConsentEvent, subject_key: str) -> ConsentOut:
+def to_out(ev: ConsentEvent | Row[Any], subject_key: str) -> ConsentOut:
     return ConsentOut(id=ev.id, brand_id=ev.brand_id, subject=subject_key, purpose=ev.purpose,
                       action=ev.action, separate=ev.separate, by_guardian=ev.by_guardian,
                       notice_version=ev.notice_version, channel=ev.channel,
@@ -83,6 +84,35 @@ class _Plan:
         return f"consent.{body.action}", data, body.brand_id, None
 
 
+@dataclass
+class _Group:
+    """What planning a group knows: read once for all its writes (stored keys, the events
+    they replay, existing subjects), then kept up to date as each write is planned, so a
+    key or subject first seen earlier in the same group is found without a query."""
+    stored: dict[tuple[int | None, str], int]
+    prior: dict[int, Row[Any]]
+    subjects: dict[tuple[str, str], tuple[int, str, bool]]  # id (0: new here), law, minor
+    new: dict[tuple[str, str], dict[str, object]] = field(default_factory=dict)
+    brands: dict[str, str | None] = field(default_factory=dict)  # jurisdiction or None
+    seen: dict[tuple[int | None, str], tuple[ConsentWrite, int]] = field(default_factory=dict)
+    active: set[int] = field(default_factory=set)  # existing subjects with a new event
+    guardians: set[int] = field(default_factory=set)  # ... and a guardian's grant
+
+
+_IN_FIELDS = tuple(ConsentIn.model_fields)
+
+
+def _at_row(exc: ComityError, index: int) -> ComityError:
+    """A batch's refusal named by its row (and field), so the brand finds the row in its
+    export; the message keeps saying what is wrong, never the row's values."""
+    exc.message = f"events[{index}]: {exc.message}"
+    exc.args = (exc.message,)
+    field_name = getattr(exc, "column", None)
+    exc.details = {**exc.details, "row": index,
+                   **({"field": str(field_name)} if field_name is not None else {})}
+    return exc
+
+
 class ConsentService:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -123,89 +153,114 @@ class ConsentService:
                      serialized: bool = False) -> list[tuple[ConsentOut, bool] | ComityError]:
         """Several requests' events in the caller's one transaction, in order, with one
         audit append for all of them (group commit: one transaction, one fsync). Each
-        request is checked before it writes anything, so one that is refused (bad input, a
+        request is checked before anything is written, so one that is refused (bad input, a
         409 on its Idempotency-Key) gets its error in its place and the others go on; an
         error while writing propagates and the caller rolls the whole group back.
         `serialized`: the caller holds the writers' lock (SQLite's write lock, PostgreSQL's
         audit advisory lock) from before the first key lookup, so no concurrent insert can
         collide and no savepoint is needed.
 
-        The hot path of the consent API: Core statements, no ORM unit of work."""
+        The hot path of the consent API and of bulk imports: Core statements, no ORM unit
+        of work, and a fixed number of them per group, not per event (issue 24): one SELECT
+        of the keys already stored, one of the events those replay, one of the subjects,
+        one subject upsert, one executemany of the events, one subject update, one audit
+        append (each chunked by `repository._CHUNK` keys)."""
         if serialized:
             AuditLog(self.session).lock()
         now = utcnow()
-        out: list[tuple[ConsentOut, bool] | ComityError] = []
+        stored = self.repo.event_ids_for_keys(
+            (w.principal_id, w.idempotency_key) for w in writes if w.idempotency_key)
+        group = _Group(stored, self.repo.events_with_keys(stored.values()) if stored else {},
+                       self.repo.subjects_facts((w.body.brand_id, w.body.subject)
+                                                for w in writes))
+        slots: list[_Plan | int | tuple[ConsentOut, bool] | ComityError] = []
+        for w in writes:
+            slot: _Plan | int | tuple[ConsentOut, bool] | ComityError
+            try:
+                slot = self._plan(w, policies, now, group)
+            except ComityError as exc:
+                slot = exc
+            if isinstance(slot, _Plan) and w.idempotency_key:
+                group.seen[(w.principal_id, w.idempotency_key)] = (w, len(slots))
+            slots.append(slot)
+        plans = [(i, s) for i, s in enumerate(slots) if isinstance(s, _Plan)]
+        if group.new:
+            self.repo.insert_subjects(list(group.new.values()))
+            group.subjects.update(self.repo.subjects_facts(group.new))
+        rows = [self._row(p, group.subjects[(p.write.body.brand_id, p.write.body.subject)][0],
+                          now) for _, p in plans]
+        try:
+            ids = self.repo.insert_events(rows, savepoint=not serialized)
+        except IntegrityError:
+            # Not serialized (PostgreSQL, outside the writer): a concurrent request took this
+            # key first, and the savepoint kept our transaction usable.
+            if len(plans) != 1 or plans[0][1].write.idempotency_key is None:
+                raise
+            w = plans[0][1].write
+            assert w.idempotency_key is not None
+            prior_id = self.repo.event_id_for_key(w.principal_id, w.idempotency_key)
+            if prior_id is None:
+                raise
+            try:
+                slots[plans[0][0]] = self._replay(
+                    self.repo.events_with_keys([prior_id])[prior_id], w.body)
+            except ConflictError as exc:
+                slots[plans[0][0]] = exc
+            plans, rows, ids = [], [], []
         audit: list[tuple[str, dict[str, Any], str | None, str | None]] = []
         actors: list[str] = []
-        seen: dict[tuple[int | None, str], tuple[ConsentWrite, ConsentOut]] = {}
-        subjects: dict[tuple[str, str], tuple[int, str, bool]] = {}
-        touched: dict[int, dict[str, object]] = {}
-        for w in writes:
-            try:
-                plan = self._plan(w, policies, now, seen, subjects)
-            except ComityError as exc:
-                out.append(exc)
-                continue
-            if isinstance(plan, tuple):
-                out.append(plan)
-                continue
-            try:
-                result = self._apply(plan, now, subjects, touched, serialized)
-            except IntegrityError:
-                # Not serialized (PostgreSQL, outside the writer): a concurrent request took
-                # this key first, and the savepoint kept our transaction usable.
-                prior_id = (self.repo.event_id_for_key(w.principal_id, w.idempotency_key)
-                            if w.idempotency_key and not serialized else None)
-                if prior_id is None or w.idempotency_key is None:
-                    raise
-                try:
-                    out.append(self._replay(prior_id, w.body, w.idempotency_key))
-                except ConflictError as exc:
-                    out.append(exc)
-                continue
-            out.append((result, True))
-            if w.idempotency_key:
-                seen[(w.principal_id, w.idempotency_key)] = (w, result)
-            audit.append(plan.audit_item(result.id))
-            actors.append(w.actor)
-        for subject_id, values in touched.items():
-            self.repo.update_subject(subject_id, values)
+        for (i, plan), row, event_id in zip(plans, rows, ids, strict=True):
+            slots[i] = (self._out(plan, row, event_id), True)
+            audit.append(plan.audit_item(event_id))
+            actors.append(plan.write.actor)
+        for activity in (group.active, group.guardians):
+            activity.difference_update(plan.facts[0] for _, plan in plans if not plan.facts[0])
+        self.repo.update_subjects(group.active, {"last_activity_at": now})
+        self.repo.update_subjects(group.guardians, {"guardian_consent": True})
         if audit:
             AuditLog(self.session).record_many(audit, actor=actors[0], actors=actors,
                                                occurred_at=now)
+        out: list[tuple[ConsentOut, bool] | ComityError] = []
+        for slot in slots:
+            if isinstance(slot, int):  # a key first used earlier in this group
+                first = slots[slot]
+                assert isinstance(first, tuple | ComityError)
+                out.append(first if isinstance(first, ComityError) else (first[0], False))
+            else:
+                assert not isinstance(slot, _Plan)
+                out.append(slot)
         return out
 
-    def _plan(self, w: ConsentWrite, policies: PolicySet, now: datetime,
-              seen: dict[tuple[int | None, str], tuple[ConsentWrite, ConsentOut]],
-              subjects: dict[tuple[str, str], tuple[int, str, bool]]
-              ) -> _Plan | tuple[ConsentOut, bool]:
-        """Everything `record` decides before it writes: a replay's answer, or the event to
-        append. Reads only, so a refusal here leaves the transaction as it was."""
+    def _plan(self, w: ConsentWrite, policies: PolicySet, now: datetime, group: _Group
+              ) -> _Plan | int | tuple[ConsentOut, bool]:
+        """Everything `record` decides before it writes: a replay's answer (the index of
+        the group's first write under the same key, or the stored event's), or the event to
+        append. Reads nothing the group did not read already, writes nothing, so a refusal
+        here leaves the transaction as it was."""
         body, key = w.body, w.idempotency_key
         if key:
-            earlier = seen.get((w.principal_id, key))
+            earlier = group.seen.get((w.principal_id, key))
             if earlier is not None:
                 if _comparable(earlier[0].body) != _comparable(body):
                     raise ConflictError(_KEY_REUSED)
-                return earlier[1], False
-            prior_id = self.repo.event_id_for_key(w.principal_id, key)
+                return earlier[1]
+            prior_id = group.stored.get((w.principal_id, key))
             if prior_id is not None:
-                return self._replay(prior_id, body, key)
+                return self._replay(group.prior[prior_id], body)
         purpose = policies.purpose(body.purpose)
         when = event_time(body.occurred_at, now, policies.consent_time)
-        facts = subjects.get((body.brand_id, body.subject))
+        subject = (body.brand_id, body.subject)
+        facts = group.subjects.get(subject)
         new_subject = None
         if facts is None:
-            row = self.repo.subject_facts(body.brand_id, body.subject)
-            if row is None:
-                refuse_pii_subject_key(body.subject)
+            refuse_pii_subject_key(body.subject)
+            if body.brand_id not in group.brands:
                 brand = self.repo.brand(body.brand_id)
-                if brand is None:
-                    raise NotFoundError("brand_id: the brand is not registered")
-                new_subject = brand.jurisdiction
-                facts = (0, brand.jurisdiction, bool(body.is_minor))
-            else:
-                facts = (row[0], row[1], bool(row[2]))
+                group.brands[body.brand_id] = None if brand is None else brand.jurisdiction
+            new_subject = group.brands[body.brand_id]
+            if new_subject is None:
+                raise NotFoundError("brand_id: the brand is not registered")
+            facts = (0, new_subject, bool(body.is_minor))
         _, jurisdiction, is_minor = facts
         rules = policies.jurisdictions[jurisdiction]
         guardian = False
@@ -219,66 +274,68 @@ class ConsentService:
                                  "consent must come from a parent or guardian "
                                  "(`by_guardian: true`)", column="by_guardian")
             guardian = is_minor and body.by_guardian
-        return _Plan(w, purpose.key, when.occurred_at, when.late, facts, new_subject, guardian)
-
-    def _apply(self, plan: _Plan, now: datetime,
-               subjects: dict[tuple[str, str], tuple[int, str, bool]],
-               touched: dict[int, dict[str, object]], serialized: bool) -> ConsentOut:
-        """The writes of one planned event: its subject when new, the event row (anchored);
-        the subject's activity is updated once per group, after the loop."""
-        body, w = plan.write.body, plan.write
-        subject_id, jurisdiction, is_minor = plan.facts
-        if plan.new_jurisdiction is not None:
-            subject_id = self.repo.insert_subject({
+        # Planned: what the group's later writes see of this subject.
+        if new_subject is not None:
+            group.subjects[subject] = facts
+            group.new[subject] = {
                 "brand_id": body.brand_id, "subject_key": body.subject,
                 "jurisdiction": jurisdiction, "is_minor": is_minor,
-                "guardian_consent": plan.guardian, "created_at": now,
-                "last_activity_at": now})
+                "guardian_consent": guardian, "created_at": now, "last_activity_at": now}
+        elif subject in group.new:
+            group.new[subject]["guardian_consent"] = (
+                bool(group.new[subject]["guardian_consent"]) or guardian)
         else:
-            values = touched.setdefault(subject_id, {})
-            values["last_activity_at"] = now
-            if plan.guardian:
-                values["guardian_consent"] = True
-        subjects[(body.brand_id, body.subject)] = (subject_id, jurisdiction, is_minor)
-        values = {"brand_id": body.brand_id, "subject_id": subject_id, "purpose": plan.purpose,
-                  "action": body.action, "separate": body.separate,
-                  "by_guardian": body.by_guardian, "notice_version": body.notice_version,
-                  "channel": body.channel, "lawful_basis": body.lawful_basis,
-                  "actor": w.actor, "occurred_at": plan.occurred_at, "recorded_at": now,
-                  "idempotency_key": w.idempotency_key, "principal_id": w.principal_id}
-        event_id = self.repo.insert_event(values, savepoint=not serialized)
-        return ConsentOut(id=event_id, brand_id=body.brand_id, subject=body.subject,
-                          purpose=plan.purpose, action=body.action, separate=body.separate,
-                          by_guardian=body.by_guardian, notice_version=body.notice_version,
-                          channel=body.channel, lawful_basis=body.lawful_basis,
-                          actor=w.actor, occurred_at=plan.occurred_at, recorded_at=now)
+            group.active.add(facts[0])
+            if guardian:
+                group.guardians.add(facts[0])
+        return _Plan(w, purpose.key, when.occurred_at, when.late, facts, new_subject, guardian)
+
+    @staticmethod
+    def _row(plan: _Plan, subject_id: int, now: datetime) -> dict[str, Any]:
+        """The consent_events row of a planned event."""
+        body, w = plan.write.body, plan.write
+        return {"brand_id": body.brand_id, "subject_id": subject_id, "purpose": plan.purpose,
+                "action": body.action, "separate": body.separate,
+                "by_guardian": body.by_guardian, "notice_version": body.notice_version,
+                "channel": body.channel, "lawful_basis": body.lawful_basis,
+                "actor": w.actor, "occurred_at": plan.occurred_at, "recorded_at": now,
+                "idempotency_key": w.idempotency_key, "principal_id": w.principal_id}
+
+    @staticmethod
+    def _out(plan: _Plan, row: dict[str, Any], event_id: int) -> ConsentOut:
+        return ConsentOut(id=event_id, brand_id=row["brand_id"], subject=plan.write.body.subject,
+                          purpose=row["purpose"], action=row["action"],
+                          separate=row["separate"], by_guardian=row["by_guardian"],
+                          notice_version=row["notice_version"], channel=row["channel"],
+                          lawful_basis=row["lawful_basis"], actor=row["actor"],
+                          occurred_at=row["occurred_at"], recorded_at=row["recorded_at"])
 
     def record_many(self, events: list[ConsentImportItem], *, actor: str,
                     policies: PolicySet, principal_id: int | None = None
                     ) -> tuple[int, int]:
         """A batch of events, each under its own idempotency key, in the caller's one
-        transaction: any bad event fails the whole batch. Returns (created, replayed)."""
-        writes = [ConsentWrite(ConsentIn.model_validate(item.model_dump(
-            exclude={"idempotency_key"})), actor, item.idempotency_key, principal_id)
-            for item in events]
+        transaction, serialized with every other writer from its first read (so a batch
+        sent twice at once still writes each event once): any bad event fails the whole
+        batch, its error naming the row (`events[i]`, `details.row`) and field, never its
+        values. Returns (created, replayed)."""
+        writes = [ConsentWrite(ConsentIn.model_construct(  # validated already, as the item
+            **{f: getattr(item, f) for f in _IN_FIELDS}), actor, item.idempotency_key,
+            principal_id) for item in events]
         created = 0
-        for result in self.record_group(writes, policies=policies):
+        for i, result in enumerate(self.record_group(writes, policies=policies,
+                                                     serialized=True)):
             if isinstance(result, ComityError):
-                raise result
+                raise _at_row(result, i)
             created += result[1]
         return created, len(events) - created
 
-    def _replay(self, prior_id: int, body: ConsentIn, key: str
-                ) -> tuple[ConsentOut, bool]:
-        prior = self.repo.event(prior_id)
-        subj = self.repo.subject_by_id(prior.subject_id)
-        assert subj is not None
-        same = (prior.brand_id, subj.subject_key, prior.purpose, prior.action, prior.separate,
+    def _replay(self, prior: Row[Any], body: ConsentIn) -> tuple[ConsentOut, bool]:
+        same = (prior.brand_id, prior.subject_key, prior.purpose, prior.action, prior.separate,
                 prior.by_guardian, prior.notice_version, prior.channel, prior.lawful_basis
                 ) == _comparable(body)
         if not same:
             raise ConflictError(_KEY_REUSED)
-        return to_out(prior, subj.subject_key), False
+        return to_out(prior, prior.subject_key), False
 
     def list_events(self, *, brand_id: str | None, subject: str | None, purpose: str | None,
              after_id: int, limit: int) -> list[ConsentOut]:
