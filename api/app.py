@@ -23,6 +23,7 @@ from api.routers import (
     metrics,
     models,
     operations,
+    overlaps,
     pii,
     reports,
     requests,
@@ -41,6 +42,7 @@ def create_app(db: Database | None = None, limits: Limits | None = None) -> Fast
     app.state.policies = services.policies
     app.state.pii_scanner = services.scanner
     app.state.aggregates = services.aggregates
+    app.state.overlaps = services.overlaps
     app.state.metrics = Metrics(services.db)  # outermost: 413s and 429s are counted too
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     if jsonlog.enabled():
@@ -51,6 +53,7 @@ def create_app(db: Database | None = None, limits: Limits | None = None) -> Fast
         app.include_router(r)
     app.include_router(governance.router)  # issue 22
     app.include_router(gpc.router)  # issue 22: Sec-GPC
+    app.include_router(overlaps.router)  # issue 26
 
     @app.exception_handler(ComityError)
     async def _comity_error(_: Request, exc: ComityError) -> JSONResponse:

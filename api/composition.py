@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # OpenDP, Presidio, Flower: loaded only by what uses them
     from privacy.aggregates.federated import FederatedPlan
     from privacy.aggregates.service import AggregateService
     from privacy.detection.analyzer import PiiScanner
+    from privacy.overlap.schemas import PsiCounts
+    from privacy.overlap.service import OverlapService
 
 
 def simulated_secure_sum(plan: FederatedPlan) -> tuple[np.ndarray, int]:
@@ -25,6 +27,17 @@ def simulated_secure_sum(plan: FederatedPlan) -> tuple[np.ndarray, int]:
     from federation.runtime.simulation import simulate_secure_sum
 
     return simulate_secure_sum(plan)
+
+
+def simulated_overlap(run_id: str, brands: tuple[str, str], as_of: str, exact: bool
+                      ) -> PsiCounts:
+    """Cross-brand PSI through Flower's simulation runtime, the two brands' nodes named in
+    `COMITY_SIMULATION_NODES` (as for federated aggregates)."""
+    from federation.gate.overlap import OverlapRequest
+    from federation.runtime.simulation import simulate_overlap
+
+    return simulate_overlap(OverlapRequest(run_id=run_id, brands=brands, as_of=as_of,
+                                           exact=exact))
 
 
 class Services:
@@ -59,6 +72,12 @@ class Services:
         from privacy.aggregates.service import AggregateService
 
         return AggregateService(self.db, self.policies, secure_sum=simulated_secure_sum)
+
+    @cached_property
+    def overlaps(self) -> OverlapService:
+        from privacy.overlap.service import OverlapService
+
+        return OverlapService(self.db, self.policies, run=simulated_overlap)
 
 
 @lru_cache(maxsize=1)

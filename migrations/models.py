@@ -22,6 +22,7 @@ from federation.coordinator.lineage.models import (
 from privacy.aggregates.models import BudgetLedger, DpDataset, DpRelease, PrivacyBudget
 from privacy.experiments.models import Experiment
 from privacy.masking.models import PiiReveal
+from privacy.overlap.models import OverlapRun
 from privacy.vault.models import SubjectKey, SubjectPii
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "DpRelease",
     "Experiment",
     "ImpactAssessment",
+    "OverlapRun",
     "Incident",
     "ModelVersion",
     "PiiReveal",

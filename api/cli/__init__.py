@@ -18,6 +18,7 @@ from api.cli import (
     governance,
     node,
     operations,
+    overlap,
     pii,
 )
 
@@ -34,6 +35,7 @@ app.command()(admin.serve)
 app.command()(admin.doctor)
 app.command()(admin.report)
 app.command()(aggregates.query)
+app.command()(overlap.overlap)
 app.add_typer(alliance.brand_app, name="brand")
 app.add_typer(alliance.runs_app, name="runs")
 app.add_typer(alliance.models_app, name="models")

@@ -36,7 +36,7 @@ ANCHORED_TABLES: tuple[str, ...] = (
     "training_runs", "training_run_brands", "training_rounds", "model_versions", "api_tokens",
     "principals",
     "impact_assessments", "transfer_mechanisms", "cross_border_transfers", "incidents",
-    "experiments", "pii_reveals",
+    "experiments", "pii_reveals", "overlap_runs",
 )
 TEXT_IDS = frozenset({"training_runs", "subject_requests", "impact_assessments",
                       "incidents"})  # uuid keys; the rest are integers

@@ -47,6 +47,19 @@ class AgreementRule(_Frozen):
     explanation: str = Field(min_length=1)
 
 
+class JoinKey(_Frozen):
+    """The key two brands may match customers on in a private set intersection (PIPL Art. 23
+    provision to another handler, with separate consent): the data category of the column,
+    how both normalize it, and which parties may receive the intersection itself rather
+    than only its noisy size."""
+
+    category: str = Field(min_length=1)
+    normalize: Literal["e164"]
+    default_region: str = Field(min_length=2, max_length=2)
+    exact_to: tuple[str, ...] = ()
+    source: str = Field(min_length=1)
+
+
 class Agreement(_Frozen):
     key: str = RuleKey
     version: str = Field(min_length=1)
@@ -57,6 +70,7 @@ class Agreement(_Frozen):
     retention: AgreementRetention
     parties: tuple[Party, ...]
     rules: tuple[AgreementRule, ...]
+    join_key: JoinKey | None = None
 
     @model_validator(mode="after")
     def _parties_unique(self) -> Agreement:

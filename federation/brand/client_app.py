@@ -3,7 +3,8 @@
 Three handlers: `query` runs the privacy gate and reports counts and the consent snapshot
 digest (no identifiers); `train` and `evaluate` run the brand's local work
 (`federation.brand.local`); a SecAgg+ train round may instead carry a DP aggregate plan
-(`federation.brand.aggregates`). Only weights, counts, bounded aggregates and metrics leave the
+(`federation.brand.aggregates`); `query.psi` runs a stage of a cross-brand overlap
+(`federation.brand.overlap`). Only weights, counts, bounded aggregates and metrics leave the
 brand, and the outermost mod (`federation.brand.wire_mod`) checks every reply before it does.
 """
 
@@ -22,6 +23,7 @@ from federation.brand.node import BrandNode, node_of, prepare_for_run
 from federation.brand.run_cache import RunCache
 from federation.brand.secagg import secagg_when_asked
 from federation.brand.wire_mod import declare_population, wire_audit_mod
+from federation.gate.overlap import PSI_ACTION
 from federation.gate.report import GateReport
 from federation.settings import RunSettings, is_aggregate_round
 
@@ -65,6 +67,14 @@ def _aggregate(config: dict[str, Any], context: Context) -> Trained:
     from federation.brand.aggregates import answer  # OpenDP and Polars: only for these rounds
 
     return answer(config, context)
+
+
+@app.query(PSI_ACTION)
+def overlap(msg: Message, context: Context) -> Message:
+    """One stage of a cross-brand PSI (`federation.brand.overlap`): blinded points only."""
+    from federation.brand.overlap import handle  # Polars and phonenumbers: only for these
+
+    return handle(msg, context)
 
 
 @app.train()

@@ -5,7 +5,8 @@
 Every record of every reply a brand sends is described (kind, dtype, shape, size, SHA-256) and
 checked against what the protocol may carry: numeric model tensors, numeric metrics, the
 SecAgg+ protocol's key material, and a short list of declared string fields (digests, rule ids,
-column names, empty status messages). A string anywhere else, an array of strings or objects,
+column names, empty status messages), and a PSI round's blinded points (uint8, 32 bytes
+each, `federation.gate.overlap`). A string anywhere else, an array of strings or objects,
 or an array with a dimension equal to the brand's number of customers or examples (a user
 embedding, per-row outputs) is a violation: the brand-side mod turns the reply into an error so
 it never leaves, and the coordinator fails the run if one arrives anyway.
@@ -23,6 +24,8 @@ from typing import Any
 from flwr.app import RecordDict
 from flwr.common import bytes_to_ndarray
 
+from federation.gate.overlap import PSI_RECORD, PSI_REPLY
+
 HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 TOKEN = re.compile(r"^[A-Za-z0-9_.:\-]{0,128}$")
 # The gate's own reasons for dropping a column (federation.gate.rules), nothing free-form.
@@ -39,6 +42,7 @@ STRING_FIELDS: dict[tuple[str, str], str] = {
     ("gate", "excluded-rules"): "rule-count",
     ("fitres.status", "message"): "empty",
     ("evaluateres.status", "message"): "empty",
+    (PSI_REPLY, "brand-id"): "token",
 }
 SECAGG_RECORD = "secaggplus"
 MASKED_PARAMS = "masked_params"
@@ -109,6 +113,16 @@ def _masked(cap: Capture, name: str, key: str, values: list[Any], forbidden: set
                                   f"to the brand's row count {sorted(tied)}")
 
 
+def _blinded(cap: Capture, key: str, dtype: str, shape: list[int]) -> None:
+    """A PSI message carries one blinded point per entered customer by construction (DH-PSI
+    reveals set sizes, nothing else): its row count is not checked against the population,
+    but it must be exactly 32-byte points (`federation.gate.overlap`), nothing wider."""
+    cap.entries[-1].kind = "blinded-points"
+    if dtype != "uint8" or len(shape) != 2 or shape[1] != 32:
+        cap.violations.append(f"{PSI_RECORD}.{key}: blinded points must be (n, 32) uint8, "
+                              f"got {dtype} {shape}")
+
+
 def inspect_content(content: RecordDict, *, brand: str, message_type: str,
                     population: Iterable[int] = ()) -> Capture:
     """Pure: describe and check one message's content. `population` holds the counts a
@@ -122,6 +136,9 @@ def inspect_content(content: RecordDict, *, brand: str, message_type: str,
                                      _digest(arr.data)))
             if not arr.dtype.startswith(NUMERIC_DTYPES):
                 cap.violations.append(f"{name}.{key}: array of {arr.dtype}")
+            if name == PSI_RECORD:
+                _blinded(cap, key, arr.dtype, shape)
+                continue
             tied = forbidden.intersection(shape)
             if tied:
                 cap.violations.append(f"{name}.{key}: shape {shape} has a dimension equal to "

@@ -23,9 +23,12 @@ from compliance.database import Database
 from federation.brand.client_app import app as brand_client_app
 from federation.coordinator.aggregate_round import secure_sum
 from federation.coordinator.coordinator import ProgressFn, RunOutcome, run_federated
+from federation.coordinator.overlap_round import relay_overlap
 from federation.errors import FederationError
+from federation.gate.overlap import OverlapRequest
 from federation.settings import RunSettings
 from privacy.aggregates.federated import FederatedPlan
+from privacy.overlap.schemas import PsiCounts
 
 T = TypeVar("T")
 
@@ -81,3 +84,12 @@ def simulate_secure_sum(plan: FederatedPlan, client_app: ClientApp = brand_clien
     return run_in_simulation(lambda grid, context: secure_sum(grid, context, plan),
                              n_nodes=len(plan.spec.silos), client_app=client_app,
                              what="the federated aggregate round")
+
+
+def simulate_overlap(req: OverlapRequest, client_app: ClientApp = brand_client_app
+                     ) -> PsiCounts:
+    """A cross-brand PSI in simulation: two virtual SuperNodes, the brands of `req`, the
+    coordinator relaying blinded points between them in query rounds."""
+    return run_in_simulation(lambda grid, _context: relay_overlap(grid, req),
+                             n_nodes=2, client_app=client_app, num_cpus=2,
+                             what="the cross-brand overlap")

@@ -22,6 +22,7 @@ from privacy.aggregates.service import AggregateService
 from tests.api.test_aggregates import QUERY, registered  # noqa: F401  (fixture)
 from tests.compliance.governance.records import governance_records
 from tests.privacy.experiments.records import operations_records
+from tests.privacy.overlap.records import overlap_records
 
 Auth = Callable[[str], dict[str, str]]
 pytestmark = pytest.mark.integration
@@ -35,7 +36,8 @@ EDIT = {"consent_events": ("action", "grant"), "subject_requests": ("status", "c
         "principals": ("name", "mallory"), "impact_assessments": ("status", "draft"),
         "transfer_mechanisms": ("kind", "security_assessment"),
         "cross_border_transfers": ("individuals", 1), "incidents": ("status", "closed"),
-        "experiments": ("control_arm", "b"), "pii_reveals": ("approved_by", "forged")}
+        "experiments": ("control_arm", "b"), "pii_reveals": ("approved_by", "forged"),
+        "overlap_runs": ("size_released", 999)}
 # Unique columns a forged copy of a row must change to be insertable.
 UNIQUE: dict[str, dict[str, object]] = {
     "consent_events": {"idempotency_key": None}, "subject_requests": {
@@ -43,7 +45,7 @@ UNIQUE: dict[str, dict[str, object]] = {
     "model_versions": {"version": 999}, "budget_ledgers": {"period_key": "forged"},
     "privacy_budgets": {"requester": "service:forged"}, "training_rounds": {"round": 999},
     "training_run_brands": {"brand_id": "brand-b"}, "principals": {"name": "forged"},
-    "experiments": {"key": "forged"}}
+    "experiments": {"key": "forged"}, "overlap_runs": {"run_id": "forged"}}
 
 
 @pytest.fixture
@@ -69,6 +71,7 @@ def populated(client: TestClient, auth: Auth, db: Database,
         lineage.complete("run-anchor", {"final": {"auc": 0.8}}, weights)
     governance_records(db)
     operations_records(db)
+    overlap_records(db)
     with db.reading() as s:
         clean = AuditLog(s).verify()
     assert clean.verified, clean.problem

@@ -1,0 +1,187 @@
+"""Answer an overlap request: agreement and assessment, budget, PSI, release, record and
+audit, in that order (the order of `privacy.aggregates.service`).
+
+Cardinality mode (the default) releases the size with OpenDP noise: one person adds or
+removes at most one key at each brand (the join keys are distinct per brand), so the size
+moves by at most 1 (`privacy.overlap.release`). The epsilon is charged to the requester's
+ledger on the brand pair's overlap dataset (`overlap:<a>+<b>`, made on first use), in the
+transaction that records the release. Exact mode gives the intersection to the requesting
+brand only, and only where the agreement's join key lists it in `exact_to`; nothing is
+noised there and nothing is charged: the brand learns its own consented customers that the
+other brand also holds, as its customers' separate consent allows (PIPL Art. 23).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from compliance.audit import anchors
+from compliance.audit.service import AuditLog
+from compliance.database import Database, utcnow
+from compliance.errors import ComityError, NotFoundError
+from compliance.governance.errors import RunRefused
+from compliance.governance.service import GovernanceService
+from compliance.policy.governance import check_agreement, load_governance
+from compliance.policy.schemas import PolicySet
+from compliance.subjects.models import Brand
+from privacy.aggregates.errors import BudgetExhausted
+from privacy.aggregates.ledger import MICRO, Ledger, to_micro
+from privacy.aggregates.models import DpDataset
+from privacy.overlap.models import OverlapRun
+from privacy.overlap.release import noisy_size
+from privacy.overlap.schemas import OverlapIn, OverlapOut, PsiCounts
+
+PURPOSE = "cross_brand_sharing"
+EXACT_RULE = "alliance.join_key.exact_to"
+# run id, (requesting brand, other brand), consent as-of (ISO), exact -> what the relay saw
+PsiRunner = Callable[[str, tuple[str, str], str, bool], PsiCounts]
+
+
+def dataset_name(brands: tuple[str, str]) -> str:
+    a, b = sorted(brands)
+    name = f"overlap:{a}+{b}"
+    return name if len(name) <= 64 else f"overlap:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
+
+
+class OverlapService:
+    def __init__(self, db: Database, policies: PolicySet, *, run: PsiRunner | None = None
+                 ) -> None:
+        self.db = db
+        self.policies = policies
+        self.governance = load_governance(policies)
+        self.run = run
+
+    def _dataset(self, session: Session, brands: tuple[str, str], actor: str) -> int:
+        """The brand pair's ledger dataset: no file, no columns, only a budget."""
+        name = dataset_name(brands)
+        found = session.scalar(select(DpDataset.id).where(DpDataset.name == name))
+        if found is not None:
+            return int(found)
+        row = DpDataset(name=name, source="", format="psi", unit_col="join_key",
+                        max_rows_per_unit=1, max_rows=0, jurisdiction="pipl", columns={},
+                        silos={b: "" for b in sorted(brands)}, registered_by=actor,
+                        registered_at=utcnow())
+        session.add(row)
+        session.flush()
+        return row.id
+
+    def _refuse(self, run_id: str, requester: str, brands: tuple[str, str], actor: str,
+                exc: ComityError, rule_id: str | None) -> ComityError:
+        with self.db.unit_of_work() as session:
+            AuditLog(session).record("overlap.refused", actor=actor, rule_id=rule_id, data={
+                "run_id": run_id, "requester": requester, "brands": list(brands),
+                "reason": exc.message})
+        return exc
+
+    def _check(self, run_id: str, requester: str, body: OverlapIn, actor: str) -> None:
+        """Both brands registered, the agreement and an approved assessment cover the
+        purpose (PIPL Art. 20, 55(3)), both brands agreed to the join key's category, and
+        exact mode only for a brand the agreement allows it to."""
+        brands = (body.brands[0], body.brands[1])
+        jk = self.governance.agreement.join_key
+        with self.db.unit_of_work() as session:
+            for b in brands:
+                if session.get(Brand, b) is None:
+                    raise NotFoundError(f"brand '{b}' is not registered")
+            refused: ComityError | None = GovernanceService(
+                session, self.policies, self.governance).refusal(
+                kind="overlap", run_id=run_id, brands=list(brands), purpose=PURPOSE,
+                actor=actor)
+        if refused is not None:
+            raise refused
+        if jk is None:
+            raise self._refuse(run_id, requester, brands, actor, ComityError(
+                "the alliance agreement names no join key for overlaps", status_code=403),
+                None)
+        cat = check_agreement(self.governance.agreement, parties=brands, purpose=PURPOSE,
+                              categories=[jk.category], on=utcnow().date())
+        if cat is not None:
+            raise self._refuse(run_id, requester, brands, actor,
+                               RunRefused(cat.rule_id, cat.explanation), cat.rule_id)
+        if body.exact and brands[0] not in jk.exact_to:
+            raise self._refuse(run_id, requester, brands, actor, RunRefused(
+                EXACT_RULE, f"the agreement gives the intersection itself only to "
+                f"{', '.join(jk.exact_to) or 'no brand'}; ask for the noisy size"), EXACT_RULE)
+
+    def overlap(self, requester: str, body: OverlapIn, *, actor: str | None = None
+                ) -> OverlapOut:
+        actor = actor or requester
+        if self.run is None:
+            raise ComityError("overlaps are not configured on this server", status_code=501)
+        run_id = str(uuid.uuid4())
+        brands = (body.brands[0], body.brands[1])
+        self._check(run_id, requester, body, actor)
+        jk = self.governance.agreement.join_key
+        assert jk is not None
+        cost = 0 if body.exact else to_micro(body.epsilon)
+        now = utcnow()
+        if not body.exact:
+            with self.db.unit_of_work() as session:
+                ds_id = self._dataset(session, brands, actor)
+                remaining = Ledger(session, self.policies.aggregates).peek(requester, ds_id, now)
+            if round(remaining * MICRO) < cost:
+                with self.db.unit_of_work() as session:
+                    state = Ledger(session, self.policies.aggregates).refuse(requester, ds_id,
+                                                                            now)
+                exc = BudgetExhausted(requested=body.epsilon, remaining=state.remaining,
+                                      period_key=state.period_key)
+                raise self._refuse(run_id, requester, brands, actor, exc, None)
+        counts = self.run(run_id, brands, now.isoformat(), body.exact)
+        return self.record(run_id, requester, actor, body, counts, now, cost)
+
+    def record(self, run_id: str, requester: str, actor: str, body: OverlapIn,
+               counts: PsiCounts, as_of: datetime, cost: int) -> OverlapOut:
+        """Release what a completed PSI found (noised unless exact), spend `cost` micro-epsilon,
+        and record the run with its audit event, in one transaction."""
+        jk = self.governance.agreement.join_key
+        assert jk is not None
+        brands = (body.brands[0], body.brands[1])
+        scale = ci = None
+        if body.exact:
+            if counts.matched != counts.size:
+                raise ComityError(f"the requesting brand matched {counts.matched} keys, the "
+                                  f"relay counted {counts.size}", status_code=502)
+            size = counts.size
+        else:
+            size, scale, accuracy = noisy_size(counts.size, body.epsilon)
+            ci = (max(0.0, size - accuracy), size + accuracy)
+        remaining = None
+        ledger_id = None
+        with self.db.unit_of_work() as session:
+            if not body.exact:
+                ds_id = self._dataset(session, brands, actor)
+                state = Ledger(session, self.policies.aggregates).spend(requester, ds_id, cost,
+                                                                        utcnow())
+                if not state.ok:
+                    AuditLog(session).record("overlap.refused", actor=actor, data={
+                        "run_id": run_id, "requester": requester, "brands": list(brands),
+                        "reason": "budget"})
+                    raise BudgetExhausted(requested=body.epsilon, remaining=state.remaining,
+                                          period_key=state.period_key)
+                remaining, ledger_id = state.remaining, state.ledger_id
+            row_id = session.execute(insert(OverlapRun).values(
+                run_id=run_id, requester=requester, actor=actor, requesting_brand=brands[0],
+                other_brand=brands[1], mode="exact" if body.exact else "cardinality",
+                join_key=f"{jk.category}:{jk.normalize}",
+                agreement_version=self.governance.agreement.version, consent_as_of=as_of,
+                entered=counts.entered, size_released=size, epsilon_micro=cost,
+                ledger_id=ledger_id, created_at=utcnow()).returning(OverlapRun.id)).scalar_one()
+            anchors.touch(session, "overlap_runs", [row_id])
+            AuditLog(session).record("overlap.release", actor=actor, rule_id=None, data={
+                "run_id": run_id, "requester": requester, "brands": list(brands),
+                "mode": "exact" if body.exact else "cardinality",
+                "join_key": f"{jk.category}:{jk.normalize}", "entered": counts.entered,
+                "size_released": size, "epsilon": cost / MICRO, "noise_scale": scale,
+                "epsilon_remaining": remaining, "overlap_run_id": row_id})
+        return OverlapOut(
+            run_id=run_id, brands=list(brands), mode="exact" if body.exact else "cardinality",
+            join_key=f"{jk.category}:{jk.normalize}", entered=counts.entered, size=size,
+            noise_scale=scale, ci95=ci, epsilon_spent=cost / MICRO,
+            epsilon_remaining=remaining,
+            result_at=f"{brands[0]}: state/overlaps/{run_id}.csv" if body.exact else None,
+            bytes_sent=counts.bytes_sent)
