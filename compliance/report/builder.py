@@ -28,6 +28,7 @@ from compliance.report.consent_coverage import (
     consent_section,
     unenforced_separate,
 )
+from compliance.report.cross_brand import cross_brand_section
 from compliance.report.evidence import Window, evidence
 from compliance.report.governance import governance_section
 from compliance.report.period import Period
@@ -279,6 +280,7 @@ def build_report(session: Session, *, as_of: datetime | None = None,
         "consent_coverage": consent,
         "requests": requests,
         "automated_decisions": automated_decisions_section(session, window),
+        "cross_brand": cross_brand_section(session, window),
         "retention": retention,
         "pii_findings": pii,
         "training_runs": runs,
