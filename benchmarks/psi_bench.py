@@ -39,7 +39,7 @@ def _keys(party: int, n: int, shared: int, start: int, stop: int) -> list[str]:
     return [f"+86138{base + i:08d}" for i in range(start, stop)]
 
 
-def _open(path: Path, n: int) -> np.ndarray:
+def _open(path: Path, n: int) -> np.memmap[Any, Any]:
     return np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(n, POINT_BYTES))
 
 
@@ -113,12 +113,13 @@ def main() -> None:
     ap.add_argument("--shared", type=float, default=0.3)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    out = {"machine": {"cpus": os.cpu_count(), "load_avg_1m_at_start": os.getloadavg()[0],
-                       "note": "shared machine: other engineers' jobs ran at the same time"},
-           "runs": []}
+    runs: list[dict[str, Any]] = []
+    machine = {"cpus": os.cpu_count(), "load_avg_1m_at_start": os.getloadavg()[0],
+               "note": "shared machine: other engineers' jobs ran at the same time"}
+    out: dict[str, Any] = {"runs": runs, "machine": machine}
     for n in (int(s) for s in args.sizes.split(",")):
         res = run(n, args.shared)
-        out["runs"].append(res)
+        runs.append(res)
         print(json.dumps(res), flush=True)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
