@@ -12,6 +12,7 @@ from typing import cast
 from flwr.app import MetricRecord, RecordDict
 
 from federation.models.churn import FAMILIES
+from federation.models.selection import best_by_validation
 
 WEIGHT_KEY = "num-examples"
 
@@ -41,11 +42,4 @@ def choose_family(validation: Mapping[str, Mapping[str, float]], *, key: str = "
                   order: Sequence[str] = FAMILIES) -> str:
     """The family with the best federated validation `key` (NaN loses; on a tie the one
     earlier in `order`, the simpler model)."""
-    if not validation:
-        raise ValueError("no candidate family was validated")
-
-    def score(name: str) -> tuple[float, int]:
-        v = float(validation[name].get(key, float("nan")))
-        rank = order.index(name) if name in order else len(order)
-        return (v if math.isfinite(v) else -math.inf, -rank)
-    return max(validation, key=score)
+    return best_by_validation(validation, keys=(key,), order=order)

@@ -37,6 +37,9 @@ from federation.models.item_statistics import (
     transition_sum,
 )
 from federation.models.recommend import RecData
+from federation.models.selection import best_by_validation
+
+RANKING_KEYS = ("hr10", "ndcg10")  # HR@10 chooses, NDCG@10 breaks ties
 
 Candidate = dict[str, Any]  # {"family": "ease", "lam": 50.0}, {"family": "markov", ...}
 FAMILIES = ("ease", "markov", "blend")
@@ -204,23 +207,18 @@ def best(candidates: list[Candidate], figures: list[dict[str, float]],
          family: str | None = None) -> tuple[Candidate, dict[str, float]]:
     """The candidate (of `family`, or any) with the highest validation HR@10, NDCG@10
     breaking ties, NaN losing; the earlier one on a full tie."""
-    def key(k: int) -> tuple[float, float, int]:
-        f = figures[k]
-        return (np.nan_to_num(f["hr10"], nan=-np.inf),
-                np.nan_to_num(f["ndcg10"], nan=-np.inf), -k)
-    pool = [k for k, c in enumerate(candidates) if family in (None, c["family"])]
+    pool = {str(k): figures[k] for k, c in enumerate(candidates)
+            if family in (None, c["family"])}
     if not pool:
         raise ValueError(f"no candidate of family '{family}'")
-    k = max(pool, key=key)
+    k = int(best_by_validation(pool, keys=RANKING_KEYS))
     return candidates[k], figures[k]
 
 
 def choose(validation: dict[str, dict[str, Any]]) -> str:
     """The family to serve: the highest validation HR@10 (NDCG@10 breaks ties) among each
     family's best (`validation`: family -> {"hr10", "ndcg10", ...})."""
-    return max(validation, key=lambda f: (
-        np.nan_to_num(validation[f]["hr10"], nan=-np.inf),
-        np.nan_to_num(validation[f]["ndcg10"], nan=-np.inf)))
+    return best_by_validation(validation, keys=RANKING_KEYS)
 
 
 DP_RECENT_ITEMS = 50  # under DP a customer contributes their last this many items
