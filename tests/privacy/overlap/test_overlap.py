@@ -19,8 +19,6 @@ from sqlalchemy import select
 from compliance.audit.models import AuditEvent
 from compliance.database import Database
 from compliance.governance.errors import RunRefused
-from compliance.governance.service import GovernanceService
-from compliance.policy.governance import load_governance
 from compliance.policy.loader import load_policies
 from compliance.subjects.service import SubjectService
 from compliance.tokens.service import TokenService
@@ -32,6 +30,7 @@ from privacy.aggregates.ledger import budget_views
 from privacy.overlap.models import OverlapRun
 from privacy.overlap.schemas import OverlapIn, PsiCounts
 from privacy.overlap.service import OverlapService
+from tests.compliance.governance.records import approved_assessment
 
 pytestmark = pytest.mark.integration
 A, B = "lumen-tea", "north-outfitters"  # parties of policies/alliance_agreement.yaml
@@ -97,15 +96,7 @@ def _node(db: Database, tmp_path: Path, api_url: str, brand: str, suffixes: dict
 
 def _assessment(db: Database) -> None:
     """PIPL Art. 55(3): providing to another handler needs an approved assessment first."""
-    policies = load_policies()
-    with db.unit_of_work() as s:
-        gov = GovernanceService(s, policies, load_governance(policies))
-        people = TokenService(s)
-        author = people.principal("pia-author", kind="person", actor="test").id
-        dpo = people.principal("pia-dpo", kind="person", actor="test").id
-        row = gov.draft_assessment("cross_brand_sharing", facts={"psi": "dh-x25519"},
-                                   author="dpo#1", author_id=author)
-        gov.approve_assessment(row.id, actor="dpo#2", principal_id=dpo)
+    approved_assessment(db, "cross_brand_sharing", {"psi": "dh-x25519"})
 
 
 @pytest.fixture
