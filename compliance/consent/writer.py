@@ -11,7 +11,9 @@ Admission: with `min_queue` or more waiting, a request that would wait longer th
 is written, and so is one that waited `queue_deadline_s` in the queue anyway; a retry
 under the same Idempotency-Key is then safe (it either finds the first event or writes it).
 Refusing early is what keeps the accepted requests' latency bounded and the server's sockets
-open under overload.
+open under overload. The wait is estimated from measured service time (`ServiceTime`: a
+moving average of recent group commits), in whole groups: a request that the next commit
+will take anyway costs that commit little, so it is not refused for the queue's length alone.
 """
 
 from __future__ import annotations
@@ -56,6 +58,31 @@ def _settle(items: list[tuple[_Waiting, Result | BaseException]]) -> None:
             item.future.set_result(result)
 
 
+class ServiceTime:
+    """How long a group commit takes here and now: an exponentially weighted moving average
+    of the measured durations of recent group commits (`alpha` the weight of the newest), so
+    the estimate follows a machine that is busy with other work, or a slower disk, instead
+    of a fixed per-request figure.
+
+    With group commit a queued request waits for the group being written, then for the
+    groups ahead of it and its own, each taking up to `max_batch` requests: its wait is
+    counted in groups, not in requests (one fsync per group is most of a group's cost)."""
+
+    def __init__(self, initial_s: float = 0.005, alpha: float = 0.2) -> None:
+        if not 0 < alpha <= 1 or initial_s <= 0:
+            raise ValueError("alpha must be in (0, 1] and initial_s positive")
+        self.alpha, self.group_s = alpha, initial_s
+
+    def observe(self, seconds: float) -> None:
+        """A group commit just took `seconds`."""
+        self.group_s += self.alpha * (max(seconds, 1e-5) - self.group_s)
+
+    def wait(self, queued: int, busy: bool, max_batch: int) -> float:
+        """Seconds until a request queued now behind `queued` others is committed."""
+        groups = -(-(queued + 1) // max_batch) + (1 if busy else 0)
+        return groups * self.group_s
+
+
 class ConsentWriter:
     """`record` from any event loop; the writer thread starts on the first request and
     stops after `linger_s` without one."""
@@ -74,14 +101,13 @@ class ConsentWriter:
         self._queue: deque[_Waiting] = deque()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
-        # A group of n costs about fixed + n * each (seconds): moving averages of both.
-        self._fixed, self._each = 0.005, 0.0005
+        self.service = ServiceTime()
         self._busy = 0  # requests in the group being written now
 
     def _expected_wait(self) -> float:
         """How long a request queued now would wait for its commit: the group being written,
-        then the queue ahead of it, by what recent groups cost."""
-        return 2 * self._fixed + (self._busy + len(self._queue) + 1) * self._each
+        then the queue ahead of it, in groups, by what recent group commits took."""
+        return self.service.wait(len(self._queue), self._busy > 0, self.max_batch)
 
     def _retry_after(self) -> str:
         """Whole seconds (RFC 9110 §10.2.3): the queue drains well within one."""
@@ -129,11 +155,8 @@ class ConsentWriter:
         cost = time.monotonic() - start
         with self._cond:
             self._busy = 0
-            n = len(group)
-            if 0 < n <= 4:
-                self._fixed = 0.8 * self._fixed + 0.2 * max(cost - n * self._each, 1e-4)
-            elif n > 4:
-                self._each = 0.8 * self._each + 0.2 * max((cost - self._fixed) / n, 1e-5)
+            if group:  # a group of late requests alone committed nothing
+                self.service.observe(cost)
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Waiting, Result | BaseException]]
                       ] = {}
         for item, result in answers:
