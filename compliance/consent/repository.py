@@ -147,8 +147,9 @@ class ConsentRepository:
 
     def page(self, *, brand_id: str | None, subject: str | None, purpose: str | None,
              after_id: int, limit: int) -> list[Row]:
-        """(event, subject key) after `after_id`, in id order."""
-        q = (select(ConsentEvent, Subject.subject_key)
+        """Events after `after_id` with their subject's key, in id order, as Core rows (a
+        brand's sync reads every event a page at a time: no ORM objects)."""
+        q = (select(*_EVENTS.c, Subject.subject_key)
              .join(Subject, Subject.id == ConsentEvent.subject_id)
              .where(ConsentEvent.id > after_id).order_by(ConsentEvent.id).limit(limit))
         if brand_id:

@@ -33,11 +33,13 @@ from privacy.pii import Pii
 
 
 def to_out(ev: ConsentEvent | Row[Any], subject_key: str) -> ConsentOut:
-    return ConsentOut(id=ev.id, brand_id=ev.brand_id, subject=subject_key, purpose=ev.purpose,
-                      action=ev.action, separate=ev.separate, by_guardian=ev.by_guardian,
-                      notice_version=ev.notice_version, channel=ev.channel,
-                      lawful_basis=ev.lawful_basis, actor=ev.actor, occurred_at=ev.occurred_at,
-                      recorded_at=ev.recorded_at)
+    """A stored event as the API shows it (built, not validated: the row was checked when
+    it was written, and a brand's sync reads every one)."""
+    return ConsentOut.model_construct(
+        id=ev.id, brand_id=ev.brand_id, subject=subject_key, purpose=ev.purpose,
+        action=ev.action, separate=ev.separate, by_guardian=ev.by_guardian,
+        notice_version=ev.notice_version, channel=ev.channel, lawful_basis=ev.lawful_basis,
+        actor=ev.actor, occurred_at=ev.occurred_at, recorded_at=ev.recorded_at)
 
 
 def _fingerprint(body: ConsentIn) -> str:
@@ -303,12 +305,12 @@ class ConsentService:
 
     @staticmethod
     def _out(plan: _Plan, row: dict[str, Any], event_id: int) -> ConsentOut:
-        return ConsentOut(id=event_id, brand_id=row["brand_id"], subject=plan.write.body.subject,
-                          purpose=row["purpose"], action=row["action"],
-                          separate=row["separate"], by_guardian=row["by_guardian"],
-                          notice_version=row["notice_version"], channel=row["channel"],
-                          lawful_basis=row["lawful_basis"], actor=row["actor"],
-                          occurred_at=row["occurred_at"], recorded_at=row["recorded_at"])
+        return ConsentOut.model_construct(  # the values just written, checked in _plan
+            id=event_id, brand_id=row["brand_id"], subject=plan.write.body.subject,
+            purpose=row["purpose"], action=row["action"], separate=row["separate"],
+            by_guardian=row["by_guardian"], notice_version=row["notice_version"],
+            channel=row["channel"], lawful_basis=row["lawful_basis"], actor=row["actor"],
+            occurred_at=row["occurred_at"], recorded_at=row["recorded_at"])
 
     def record_many(self, events: list[ConsentImportItem], *, actor: str,
                     policies: PolicySet, principal_id: int | None = None
@@ -339,7 +341,7 @@ class ConsentService:
 
     def list_events(self, *, brand_id: str | None, subject: str | None, purpose: str | None,
              after_id: int, limit: int) -> list[ConsentOut]:
-        return [to_out(ev, key) for ev, key in self.repo.page(
+        return [to_out(row, row.subject_key) for row in self.repo.page(
             brand_id=brand_id, subject=subject, purpose=purpose, after_id=after_id,
             limit=limit)]
 
