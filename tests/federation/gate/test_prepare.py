@@ -54,3 +54,29 @@ def test_ltv_feature_changes_the_matrix_and_stays_at_the_brand(tmp_path: Path) -
     settings = RunSettings(run_id="r", brands=(SPEC.brand_id,),
                            consent_as_of="2026-03-02T00:00:00+00:00", ltv_feature=True)
     assert initial_weights(settings)[0].shape[-1] == len(CHURN_FEATURES) + 1
+
+
+def test_serving_scores_with_the_features_the_release_was_trained_on(tmp_path: Path) -> None:
+    """A release of an ltv-feature run is scored (and explained) with the LTV column the
+    brand fits itself at serving time; one without it with the ten columns."""
+    from federation.brand.serving import score_churn
+    from federation.release import ModelRelease
+
+    policies = load_policies()
+    write_silo(generate_brand(SPEC, seed=3), tmp_path / SPEC.brand_id)
+    silo = load_silo(tmp_path / SPEC.brand_id, policies)
+    pseudo = Pseudonymizer.from_key_dir(tmp_path / "keys")
+    granted = SubjectConsent(ConsentState.GRANTED, is_minor=False, guardian_consent=False)
+    snapshot = {pseudo(str(c)): granted for c in silo.customers["customer_id"]}
+    for ltv in (False, True):
+        settings = RunSettings(run_id="r", brands=(SPEC.brand_id,), ltv_feature=ltv,
+                               consent_as_of="2026-03-02T00:00:00+00:00", model_kind="logistic")
+        release = ModelRelease("churn", 1, "0" * 64, initial_weights(settings),
+                               {"ltv_feature": ltv, "horizon_days": 90,
+                                "model_kind": "logistic"}, {})
+        served = score_churn(silo, PolicyEngine(policies), pseudo, snapshot, release,
+                             as_of=CUTOFF, explain=11)
+        scored = [s for s in served.results if s.personalized]
+        assert scored and all(0 <= (s.churn_risk or 0) <= 1 for s in scored)
+        words = " ".join(scored[0].factors)
+        assert ("log of the predicted spend" in words) is ltv
