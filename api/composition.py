@@ -5,6 +5,7 @@ use. Tests pass their own database in."""
 from __future__ import annotations
 
 from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from compliance.database import Database
@@ -78,6 +79,18 @@ class Services:
         from privacy.overlap.service import OverlapService
 
         return OverlapService(self.db, self.policies, run=simulated_overlap)
+
+    def deployed_overlaps(self, app_dir: Path | None = None) -> OverlapService:
+        """Overlaps on the deployment runtime: `flwr run` to the SuperLink in FLWR_HOME."""
+        from federation.runtime.overlap import overlap_on_deployment
+        from federation.runtime.training import PROJECT_ROOT
+        from privacy.overlap.service import OverlapService
+
+        def run(run_id: str, brands: tuple[str, str], as_of: str, exact: bool) -> PsiCounts:
+            return overlap_on_deployment(run_id, brands, as_of, exact,
+                                         app_dir=app_dir or PROJECT_ROOT)
+
+        return OverlapService(self.db, self.policies, run=run)
 
 
 @lru_cache(maxsize=1)

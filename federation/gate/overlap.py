@@ -32,6 +32,10 @@ MINE = "mine"  # match stage: the requesting brand's points, blinded by both, in
 THEIRS = "theirs"  # match stage: the other brand's points, blinded by both
 ENTERED = "entered"  # reply metric: how many distinct keys entered (blind stage)
 MATCHED = "matched"  # reply metric: how many of the requester's customers matched
+# On the deployment runtime an overlap is a `flwr run` whose run config names one of these
+# as its strategy (the run id, brands and consent-as-of travel in their usual keys).
+OVERLAP_STRATEGIES = {"psi": False, "psi-exact": True}  # strategy -> exact mode
+RESULTS_ENV = "COMITY_OVERLAP_DIR"  # the coordinator's: where its ServerApp leaves the counts
 Stage = Literal["blind", "reblind", "match"]
 STAGES: tuple[str, ...] = ("blind", "reblind", "match")
 
