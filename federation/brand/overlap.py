@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 
+from compliance.consent.state import snapshot_digest
 from compliance.errors import InputError
 from compliance.policy.engine import PolicyEngine
 from compliance.policy.governance import JoinKey, load_governance
@@ -29,6 +30,7 @@ from compliance.policy.loader import load_policies
 from federation.brand.node import BrandNode, node_of
 from federation.brand.provision import write_private
 from federation.gate.overlap import (
+    CONSENT_DIGEST,
     ENTERED,
     MATCHED,
     MINE,
@@ -55,6 +57,7 @@ class Entered:
     customers: dict[str, tuple[str, ...]]  # join key -> this brand's customer ids
     refused: int  # customers the policy engine kept out
     no_key: int  # consented customers without a valid join key
+    consent_sha256: str = ""  # digest of the consent snapshot gated on (the coordinator checks)
 
 
 def join_key() -> JoinKey:
@@ -100,7 +103,8 @@ def entered(node: BrandNode, as_of: datetime, *, sync: bool = True) -> Entered:
             continue
         owners.setdefault(key, []).append(cid)
     keys = tuple(sorted(owners))
-    return Entered(keys, {k: tuple(v) for k, v in owners.items()}, refused, no_key)
+    return Entered(keys, {k: tuple(v) for k, v in owners.items()}, refused, no_key,
+                   snapshot_digest(snapshot))
 
 
 def blinder(node: BrandNode, run_id: str) -> Blinder:
@@ -122,8 +126,11 @@ def result_path(node: BrandNode, run_id: str) -> Path:
 
 
 def _reply(msg: Message, brand: str, *, arrays: dict[str, np.ndarray] | None = None,
-           metrics: dict[str, int] | None = None) -> Message:
-    content = RecordDict({PSI_REPLY: ConfigRecord({"brand-id": brand})})
+           metrics: dict[str, int] | None = None, digest: str | None = None) -> Message:
+    meta: dict[str, str] = {"brand-id": brand}
+    if digest is not None:
+        meta[CONSENT_DIGEST] = digest
+    content = RecordDict({PSI_REPLY: ConfigRecord(meta)})  # type: ignore[arg-type]
     if arrays:
         content[PSI_RECORD] = ArrayRecord({k: Array(v) for k, v in arrays.items()})
     if metrics:
@@ -142,7 +149,7 @@ def handle(msg: Message, context: Context) -> Message:
         ent = entered(node, as_of, sync=True)
         pts, _ = ordered(node, req, ent)
         return _reply(msg, node.brand_id, arrays={POINTS: pts},
-                      metrics={ENTERED: len(ent.keys)})
+                      metrics={ENTERED: len(ent.keys)}, digest=ent.consent_sha256)
     arrays = msg.content.array_records[PSI_RECORD]
     if req.stage == "reblind":
         out = blinder(node, req.run_id).blind(points(arrays[POINTS].numpy()))

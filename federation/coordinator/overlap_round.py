@@ -14,6 +14,7 @@ from federation.coordinator.auditing_grid import AuditingGrid
 from federation.coordinator.coordinator import wait_for_nodes
 from federation.errors import FederationError
 from federation.gate.overlap import (
+    CONSENT_DIGEST,
     ENTERED,
     MATCHED,
     MINE,
@@ -77,6 +78,8 @@ def relay_overlap(grid: Grid, req: OverlapRequest, *, n_nodes: int | None = None
     a, b = (node_of[x] for x in req.brands)
     pa, pb = _points(first[a]), _points(first[b])
     entered = {x: _metric(first[node_of[x]], ENTERED) for x in req.brands}
+    digests = {x: str(first[node_of[x]].content.config_records[PSI_REPLY]
+                      .get(CONSENT_DIGEST, "")) for x in req.brands}
     second = _send(audited, req, "reblind", {b: {POINTS: pa}, a: {POINTS: pb}})
     ab, ba = _points(second[b]), _points(second[a])  # requester's (in order), other's
     if len(ab) != len(pa) or len(ba) != len(pb):
@@ -85,7 +88,7 @@ def relay_overlap(grid: Grid, req: OverlapRequest, *, n_nodes: int | None = None
     size = intersection_size(ab, ba)
     sent = {req.brands[0]: int(pa.nbytes + ba.nbytes), req.brands[1]: int(pb.nbytes + ab.nbytes)}
     if not req.exact:
-        return PsiCounts(entered, size, None, sent)
+        return PsiCounts(entered, size, None, sent, digests)
     third = _send(audited, req, "match", {a: {MINE: ab, THEIRS: ba}})
     matched = _metric(third[a], MATCHED)
-    return PsiCounts(entered, size, matched, sent)
+    return PsiCounts(entered, size, matched, sent, digests)

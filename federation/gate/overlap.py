@@ -25,7 +25,8 @@ from flwr.app import ConfigRecord
 PSI_ACTION = "psi"  # routed as message type "query.psi"
 PSI_MESSAGE_TYPE = f"query.{PSI_ACTION}"
 PSI_CONFIG = "psi-config"
-PSI_REPLY = "psi-reply"  # config record of a reply: the brand id only
+PSI_REPLY = "psi-reply"  # config record of a reply: the brand id (and the consent digest)
+CONSENT_DIGEST = "consent-snapshot-sha256"  # blind stage: the snapshot the brand gated on
 PSI_RECORD = "psi"  # the array record that carries blinded points
 POINTS = "points"  # array key: the points a stage sends or answers with
 MINE = "mine"  # match stage: the requesting brand's points, blinded by both, in its order

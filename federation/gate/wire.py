@@ -24,7 +24,7 @@ from typing import Any
 from flwr.app import RecordDict
 from flwr.common import bytes_to_ndarray
 
-from federation.gate.overlap import PSI_RECORD, PSI_REPLY
+from federation.gate.overlap import CONSENT_DIGEST, PSI_RECORD, PSI_REPLY
 
 HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 TOKEN = re.compile(r"^[A-Za-z0-9_.:\-]{0,128}$")
@@ -43,6 +43,7 @@ STRING_FIELDS: dict[tuple[str, str], str] = {
     ("fitres.status", "message"): "empty",
     ("evaluateres.status", "message"): "empty",
     (PSI_REPLY, "brand-id"): "token",
+    (PSI_REPLY, CONSENT_DIGEST): "digest",
 }
 SECAGG_RECORD = "secaggplus"
 MASKED_PARAMS = "masked_params"

@@ -55,3 +55,4 @@ class PsiCounts:
     size: int
     matched: int | None = None
     bytes_sent: dict[str, int] = field(default_factory=dict)
+    consent_sha256: dict[str, str] = field(default_factory=dict)  # brand -> snapshot digest

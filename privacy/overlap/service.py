@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 
 from compliance.audit import anchors
 from compliance.audit.service import AuditLog
+from compliance.consent.service import ConsentService
+from compliance.consent.state import snapshot_digest
 from compliance.database import Database, utcnow
 from compliance.errors import ComityError, NotFoundError
 from compliance.governance.errors import RunRefused
@@ -132,7 +134,22 @@ class OverlapService:
                                       period_key=state.period_key)
                 raise self._refuse(run_id, requester, brands, actor, exc, None)
         counts = self.run(run_id, brands, now.isoformat(), body.exact)
+        self._verify(run_id, requester, brands, actor, counts, now)
         return self.record(run_id, requester, actor, body, counts, now, cost)
+
+    def _verify(self, run_id: str, requester: str, brands: tuple[str, str], actor: str,
+                counts: PsiCounts, as_of: datetime) -> None:
+        """Each brand gated on the consent records the coordinator holds (the digest of its
+        cross_brand_sharing snapshot at the run's as-of time), as the training gate checks
+        (`federation.coordinator.gate_check`); otherwise nothing is released."""
+        with self.db.reading() as session:
+            consent = ConsentService(session)
+            bad = [b for b in brands if counts.consent_sha256.get(b) != snapshot_digest(
+                consent.snapshot(b, PURPOSE, as_of))]
+        if bad:
+            raise self._refuse(run_id, requester, brands, actor, ComityError(
+                f"brand '{bad[0]}' gated the overlap on a different consent snapshot than "
+                "the compliance records; nothing released", status_code=502), None)
 
     def record(self, run_id: str, requester: str, actor: str, body: OverlapIn,
                counts: PsiCounts, as_of: datetime, cost: int) -> OverlapOut:
@@ -176,6 +193,7 @@ class OverlapService:
                 "run_id": run_id, "requester": requester, "brands": list(brands),
                 "mode": "exact" if body.exact else "cardinality",
                 "join_key": f"{jk.category}:{jk.normalize}", "entered": counts.entered,
+                "consent_snapshot_sha256": counts.consent_sha256,
                 "size_released": size, "epsilon": cost / MICRO, "noise_scale": scale,
                 "epsilon_remaining": remaining, "overlap_run_id": row_id})
         return OverlapOut(

@@ -17,7 +17,10 @@ import yaml
 from sqlalchemy import select
 
 from compliance.audit.models import AuditEvent
+from compliance.consent.service import ConsentService
+from compliance.consent.state import snapshot_digest
 from compliance.database import Database
+from compliance.errors import ComityError
 from compliance.governance.errors import RunRefused
 from compliance.policy.loader import load_policies
 from compliance.subjects.service import SubjectService
@@ -147,6 +150,10 @@ def test_overlap_through_flower_exact_is_the_plain_intersection_and_noisy_size_i
                            ).all()
         assert [e.data["size_released"] for e in events] == [4, noisy.size]
         assert events[1].data["entered"] == exact.entered
+        at = runs[0].consent_as_of
+        assert events[0].data["consent_snapshot_sha256"] == {  # the coordinator's own records
+            b: snapshot_digest(ConsentService(s).snapshot(b, "cross_brand_sharing", at))
+            for b in (A, B)}
         [ledger] = [v for v in budget_views(s, "service:growth")]
         assert ledger.spent_epsilon == 1.0 and ledger.dataset == f"overlap:{A}+{B}"
 
@@ -170,3 +177,20 @@ def test_refused_without_assessment_or_outside_exact_to(db: Database,
         svc.overlap("dpo", OverlapIn(brands=["jade-beauty", A], exact=True))
     assert not_listed.value.rule_id == "alliance.join_key.exact_to"
     assert calls == []
+
+
+def test_a_brand_gating_on_other_consent_records_releases_nothing(
+        db: Database, nodes: dict[str, BrandNode]) -> None:
+    _assessment(db)
+
+    def stale(run_id: str, brands: tuple[str, str], as_of: str, exact: bool) -> PsiCounts:
+        # What a brand with an out-of-date or edited consent copy would report.
+        return PsiCounts({A: 7, B: 7}, 4, None, {}, {A: "0" * 64, B: "0" * 64})
+
+    with pytest.raises(ComityError) as exc:
+        OverlapService(db, load_policies(), run=stale).overlap(
+            "service:growth", OverlapIn(brands=[A, B]))
+    assert exc.value.status_code == 502 and "consent snapshot" in exc.value.message
+    with db.reading() as s:
+        assert s.scalars(select(OverlapRun)).all() == []
+        assert all(v.spent_epsilon == 0 for v in budget_views(s, "service:growth"))
