@@ -43,7 +43,10 @@ def to_out(ev: ConsentEvent | Row[Any], subject_key: str) -> ConsentOut:
 
 
 def _fingerprint(body: ConsentIn) -> str:
-    return hashlib.sha256(body.model_dump_json(exclude={"occurred_at"}).encode()).hexdigest()
+    """The request's digest: its body without the time (and the key, for a batch's item:
+    the same digest as the lone request's)."""
+    return hashlib.sha256(body.model_dump_json(
+        exclude={"occurred_at", "idempotency_key"}).encode()).hexdigest()
 
 
 _KEY_REUSED = "this Idempotency-Key was already used for a different consent event"
@@ -99,9 +102,6 @@ class _Group:
     seen: dict[tuple[int | None, str], tuple[ConsentWrite, int]] = field(default_factory=dict)
     active: set[int] = field(default_factory=set)  # existing subjects with a new event
     guardians: set[int] = field(default_factory=set)  # ... and a guardian's grant
-
-
-_IN_FIELDS = tuple(ConsentIn.model_fields)
 
 
 def _at_row(exc: ComityError, index: int) -> ComityError:
@@ -320,9 +320,8 @@ class ConsentService:
         sent twice at once still writes each event once): any bad event fails the whole
         batch, its error naming the row (`events[i]`, `details.row`) and field, never its
         values. Returns (created, replayed)."""
-        writes = [ConsentWrite(ConsentIn.model_construct(  # validated already, as the item
-            **{f: getattr(item, f) for f in _IN_FIELDS}), actor, item.idempotency_key,
-            principal_id) for item in events]
+        writes = [ConsentWrite(item, actor, item.idempotency_key, principal_id)
+                  for item in events]  # an item is a ConsentIn, validated already
         created = 0
         for i, result in enumerate(self.record_group(writes, policies=policies,
                                                      serialized=True)):
