@@ -46,9 +46,10 @@ class ConsentStore:
         return len(rows)
 
     def add_events(self, events: Iterable[Event]) -> int:
-        """Events are append-only at the coordinator: an id seen before is skipped."""
-        rows = [(i, s, p, a, int(sep), at.astimezone(UTC).isoformat())
-                for i, s, p, a, sep, at in events]
+        """Events are append-only at the coordinator: an id seen before is skipped. Streamed
+        into one executemany, so a sync of millions of events holds one page at a time."""
+        rows = ((i, s, p, a, int(sep), at.astimezone(UTC).isoformat())
+                for i, s, p, a, sep, at in events)
         with self._connect() as db:
             before = db.total_changes
             db.executemany("INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
