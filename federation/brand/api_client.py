@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import ssl
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -19,6 +20,16 @@ from federation.release import ModelRelease
 PAGE = 1000
 BATCH = 5000  # consent events per import request (one transaction at the coordinator)
 TIMEOUT_S = 60.0
+BUSY_RETRIES = 5  # a 503 from the coordinator recorded nothing: retried after Retry-After
+MAX_RETRY_AFTER_S = 5.0
+
+
+def _retry_after(r: httpx.Response) -> float:
+    """Retry-After in seconds (RFC 9110 §10.2.3; an HTTP date or garbage counts as 1 s),
+    capped so that a misconfigured server cannot stall a brand's sync."""
+    value = r.headers.get("retry-after", "1")
+    seconds = float(value) if value.isdigit() else 1.0
+    return min(seconds, MAX_RETRY_AFTER_S)
 
 
 class CoordinatorUnreachable(ComityError):
@@ -51,11 +62,17 @@ class CoordinatorClient:
         self.close()
 
     def _call(self, method: str, path: str, **kw: Any) -> Any:
-        try:
-            r = self._http.request(method, path, **kw)
-        except httpx.TransportError as exc:
-            raise CoordinatorUnreachable(f"the coordinator's API at {self.base_url} is not "
-                                         f"reachable ({type(exc).__name__})") from None
+        for attempt in range(BUSY_RETRIES + 1):
+            try:
+                r = self._http.request(method, path, **kw)
+            except httpx.TransportError as exc:
+                raise CoordinatorUnreachable(f"the coordinator's API at {self.base_url} is "
+                                             f"not reachable ({type(exc).__name__})") from None
+            if r.status_code != 503 or attempt == BUSY_RETRIES:
+                break
+            # The coordinator refuses excess before doing anything (api/serving.py), so the
+            # same request, Idempotency-Keys included, is safe to send again (RFC 9110 §15.6.4).
+            time.sleep(_retry_after(r))
         if r.status_code >= 400:
             try:
                 detail = r.json().get("detail", r.text[:200])
