@@ -37,7 +37,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]
     proc = subprocess.run(
         [sys.executable, "-m", "api.cli", "demo", "--out", str(work / "out"), "--seed",
          str(SEED), "--scale", str(SCALE), "--rounds", str(ROUNDS)],
-        cwd=work, env=env, capture_output=True, text=True, timeout=600)
+        cwd=work, env=env, capture_output=True, text=True, timeout=900)
     logs = proc.stdout + proc.stderr
     assert proc.returncode == 0, logs[-4000:]
     return work / "out", work / "comity.db", logs
