@@ -13,9 +13,10 @@ import pytest
 from compliance.consent.state import ConsentState, SubjectConsent
 from compliance.policy.engine import PolicyEngine
 from compliance.policy.loader import load_policies
+from compliance.policy.schemas import PolicySet
 from federation.coordinator.planning import initial_weights
 from federation.data.features import CHURN_FEATURES, LTV_FEATURE
-from federation.data.silo import load_silo, write_silo
+from federation.data.silo import SiloData, load_silo, write_silo
 from federation.data.synthetic import BrandSpec, generate_brand
 from federation.gate.prepare import prepare_churn
 from federation.gate.report import GateReport
@@ -27,13 +28,20 @@ SPEC = BrandSpec("ltv-brand", "LTV", "pipl", 400, 0.5, 20, 1.5, 0.1)
 CUTOFF = date(2026, 3, 1)
 
 
-def test_ltv_feature_changes_the_matrix_and_stays_at_the_brand(tmp_path: Path) -> None:
+def _brand(tmp_path: Path) -> tuple[PolicySet, SiloData, Pseudonymizer,
+                                     dict[str, SubjectConsent]]:
+    """One synthetic brand's silo with every customer's consent granted."""
     policies = load_policies()
     write_silo(generate_brand(SPEC, seed=3), tmp_path / SPEC.brand_id)
     silo = load_silo(tmp_path / SPEC.brand_id, policies)
     pseudo = Pseudonymizer.from_key_dir(tmp_path / "keys")
     granted = SubjectConsent(ConsentState.GRANTED, is_minor=False, guardian_consent=False)
     snapshot = {pseudo(str(c)): granted for c in silo.customers["customer_id"]}
+    return policies, silo, pseudo, snapshot
+
+
+def test_ltv_feature_changes_the_matrix_and_stays_at_the_brand(tmp_path: Path) -> None:
+    policies, silo, pseudo, snapshot = _brand(tmp_path)
 
     def prepare(ltv: bool):  # type: ignore[no-untyped-def]
         return prepare_churn(silo, snapshot=snapshot, engine=PolicyEngine(policies),
@@ -62,12 +70,7 @@ def test_serving_scores_with_the_features_the_release_was_trained_on(tmp_path: P
     from federation.brand.serving import score_churn
     from federation.release import ModelRelease
 
-    policies = load_policies()
-    write_silo(generate_brand(SPEC, seed=3), tmp_path / SPEC.brand_id)
-    silo = load_silo(tmp_path / SPEC.brand_id, policies)
-    pseudo = Pseudonymizer.from_key_dir(tmp_path / "keys")
-    granted = SubjectConsent(ConsentState.GRANTED, is_minor=False, guardian_consent=False)
-    snapshot = {pseudo(str(c)): granted for c in silo.customers["customer_id"]}
+    policies, silo, pseudo, snapshot = _brand(tmp_path)
     for ltv in (False, True):
         settings = RunSettings(run_id="r", brands=(SPEC.brand_id,), ltv_feature=ltv,
                                consent_as_of="2026-03-02T00:00:00+00:00", model_kind="logistic")
