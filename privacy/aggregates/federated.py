@@ -114,8 +114,14 @@ def local_vector(frame: pl.DataFrame, plan: FederatedPlan) -> np.ndarray:
     return np.concatenate([counts, sums])
 
 
-def _laplace(d_in: float, epsilon: float) -> tuple[dp.Measurement, float]:
-    space = (dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.l1_distance(T=float))
+FLOAT_VECTOR = (dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.l1_distance(T=float))
+
+
+def calibrated_laplace(d_in: float, epsilon: float, space: tuple[Any, Any] = FLOAT_VECTOR
+                       ) -> tuple[dp.Measurement, float]:
+    """OpenDP's Laplace on `space` (a float vector by default; an int atom gives the discrete
+    Laplace), its scale found by `binary_search_param` for sensitivity `d_in` and `epsilon`:
+    the one calibration the aggregates and the overlap sizes share."""
     scale = dp.binary_search_param(lambda s: dp.m.make_laplace(*space, scale=s),
                                    d_in=d_in, d_out=epsilon)
     return dp.m.make_laplace(*space, scale=scale), float(scale)
@@ -130,7 +136,7 @@ def release_sum(summed: np.ndarray, plan: FederatedPlan, n_silos: int
     step = 2 * CLIPPING_RANGE / QUANTIZATION_RANGE
     g = len(plan.keys)
     eps = query.epsilon / (2 if plan.with_sum else 1)
-    m_count, scale_c = _laplace(float(k * n_silos), eps)
+    m_count, scale_c = calibrated_laplace(float(k * n_silos), eps)
     counts = np.asarray(m_count((summed[:g] * plan.count_norm).tolist()))
     noise: list[dict[str, Any]] = [{
         "statistic": LEN_COLUMN, "aggregate": "Frame Length", "mechanism": "Float Laplace",
@@ -143,7 +149,7 @@ def release_sum(summed: np.ndarray, plan: FederatedPlan, n_silos: int
         assert query.column is not None
         lo, hi = spec.columns[query.column].bounds  # type: ignore[misc]
         d_sum = k * n_silos * (max(abs(lo), abs(hi)) + step * plan.sum_norm)
-        m_sum, scale_s = _laplace(d_sum, eps)
+        m_sum, scale_s = calibrated_laplace(d_sum, eps)
         data[query.column] = np.asarray(m_sum((summed[g:] * plan.sum_norm).tolist()))
         noise.append({"statistic": query.column, "aggregate": "Sum",
                       "mechanism": "Float Laplace", "scale": scale_s,

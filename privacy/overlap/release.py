@@ -8,16 +8,16 @@ from functools import lru_cache
 
 import opendp.prelude as dp
 
+from privacy.aggregates.federated import calibrated_laplace
+
 dp.enable_features("contrib")
 SENSITIVITY = 1  # one person: at most one distinct key at each brand, so the size moves by 1
 
 
 @lru_cache(maxsize=64)
 def _mechanism(epsilon: float) -> tuple[dp.Measurement, float]:
-    space = (dp.atom_domain(T=int), dp.absolute_distance(T=int))
-    scale = dp.binary_search_param(lambda s: dp.m.make_laplace(*space, scale=s),
-                                   d_in=SENSITIVITY, d_out=epsilon)
-    return dp.m.make_laplace(*space, scale=scale), float(scale)
+    return calibrated_laplace(SENSITIVITY, epsilon,
+                              (dp.atom_domain(T=int), dp.absolute_distance(T=int)))
 
 
 def noisy_size(size: int, epsilon: float) -> tuple[int, float, float]:
