@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flwr.app import Context
 
@@ -32,9 +33,11 @@ from federation.brand.sync import SyncReport, sync_consents
 from federation.brand.witness import WitnessAlarm, WitnessReport, WitnessStore, witness_log
 from federation.data.catalogue import load_catalogue
 from federation.data.silo import SiloData, load_silo
-from federation.gate.prepare import Prepared, prepare_churn, prepare_recommend
 from federation.settings import RunSettings
 from privacy.pseudonym import Pseudonymizer
+
+if TYPE_CHECKING:
+    from federation.gate.prepare import Prepared
 
 SIMULATION_NODES_ENV = "COMITY_SIMULATION_NODES"
 
@@ -140,7 +143,10 @@ def node_of(context: Context, brands: Sequence[str]) -> BrandNode:
 
 def prepare_for_run(settings: RunSettings, node: BrandNode) -> Prepared:
     """A brand's rows for one run, gated on the consent snapshot at the run's as-of time:
-    what the ClientApp trains on, and what a later privacy audit must rebuild exactly."""
+    what the ClientApp trains on, and what a later privacy audit must rebuild exactly.
+    The gate's data classes come with torch: imported here, not for every ClientApp stage."""
+    from federation.gate.prepare import prepare_churn, prepare_recommend
+
     if node.brand_id not in settings.brands:
         raise InputError(f"brand '{node.brand_id}' is not one of this run's brands")
     policies = load_policies()

@@ -6,11 +6,12 @@ One typed shape, encoded to and decoded from Flower records in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from flwr.app import ConfigRecord, MetricRecord, RecordDict
 
-from federation.gate.prepare import Prepared
+if TYPE_CHECKING:  # prepare brings the models' data classes, and torch with them
+    from federation.gate.prepare import Prepared
 
 
 @dataclass(frozen=True)
