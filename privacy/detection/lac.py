@@ -79,22 +79,33 @@ class LacTagger:
         self.session = ort.InferenceSession(blob, opts, providers=["CPUExecutionProvider"])
         self.batch_chars = batch_chars
         self.calls = 0  # session runs, for tests and the benchmark
+        self.batches = 0  # `spans` calls that needed the model
+        self.rows = 0  # texts sent to the model
         self._cache: dict[str, list[Span]] = {}
 
     def spans(self, texts: Sequence[str]) -> list[list[Span]]:
         """Entity spans (start, end, PER|LOC|ORG) per text, in that text's offsets. Texts
         seen recently (template phrases repeat in shop logs) are answered from a bounded
-        cache; the rest go to the model in length-sorted batches."""
+        cache, and a text repeated within the call goes to the model once; the rest go to
+        the model in batches of one length (`_run`)."""
         out: list[list[Span]] = [[] for _ in texts]
         cache = self._cache
-        todo = []
+        todo: list[int] = []
+        first: dict[str, int] = {}
+        repeats: list[tuple[int, int]] = []
         for i, t in enumerate(texts):
             hit = cache.get(t)
             if hit is not None:
                 out[i] = hit
             elif t:
-                todo.append(i)
+                k = first.setdefault(t, i)
+                if k == i:
+                    todo.append(i)
+                else:
+                    repeats.append((i, k))
         self._run(texts, todo, out)
+        for i, k in repeats:
+            out[i] = out[k]
         if len(cache) > CACHE_SIZE:
             cache.clear()
         for i in todo:
@@ -102,19 +113,22 @@ class LacTagger:
         return out
 
     def _run(self, texts: Sequence[str], todo: list[int], out: list[list[Span]]) -> None:
-        order = sorted(todo, key=lambda i: len(texts[i]))
-        k = 0
-        while k < len(order):
-            width = len(texts[order[k]])
-            j = k + 1
-            while j < len(order) and len(texts[order[j]]) * (j - k + 1) <= self.batch_chars:
-                width = len(texts[order[j]])
-                j += 1
-            batch = order[k:j]
-            for i, tags in zip(batch, self._tag([texts[i] for i in batch], width),
-                               strict=True):
-                out[i] = self._decode(tags)
-            k = j
+        """Texts of one length per session run: the exported encoder ignores `length` (its
+        backward GRU reads the padding), so a padded row's tags would depend on what else
+        shares its batch. Equal lengths need no padding: each text gets the tags it gets
+        alone, as the wheel's `LAC.run` gives them, and no time goes into padding."""
+        if todo:
+            self.batches += 1
+        by_len: dict[int, list[int]] = {}
+        for i in todo:
+            by_len.setdefault(len(texts[i]), []).append(i)
+        for width, group in by_len.items():
+            rows = max(1, self.batch_chars // width)
+            for k in range(0, len(group), rows):
+                batch = group[k:k + rows]
+                for i, tags in zip(batch, self._tag([texts[i] for i in batch], width),
+                                   strict=True):
+                    out[i] = self._decode(tags)
 
     def _tag(self, texts: list[str], width: int) -> list[Any]:
         np = self._np
@@ -125,6 +139,7 @@ class LacTagger:
         lengths = np.array([len(t) for t in texts], dtype=np.int64)
         emissions = self.session.run(None, {"token_ids": ids, "length": lengths})[0]
         self.calls += 1
+        self.rows += len(texts)
         return [p[:len(t)] for p, t in zip(self._viterbi(emissions, lengths), texts,
                                            strict=True)]
 
