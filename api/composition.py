@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # OpenDP, Presidio, Flower: loaded only by what uses them
     from privacy.aggregates.federated import FederatedPlan
     from privacy.aggregates.service import AggregateService
     from privacy.detection.analyzer import PiiScanner
+    from privacy.overlap.dedup import DedupCounts
     from privacy.overlap.schemas import PsiCounts
     from privacy.overlap.service import OverlapService
 
@@ -28,6 +29,15 @@ def simulated_secure_sum(plan: FederatedPlan) -> tuple[np.ndarray, int]:
     from federation.runtime.simulation import simulate_secure_sum
 
     return simulate_secure_sum(plan)
+
+
+def simulated_dedup_sum(plan: FederatedPlan, run_id: str, as_of: str
+                        ) -> tuple[np.ndarray, DedupCounts]:
+    """De-duplicated federated aggregates (the linkage ring, then SecAgg+) through Flower's
+    simulation runtime, one SuperNode per silo, as `simulated_secure_sum`."""
+    from federation.runtime.simulation import simulate_dedup_sum
+
+    return simulate_dedup_sum(plan, run_id, as_of)
 
 
 def simulated_overlap(run_id: str, brands: tuple[str, str], as_of: str, exact: bool
@@ -72,7 +82,8 @@ class Services:
     def aggregates(self) -> AggregateService:
         from privacy.aggregates.service import AggregateService
 
-        return AggregateService(self.db, self.policies, secure_sum=simulated_secure_sum)
+        return AggregateService(self.db, self.policies, secure_sum=simulated_secure_sum,
+                                dedup_sum=simulated_dedup_sum, linkage=self.overlaps)
 
     @cached_property
     def overlaps(self) -> OverlapService:

@@ -111,11 +111,10 @@ def blinder(node: BrandNode, run_id: str) -> Blinder:
     return Blinder.derive(secret_file(PSI_KEY_FILE, 32, node.config.keys.dir), run_id)
 
 
-def ordered(node: BrandNode, req: OverlapRequest, ent: Entered
-            ) -> tuple[np.ndarray, list[str]]:
+def ordered(node: BrandNode, run_id: str, ent: Entered) -> tuple[np.ndarray, list[str]]:
     """This brand's blinded points in the order they travel (by blinded value), with the
     join key of each row: the same order in every stage of the run."""
-    own = blinder(node, req.run_id).blind_keys(ent.keys)
+    own = blinder(node, run_id).blind_keys(ent.keys)
     view = np.ascontiguousarray(own).view("V32").ravel()
     order = np.argsort(view, kind="stable")
     return own[order], [ent.keys[i] for i in order]
@@ -125,7 +124,7 @@ def result_path(node: BrandNode, run_id: str) -> Path:
     return node.config.state.dir / "overlaps" / f"{run_id}.csv"
 
 
-def _reply(msg: Message, brand: str, *, arrays: dict[str, np.ndarray] | None = None,
+def psi_reply(msg: Message, brand: str, *, arrays: dict[str, np.ndarray] | None = None,
            metrics: dict[str, int] | None = None, digest: str | None = None) -> Message:
     meta: dict[str, str] = {"brand-id": brand}
     if digest is not None:
@@ -143,24 +142,24 @@ def handle(msg: Message, context: Context) -> Message:
     req = OverlapRequest.from_record(msg.content.config_records[PSI_CONFIG])  # type: ignore[arg-type]
     node = node_of(context, list(req.brands))
     if node.brand_id not in req.brands:  # a node of the alliance that is not asked
-        return _reply(msg, node.brand_id)
+        return psi_reply(msg, node.brand_id)
     as_of = datetime.fromisoformat(req.as_of)
     if req.stage == "blind":
         ent = entered(node, as_of, sync=True)
-        pts, _ = ordered(node, req, ent)
-        return _reply(msg, node.brand_id, arrays={POINTS: pts},
+        pts, _ = ordered(node, req.run_id, ent)
+        return psi_reply(msg, node.brand_id, arrays={POINTS: pts},
                       metrics={ENTERED: len(ent.keys)}, digest=ent.consent_sha256)
     arrays = msg.content.array_records[PSI_RECORD]
     if req.stage == "reblind":
         out = blinder(node, req.run_id).blind(points(arrays[POINTS].numpy()))
         # The requester's points keep their order (it must find its own rows in exact mode);
         # the other brand's are reordered so no position says anything.
-        return _reply(msg, node.brand_id,
+        return psi_reply(msg, node.brand_id,
                       arrays={POINTS: shuffled(out) if node.brand_id == req.requester else out})
     if node.brand_id != req.requester or not req.exact:
         raise PsiError("only the requesting brand matches, and only in exact mode")
     ent = entered(node, as_of, sync=False)
-    _, keys = ordered(node, req, ent)
+    _, keys = ordered(node, req.run_id, ent)
     mine, theirs = arrays[MINE].numpy(), arrays[THEIRS].numpy()
     if len(mine) != len(keys):
         raise PsiError(f"the relay returned {len(mine)} points for {len(keys)} entered keys")
@@ -172,4 +171,4 @@ def handle(msg: Message, context: Context) -> Message:
     w.writerow(["customer_id"])
     w.writerows([c] for c in shared)
     write_private(result_path(node, req.run_id), buf.getvalue().encode())
-    return _reply(msg, node.brand_id, metrics={MATCHED: int(hits.sum())})
+    return psi_reply(msg, node.brand_id, metrics={MATCHED: int(hits.sum())})

@@ -11,6 +11,7 @@ from flwr.serverapp import Grid
 from federation.coordinator.auditing_grid import AuditingGrid
 from federation.coordinator.secagg import secure_vector_sum
 from federation.errors import FederationError
+from federation.gate.dedup import DEDUP_KEY
 from federation.settings import BRANDS_KEY, PLAN_KEY, SECAGG_MIN_BRANDS
 from privacy.aggregates.federated import (
     CLIPPING_RANGE,
@@ -20,7 +21,10 @@ from privacy.aggregates.federated import (
 )
 
 
-def secure_sum(grid: Grid, context: Context, plan: FederatedPlan) -> tuple[np.ndarray, int]:
+def secure_sum(grid: Grid, context: Context, plan: FederatedPlan, *,
+               linkage: str | None = None) -> tuple[np.ndarray, int]:
+    """The secure sum and how many brands answered. With `linkage` (a de-duplication's run
+    id, `federation.coordinator.dedup_round`) each brand counts only the customers it kept."""
     brands = sorted(plan.spec.silos)
     n = len(brands)
     if n < SECAGG_MIN_BRANDS:
@@ -29,7 +33,8 @@ def secure_sum(grid: Grid, context: Context, plan: FederatedPlan) -> tuple[np.nd
     size = len(plan.keys) * (2 if plan.with_sum else 1)
     summed = secure_vector_sum(
         AuditingGrid(grid), context, n_brands=n, size=size,
-        config={PLAN_KEY: plan.to_json(), BRANDS_KEY: ",".join(brands)},
+        config={PLAN_KEY: plan.to_json(), BRANDS_KEY: ",".join(brands),
+                **({DEDUP_KEY: linkage} if linkage else {})},
         clipping_range=CLIPPING_RANGE, quantization_range=QUANTIZATION_RANGE,
         modulus_range=MODULUS_RANGE)
     if summed is None:

@@ -13,6 +13,7 @@ from flwr.serverapp import Grid
 from federation.coordinator.auditing_grid import AuditingGrid
 from federation.coordinator.coordinator import wait_for_nodes
 from federation.errors import FederationError
+from federation.gate.dedup import DEDUP_CONFIG, DEDUP_MESSAGE_TYPE, DedupRequest, DedupStage
 from federation.gate.overlap import (
     CONSENT_DIGEST,
     ENTERED,
@@ -31,14 +32,19 @@ from privacy.overlap.psi import intersection_size
 from privacy.overlap.schemas import PsiCounts
 
 
-def _send(grid: Grid, req: OverlapRequest, stage: Stage,
-          to: dict[int, dict[str, np.ndarray]]) -> dict[int, Message]:
+def _send(grid: Grid, req: OverlapRequest | DedupRequest, stage: Stage | DedupStage,
+          to: dict[int, dict[str, np.ndarray]], *, record: str = PSI_RECORD
+          ) -> dict[int, Message]:
+    """One stage to the given nodes, each with its own arrays (in `record`); every reply, or
+    an error. An overlap's and a de-duplication's linkage stages both go through here."""
     msgs = []
+    config, message_type = ((PSI_CONFIG, PSI_MESSAGE_TYPE) if isinstance(req, OverlapRequest)
+                            else (DEDUP_CONFIG, DEDUP_MESSAGE_TYPE))
     for node, arrays in to.items():
-        content = RecordDict({PSI_CONFIG: req.at(stage).to_record()})
+        content = RecordDict({config: req.at(stage).to_record()})  # type: ignore[arg-type]
         if arrays:
-            content[PSI_RECORD] = ArrayRecord({k: Array(v) for k, v in arrays.items()})
-        msgs.append(Message(content, dst_node_id=node, message_type=PSI_MESSAGE_TYPE))
+            content[record] = ArrayRecord({k: Array(v) for k, v in arrays.items()})
+        msgs.append(Message(content, dst_node_id=node, message_type=message_type))
     out = {}
     for reply in grid.send_and_receive(msgs, timeout=3600):
         node = reply.metadata.src_node_id

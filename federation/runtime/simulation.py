@@ -23,11 +23,13 @@ from compliance.database import Database
 from federation.brand.client_app import app as brand_client_app
 from federation.coordinator.aggregate_round import secure_sum
 from federation.coordinator.coordinator import ProgressFn, RunOutcome, run_federated
+from federation.coordinator.dedup_round import dedup_secure_sum
 from federation.coordinator.overlap_round import relay_overlap
 from federation.errors import FederationError
 from federation.gate.overlap import OverlapRequest
 from federation.settings import RunSettings
 from privacy.aggregates.federated import FederatedPlan
+from privacy.overlap.dedup import DedupCounts
 from privacy.overlap.schemas import PsiCounts
 
 T = TypeVar("T")
@@ -84,6 +86,17 @@ def simulate_secure_sum(plan: FederatedPlan, client_app: ClientApp = brand_clien
     return run_in_simulation(lambda grid, context: secure_sum(grid, context, plan),
                              n_nodes=len(plan.spec.silos), client_app=client_app,
                              what="the federated aggregate round")
+
+
+def simulate_dedup_sum(plan: FederatedPlan, run_id: str, as_of: str,
+                       client_app: ClientApp = brand_client_app
+                       ) -> tuple[np.ndarray, DedupCounts]:
+    """A de-duplicated aggregate in simulation: the linkage ring over one virtual SuperNode
+    per silo, then the SecAgg+ round over each brand's kept customers, in one ServerApp."""
+    return run_in_simulation(
+        lambda grid, context: dedup_secure_sum(grid, context, plan, run_id, as_of),
+        n_nodes=len(plan.spec.silos), client_app=client_app,
+        what="the de-duplicated aggregate")
 
 
 def simulate_overlap(req: OverlapRequest, client_app: ClientApp = brand_client_app

@@ -6,10 +6,11 @@ side is `release_sum` over the securely summed vector. Noise is calibrated by Op
 (`make_laplace` on an L1-bounded float vector, scale found by `binary_search_chain`).
 
 Sensitivity (L1, one customer): at most `max_rows_per_unit` rows in each silo, and since the
-same person may be a customer of every brand, in every silo; each row moves one count by 1 and
-one sum by at most max(|lower|, |upper|). SecAgg+ quantizes with stochastic rounding. Counts are
-scaled so that one count is exactly one quantization step (exact, no rounding); a sum can move
-by one more step per touched value, which is added to its sensitivity.
+same person may be a customer of every brand, in every silo (in one silo only when the brands
+de-duplicated their linked customers first, `privacy.overlap.dedup`); each row moves one count
+by 1 and one sum by at most max(|lower|, |upper|). SecAgg+ quantizes with stochastic rounding.
+Counts are scaled so that one count is exactly one quantization step (exact, no rounding); a
+sum can move by one more step per touched value, which is added to its sensitivity.
 """
 
 from __future__ import annotations
@@ -127,12 +128,16 @@ def calibrated_laplace(d_in: float, epsilon: float, space: tuple[Any, Any] = FLO
     return dp.m.make_laplace(*space, scale=scale), float(scale)
 
 
-def release_sum(summed: np.ndarray, plan: FederatedPlan, n_silos: int
-                ) -> tuple[Calibrated, pl.DataFrame]:
+def release_sum(summed: np.ndarray, plan: FederatedPlan, n_silos: int, *,
+                why: str | None = None) -> tuple[Calibrated, pl.DataFrame]:
     """Noise once on the secure sum; returns what the local path returns, so the same
-    post-processing (intervals, suppression) applies."""
+    post-processing (intervals, suppression) applies. `n_silos` is how many silos one person
+    can be in: every silo that answered, or 1 for a de-duplicated query; each noise record
+    says which, and `why`."""
     spec, query = plan.spec, plan.query
     k = spec.max_rows_per_unit
+    reason = {"silos_per_person": n_silos,
+              "why": why or f"a person may be a customer of each of the {n_silos} silos"}
     step = 2 * CLIPPING_RANGE / QUANTIZATION_RANGE
     g = len(plan.keys)
     eps = query.epsilon / (2 if plan.with_sum else 1)
@@ -140,7 +145,8 @@ def release_sum(summed: np.ndarray, plan: FederatedPlan, n_silos: int
     counts = np.asarray(m_count((summed[:g] * plan.count_norm).tolist()))
     noise: list[dict[str, Any]] = [{
         "statistic": LEN_COLUMN, "aggregate": "Frame Length", "mechanism": "Float Laplace",
-        "scale": scale_c, "accuracy95": dp.laplacian_scale_to_accuracy(scale_c, 0.05)}]
+        "scale": scale_c, "accuracy95": dp.laplacian_scale_to_accuracy(scale_c, 0.05),
+        "sensitivity": float(k * n_silos), **reason}]
     data: dict[str, Any] = {c: [key[i] for key in plan.keys]
                             for i, c in enumerate(plan.group_cols)}
     data[LEN_COLUMN] = np.rint(counts).astype(np.int64)
@@ -153,7 +159,8 @@ def release_sum(summed: np.ndarray, plan: FederatedPlan, n_silos: int
         data[query.column] = np.asarray(m_sum((summed[g:] * plan.sum_norm).tolist()))
         noise.append({"statistic": query.column, "aggregate": "Sum",
                       "mechanism": "Float Laplace", "scale": scale_s,
-                      "accuracy95": dp.laplacian_scale_to_accuracy(scale_s, 0.05)})
+                      "accuracy95": dp.laplacian_scale_to_accuracy(scale_s, 0.05),
+                      "sensitivity": d_sum, **reason})
     cal = Calibrated(measurement=measurement,
                      columns=tuple(data), noise=tuple(noise), keys="public", delta=0.0,
                      group_cols=plan.group_cols, threshold=None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Measure = Literal["count", "sum", "mean", "quantile", "histogram"]
 Scalar = str | int | float | bool
@@ -32,6 +32,17 @@ class AggregateQuery(BaseModel):
     bins: int = Field(default=10, ge=2, le=100)
     federated: bool = Field(default=False, description="Answer across the brands' silos "
                             "through Flower with SecAgg+; noise added once to the sum")
+    dedup: bool = Field(default=False, description="With federated: link the brands' "
+                        "customers privately first (a PSI ring over the alliance's join key) "
+                        "and count each person at one brand, so the noise is that of one "
+                        "silo. The answer is then over the linked population only: customers "
+                        "with separate consent for cross_brand_sharing and a valid join key")
+
+    @model_validator(mode="after")
+    def _dedup_is_federated(self) -> AggregateQuery:
+        if self.dedup and not self.federated:
+            raise ValueError('"dedup" de-duplicates across silos: it needs "federated": true')
+        return self
 
 
 class Group(BaseModel):
@@ -55,6 +66,10 @@ class AggregateAnswer(BaseModel):
     min_group_size: int
     release_id: int
     federated: bool = False
+    population: Literal["all", "linked"] = Field(
+        default="all", description="Whose rows the answer is over: every customer of the "
+        "dataset, or (a de-duplicated query) only the customers linked across the brands, "
+        "those with separate consent for cross_brand_sharing and a valid join key")
 
 
 class ColumnSpec(BaseModel):

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -47,7 +49,16 @@ from privacy.aggregates.schemas import (
     DatasetSpec,
 )
 
+if TYPE_CHECKING:  # privacy.overlap builds on this package: injected, never imported
+    from privacy.overlap.dedup import DedupCounts
+    from privacy.overlap.service import OverlapService
+
 SecureSum = Callable[[FederatedPlan], tuple[np.ndarray, int]]
+# plan, linkage run id, consent as-of (ISO) -> the secure sum over each brand's kept, linked
+# customers, and what the linkage counted (`privacy.overlap.dedup.DedupCounts`)
+DedupSum = Callable[[FederatedPlan, str, str], tuple[np.ndarray, "DedupCounts"]]
+DEDUP_WHY = ("de-duplicated: each linked person is counted at one brand only (a PSI ring "
+             "over the join key, privacy.overlap.dedup)")
 
 
 def query_digest(query: AggregateQuery) -> str:
@@ -66,7 +77,10 @@ class AggregateService:
     def __init__(self, db: Database, policies: PolicySet, *,
                  cache: CalibrationCache | None = None,
                  checks: SourceCheck | None = None,
-                 secure_sum: SecureSum | None = None) -> None:
+                 secure_sum: SecureSum | None = None, dedup_sum: DedupSum | None = None,
+                 linkage: OverlapService | None = None) -> None:
+        """`dedup_sum` and `linkage` (the overlap service: its consent and agreement checks,
+        lineage and audit) answer de-duplicated queries; without them those are refused."""
         self.db = db
         self.policies = policies
         self.policy = policies.aggregates
@@ -75,6 +89,8 @@ class AggregateService:
         self.cache = cache or CalibrationCache()
         self.checks = checks or SourceCheck()
         self.secure_sum = secure_sum
+        self.dedup_sum = dedup_sum
+        self.linkage = linkage
 
     def register(self, name: str, file: Path | None, unit_col: str, *, actor: str,
                  **options: Any) -> DatasetSpec:
@@ -126,6 +142,21 @@ class AggregateService:
                 categories=[spec.columns[c].data_category for c in used if c], actor=actor,
                 record=False)
 
+    def _linked(self, plan: FederatedPlan, run_id: str, requester: str, actor: str,
+                as_of: datetime) -> tuple[Calibrated, pl.DataFrame, DedupCounts]:
+        """A de-duplicated query: the linkage's consent and agreement checks as for an
+        overlap (PIPL Art. 23, 55(3)), the ring and the secure sum over kept customers, the
+        brands' consent digests checked, and noise for one silo per person."""
+        if self.dedup_sum is None or self.linkage is None:
+            raise ComityError("de-duplicated aggregates are not configured on this server",
+                              status_code=501)
+        brands = tuple(sorted(plan.spec.silos))
+        self.linkage.check(run_id, requester, brands, actor)
+        summed, counts = self.dedup_sum(plan, run_id, as_of.isoformat())
+        self.linkage.verify(run_id, requester, brands, actor, counts.consent_sha256, as_of)
+        cal, raw = release_sum(summed, plan, 1, why=DEDUP_WHY)
+        return cal, raw, counts
+
     def _release(self, query: AggregateQuery, spec: DatasetSpec, plan: FederatedPlan | None
                  ) -> tuple[Calibrated, pl.DataFrame]:
         """The noisy statistics, not yet shown to anyone."""
@@ -170,7 +201,14 @@ class AggregateService:
             state = self._refuse(requester, ds_id, query, actor, "budget")
             raise BudgetExhausted(requested=query.epsilon, remaining=state.remaining,
                                   period_key=state.period_key)
-        cal, raw = self._release(query, spec, plan)
+        linkage = str(uuid.uuid4()) if query.dedup else None
+        counts: DedupCounts | None = None
+        if plan is not None and linkage is not None:
+            for source in spec.silos.values():
+                self.checks.ensure(spec, source)
+            cal, raw, counts = self._linked(plan, linkage, requester, actor, now)
+        else:
+            cal, raw = self._release(query, spec, plan)
         groups, suppressed = finish(raw, cal, query, spec, self.policy.min_group_size)
         with self.db.unit_of_work() as session:
             state = Ledger(session, self.policy).spend(requester, ds_id, cost, utcnow())
@@ -185,6 +223,10 @@ class AggregateService:
                     federated=query.federated, created_at=utcnow(),
                 ).returning(DpRelease.id)).scalar_one()
                 anchors.touch(session, "dp_releases", [release_id])
+                if counts is not None and linkage is not None and self.linkage is not None:
+                    self.linkage.record_linkage(session, run_id=linkage, requester=requester,
+                                                actor=actor, counts=counts, as_of=now,
+                                                release_id=release_id)
             audit.record(
                 "aggregate.release" if state.ok else "aggregate.refused", actor=actor,
                 rule_id=decision.rule_id,
@@ -193,7 +235,8 @@ class AggregateService:
                       "group_by": query.group_by,
                       "filters": [f"{f.column} {f.op}" for f in query.filters],
                       "query_sha256": digest, "epsilon": query.epsilon, "delta": cal.delta,
-                      "federated": query.federated,
+                      "federated": query.federated, "dedup": query.dedup,
+                      **({"linkage_run_id": linkage} if linkage else {}),
                       "epsilon_remaining": state.remaining, "period": state.period_key,
                       **({"release_id": release_id, "groups": len(groups),
                           "suppressed": suppressed} if state.ok else {"reason": "budget"})})
@@ -205,4 +248,4 @@ class AggregateService:
             epsilon_spent=cost / MICRO, delta_spent=cal.delta,
             epsilon_remaining=state.remaining, noise=list(cal.noise), keys=cal.keys,  # type: ignore[arg-type]
             min_group_size=self.policy.min_group_size, release_id=release_id,
-            federated=query.federated)
+            federated=query.federated, population="linked" if query.dedup else "all")

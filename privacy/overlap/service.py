@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -34,6 +35,7 @@ from compliance.subjects.models import Brand
 from privacy.aggregates.errors import BudgetExhausted
 from privacy.aggregates.ledger import MICRO, Ledger, to_micro
 from privacy.aggregates.models import DpDataset
+from privacy.overlap.dedup import DedupCounts
 from privacy.overlap.models import OverlapRun
 from privacy.overlap.release import noisy_size
 from privacy.overlap.schemas import OverlapIn, OverlapOut, PsiCounts
@@ -72,7 +74,7 @@ class OverlapService:
         session.flush()
         return row.id
 
-    def _refuse(self, run_id: str, requester: str, brands: tuple[str, str], actor: str,
+    def _refuse(self, run_id: str, requester: str, brands: tuple[str, ...], actor: str,
                 exc: ComityError, rule_id: str | None) -> ComityError:
         with self.db.unit_of_work() as session:
             AuditLog(session).record("overlap.refused", actor=actor, rule_id=rule_id, data={
@@ -80,11 +82,12 @@ class OverlapService:
                 "reason": exc.message})
         return exc
 
-    def _check(self, run_id: str, requester: str, body: OverlapIn, actor: str) -> None:
-        """Both brands registered, the agreement and an approved assessment cover the
-        purpose (PIPL Art. 20, 55(3)), both brands agreed to the join key's category, and
-        exact mode only for a brand the agreement allows it to."""
-        brands = (body.brands[0], body.brands[1])
+    def check(self, run_id: str, requester: str, brands: tuple[str, ...], actor: str, *,
+              exact: bool = False) -> None:
+        """Every brand registered, the agreement and an approved assessment cover the
+        purpose (PIPL Art. 20, 55(3)), every brand agreed to the join key's category, and
+        exact mode only for a brand the agreement allows it to (the first). An overlap's
+        two brands, or all the brands a de-duplicated aggregate links."""
         jk = self.governance.agreement.join_key
         with self.db.unit_of_work() as session:
             for b in brands:
@@ -105,7 +108,7 @@ class OverlapService:
         if cat is not None:
             raise self._refuse(run_id, requester, brands, actor,
                                RunRefused(cat.rule_id, cat.explanation), cat.rule_id)
-        if body.exact and brands[0] not in jk.exact_to:
+        if exact and brands[0] not in jk.exact_to:
             raise self._refuse(run_id, requester, brands, actor, RunRefused(
                 EXACT_RULE, f"the agreement gives the intersection itself only to "
                 f"{', '.join(jk.exact_to) or 'no brand'}; ask for the noisy size"), EXACT_RULE)
@@ -117,7 +120,7 @@ class OverlapService:
             raise ComityError("overlaps are not configured on this server", status_code=501)
         run_id = str(uuid.uuid4())
         brands = (body.brands[0], body.brands[1])
-        self._check(run_id, requester, body, actor)
+        self.check(run_id, requester, brands, actor, exact=body.exact)
         jk = self.governance.agreement.join_key
         assert jk is not None
         cost = 0 if body.exact else to_micro(body.epsilon)
@@ -134,22 +137,61 @@ class OverlapService:
                                       period_key=state.period_key)
                 raise self._refuse(run_id, requester, brands, actor, exc, None)
         counts = self.run(run_id, brands, now.isoformat(), body.exact)
-        self._verify(run_id, requester, brands, actor, counts, now)
+        self.verify(run_id, requester, brands, actor, counts.consent_sha256, now)
         return self.record(run_id, requester, actor, body, counts, now, cost)
 
-    def _verify(self, run_id: str, requester: str, brands: tuple[str, str], actor: str,
-                counts: PsiCounts, as_of: datetime) -> None:
-        """Each brand gated on the consent records the coordinator holds (the digest of its
+    def verify(self, run_id: str, requester: str, brands: tuple[str, ...], actor: str,
+               digests: dict[str, str], as_of: datetime) -> None:
+        """Each brand gated on the consent records the coordinator holds (`digests`: of its
         cross_brand_sharing snapshot at the run's as-of time), as the training gate checks
         (`federation.coordinator.gate_check`); otherwise nothing is released."""
         with self.db.reading() as session:
             consent = ConsentService(session)
-            bad = [b for b in brands if counts.consent_sha256.get(b) != snapshot_digest(
+            bad = [b for b in brands if digests.get(b) != snapshot_digest(
                 consent.snapshot(b, PURPOSE, as_of))]
         if bad:
             raise self._refuse(run_id, requester, brands, actor, ComityError(
-                f"brand '{bad[0]}' gated the overlap on a different consent snapshot than "
+                f"brand '{bad[0]}' gated the linkage on a different consent snapshot than "
                 "the compliance records; nothing released", status_code=502), None)
+
+    def _lineage(self, session: Session, *, run_id: str, requester: str, actor: str,
+                 brands: tuple[str, ...], mode: str, entered: dict[str, int],
+                 consent: dict[str, str], size: int | None, as_of: datetime, cost: int = 0,
+                 ledger_id: int | None = None, audit: dict[str, Any] | None = None) -> int:
+        """The run's lineage row (anchored) and its `overlap.release` audit event, in the
+        caller's transaction: who asked, which brands, how many entered, what was released.
+        The row's brand columns hold the first brand and the others (comma-separated, or
+        `*` where they do not fit)."""
+        jk = self.governance.agreement.join_key
+        assert jk is not None
+        others = ",".join(brands[1:])
+        row_id = session.execute(insert(OverlapRun).values(
+            run_id=run_id, requester=requester, actor=actor, requesting_brand=brands[0],
+            other_brand=others if len(others) <= 64 else "*", mode=mode,
+            join_key=f"{jk.category}:{jk.normalize}",
+            agreement_version=self.governance.agreement.version, consent_as_of=as_of,
+            entered=entered, size_released=size or 0, epsilon_micro=cost,
+            ledger_id=ledger_id, created_at=utcnow()).returning(OverlapRun.id)).scalar_one()
+        anchors.touch(session, "overlap_runs", [row_id])
+        AuditLog(session).record("overlap.release", actor=actor, rule_id=None, data={
+            "run_id": run_id, "requester": requester, "brands": list(brands), "mode": mode,
+            "join_key": f"{jk.category}:{jk.normalize}", "entered": entered,
+            "consent_snapshot_sha256": consent, "size_released": size,
+            "epsilon": cost / MICRO, **(audit or {}), "overlap_run_id": row_id})
+        return int(row_id)
+
+    def record_linkage(self, session: Session, *, run_id: str, requester: str, actor: str,
+                       counts: DedupCounts, as_of: datetime, release_id: int) -> int:
+        """A de-duplicated aggregate's linkage (`privacy.overlap.dedup`), in the transaction
+        that records its DP release: lineage and audit as for an overlap (mode `dedup`), with
+        how many points were dropped as duplicates. No size is released by it (the aggregate
+        is the release, and its epsilon is the aggregate's)."""
+        return self._lineage(session, run_id=run_id, requester=requester, actor=actor,
+                             brands=tuple(counts.entered), mode="dedup",
+                             entered=counts.entered, consent=counts.consent_sha256, size=None,
+                             as_of=as_of, audit={"kept": counts.kept,
+                                                 "dropped_duplicates": counts.dropped,
+                                                 "dp_release_id": release_id})
 
     def record(self, run_id: str, requester: str, actor: str, body: OverlapIn,
                counts: PsiCounts, as_of: datetime, cost: int) -> OverlapOut:
@@ -181,21 +223,11 @@ class OverlapService:
                     raise BudgetExhausted(requested=body.epsilon, remaining=state.remaining,
                                           period_key=state.period_key)
                 remaining, ledger_id = state.remaining, state.ledger_id
-            row_id = session.execute(insert(OverlapRun).values(
-                run_id=run_id, requester=requester, actor=actor, requesting_brand=brands[0],
-                other_brand=brands[1], mode="exact" if body.exact else "cardinality",
-                join_key=f"{jk.category}:{jk.normalize}",
-                agreement_version=self.governance.agreement.version, consent_as_of=as_of,
-                entered=counts.entered, size_released=size, epsilon_micro=cost,
-                ledger_id=ledger_id, created_at=utcnow()).returning(OverlapRun.id)).scalar_one()
-            anchors.touch(session, "overlap_runs", [row_id])
-            AuditLog(session).record("overlap.release", actor=actor, rule_id=None, data={
-                "run_id": run_id, "requester": requester, "brands": list(brands),
-                "mode": "exact" if body.exact else "cardinality",
-                "join_key": f"{jk.category}:{jk.normalize}", "entered": counts.entered,
-                "consent_snapshot_sha256": counts.consent_sha256,
-                "size_released": size, "epsilon": cost / MICRO, "noise_scale": scale,
-                "epsilon_remaining": remaining, "overlap_run_id": row_id})
+            self._lineage(session, run_id=run_id, requester=requester, actor=actor,
+                          brands=brands, mode="exact" if body.exact else "cardinality",
+                          entered=counts.entered, consent=counts.consent_sha256,
+                          size=size, as_of=as_of, cost=cost, ledger_id=ledger_id,
+                          audit={"noise_scale": scale, "epsilon_remaining": remaining})
         return OverlapOut(
             run_id=run_id, brands=list(brands), mode="exact" if body.exact else "cardinality",
             join_key=f"{jk.category}:{jk.normalize}", entered=counts.entered, size=size,

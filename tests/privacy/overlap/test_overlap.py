@@ -7,13 +7,10 @@ intersection of those customers; the noisy size is charged and audited."""
 from __future__ import annotations
 
 import csv
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
 import pytest
-import yaml
 from sqlalchemy import select
 
 from compliance.audit.models import AuditEvent
@@ -24,23 +21,17 @@ from compliance.errors import ComityError
 from compliance.governance.errors import RunRefused
 from compliance.policy.loader import load_policies
 from compliance.subjects.service import SubjectService
-from compliance.tokens.service import TokenService
-from federation.brand.consent_import import import_consents
-from federation.brand.node import BrandNode, load_node, set_simulation_nodes
+from federation.brand.node import BrandNode, set_simulation_nodes
 from federation.brand.overlap import entered, result_path
-from federation.brand.provision import init_node
 from privacy.aggregates.ledger import budget_views
 from privacy.overlap.models import OverlapRun
 from privacy.overlap.schemas import OverlapIn, PsiCounts
 from privacy.overlap.service import OverlapService
 from tests.compliance.governance.records import approved_assessment
+from tests.privacy.overlap.records import brand_node
 
 pytestmark = pytest.mark.integration
 A, B = "lumen-tea", "north-outfitters"  # parties of policies/alliance_agreement.yaml
-MAP = {"subject": "cid", "purpose": "purpose", "action": "what", "occurred_at": "at",
-       "separate": "sep", "by_guardian": "guardian", "birth_date": "born",
-       "actions": {"opt-in": "grant", "opt-out": "withdraw"},
-       "defaults": {"notice_version": "2026-01"}}
 # phone suffix -> consent at A, consent at B: "sep" separate consent, "other" a consent for
 # model training only, "gone" granted separately then withdrawn, None no record at all. (A
 # cross_brand_sharing grant that is not separate never gets in: the import refuses it.)
@@ -54,49 +45,6 @@ ONLY_A = ["1001", "1002"]
 ONLY_B = ["2001"]
 
 
-def _rows(cid: str, state: str | None) -> list[dict[str, str]]:
-    base = {"cid": cid, "purpose": "cross_brand_sharing", "guardian": "no",
-            "born": "1990-01-01"}
-    if state is None:
-        return []
-    if state == "other":
-        return [{**base, "purpose": "model_training", "what": "opt-in",
-                 "at": "2026-03-01T10:00:00Z", "sep": "no"}]
-    rows = [{**base, "what": "opt-in", "at": "2026-03-01T10:00:00Z", "sep": "yes"}]
-    if state == "gone":
-        rows.append({**base, "what": "opt-out", "at": "2026-04-01T10:00:00Z", "sep": "yes"})
-    return rows
-
-
-def _node(db: Database, tmp_path: Path, api_url: str, brand: str, suffixes: dict[str, str | None]
-          ) -> BrandNode:
-    with db.unit_of_work() as s:
-        SubjectService(s).register_brand(brand, brand.title(), "pipl", actor="test")
-        token = TokenService(s).create(f"brand:{brand}", principal=f"{brand}-node")
-    path = init_node(tmp_path / brand, brand_id=brand, jurisdiction="pipl", api=api_url,
-                     token=token)
-    silo = tmp_path / brand / "silo"
-    # Each brand writes the same person's number in its own layout: the join key is E.164.
-    layout = "138 1234 {}" if brand == A else "+86-138-1234-{}"
-    customers = pd.DataFrame({"customer_id": [f"{brand[:1]}-{s}" for s in suffixes],
-                              "phone": [layout.format(s) for s in suffixes]})
-    customers.to_csv(silo / "customers.csv", index=False)
-    pd.DataFrame({"customer_id": customers["customer_id"], "order_id": range(len(customers))}
-                 ).to_csv(silo / "orders.csv", index=False)
-    (silo / "column_map.yaml").write_text(yaml.safe_dump({
-        "brand_id": brand, "jurisdiction": "pipl",
-        "customers": {"file": "customers.csv", "key": "customer_id",
-                      "columns": {"customer_id": "customer_id", "phone": "phone"}},
-        "orders": {"file": "orders.csv", "key": "customer_id",
-                   "columns": {"customer_id": "customer_id", "order_id": "purchase_history"}}}))
-    (tmp_path / brand / "crm" / "consent_map.yaml").write_text(json.dumps(MAP))
-    rows = [r for s, state in suffixes.items() for r in _rows(f"{brand[:1]}-{s}", state)]
-    pd.DataFrame(rows).to_csv(tmp_path / f"{brand}-crm.csv", index=False)
-    node = load_node(str(path))
-    import_consents(node, source=str(tmp_path / f"{brand}-crm.csv"))
-    return node
-
-
 def _assessment(db: Database) -> None:
     """PIPL Art. 55(3): providing to another handler needs an approved assessment first."""
     approved_assessment(db, "cross_brand_sharing", {"psi": "dh-x25519"})
@@ -104,10 +52,11 @@ def _assessment(db: Database) -> None:
 
 @pytest.fixture
 def nodes(db: Database, tmp_path: Path, api_url: str) -> dict[str, BrandNode]:
-    a = _node(db, tmp_path, api_url, A,
-              {**{s: c[0] for s, c in PEOPLE.items()}, **dict.fromkeys(ONLY_A, "sep")})
-    b = _node(db, tmp_path, api_url, B,
-              {**{s: c[1] for s, c in PEOPLE.items()}, **dict.fromkeys(ONLY_B, "sep")})
+    # Each brand writes the same person's number in its own layout: the join key is E.164.
+    a = brand_node(db, tmp_path, api_url, A, layout="138 1234 {}", suffixes={
+        **{s: c[0] for s, c in PEOPLE.items()}, **dict.fromkeys(ONLY_A, "sep")})
+    b = brand_node(db, tmp_path, api_url, B, layout="+86-138-1234-{}", suffixes={
+        **{s: c[1] for s, c in PEOPLE.items()}, **dict.fromkeys(ONLY_B, "sep")})
     set_simulation_nodes({A: a.config.source, B: b.config.source})
     return {A: a, B: b}
 
