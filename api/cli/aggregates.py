@@ -128,9 +128,14 @@ def query(
     query_json: Annotated[str, typer.Argument(
         metavar="QUERY_JSON", help="The query, the body of POST /v1/aggregates: JSON text, "
                                    "or @FILE to read it from the file FILE")],
+    dedup: Annotated[bool, typer.Option(
+        "--dedup", help="Answer across the silos with each linked person counted once (sets "
+                        "\"federated\" and \"dedup\"): the noise of one silo, over the customers "
+                        "with separate cross_brand_sharing consent and a join key only")] = False,
 ) -> None:
     """Answer one DP aggregate query (the body of POST /v1/aggregates) and spend its budget.
-    Example: comity query --requester service:growth @count-by-city.json"""
+    Example: comity query --requester service:growth @count-by-city.json
+    Example: comity query --requester service:growth --dedup @count-by-city.json"""
     from pydantic import ValidationError
 
     from compliance.files import read_text
@@ -140,6 +145,9 @@ def query(
     text = read_text(Path(source)) if source is not None else query_json
     try:
         q = AggregateQuery.model_validate_json(text)
+        if dedup:
+            q = AggregateQuery.model_validate({**q.model_dump(), "federated": True,
+                                               "dedup": True})
     except ValidationError as exc:
         raise InputError(_query_problem(exc), file=source or "QUERY_JSON") from None
     answer = existing_services().aggregates.query(requester, q, actor="cli")

@@ -99,3 +99,33 @@ def test_dedup_needs_a_federated_query(db: Database, tmp_path: Path) -> None:
 
     with pytest.raises(ValidationError, match="federated"):
         AggregateQuery(dataset="d", measure="count", epsilon=1.0, dedup=True)
+
+
+def test_cli_dedup_flag_asks_across_the_silos(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """`comity query --dedup` sets "federated" and "dedup": on a dataset with no silos it is
+    refused for that reason, where the same query without the flag is answered pooled."""
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from api.composition import default_services
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    monkeypatch.setenv("COMITY_DATABASE_URL", url)
+    monkeypatch.setenv("COMITY_KEY_DIR", str(tmp_path / "keys"))
+    db = Database(url)
+    path = tmp_path / "rows.parquet"
+    pl.DataFrame({"cid": [f"c{i}" for i in range(50)], "spend": [1.0] * 50}).write_parquet(path)
+    AggregateService(db, load_policies()).register("rows", path, "cid", actor="test",
+                                                   bounds={"spend": (0.0, 10.0)})
+    db.dispose()
+    body = '{"dataset": "rows", "measure": "count", "epsilon": 1.0}'
+    outputs = []
+    for flags in (["--dedup"], []):
+        default_services.cache_clear()
+        res = CliRunner().invoke(app, ["query", "--requester", "service:x", *flags, body])
+        default_services().db.dispose()
+        default_services.cache_clear()
+        outputs.append((res.exit_code, res.output))
+    assert outputs[0][0] == 2 and "no brand silos" in outputs[0][1], outputs[0]
+    assert outputs[1][0] == 0 and '"population": "all"' in outputs[1][1], outputs[1]
