@@ -8,8 +8,11 @@
    that calibrates every release (`LazyFrameQuery.release()`). p50 of `repeats` runs each.
 2. Contention: 200 concurrent POST /v1/aggregates against one ledger on `comity serve`
    (embedded SQLite); afterwards spent <= limit exactly and every refusal a clean 429.
-3. Federated: the same query across 5 brand silos through Flower and SecAgg+, noise once,
-   beside the pooled DP answer.
+3. Federated: the same query, same epsilon, over 5 brand silos that share customers: pooled
+   (the de-duplicated people in one table), today's federated path (Flower and SecAgg+, noise
+   for a person at every brand) and federated de-duplicated (linked by the PSI ring, each
+   person counted at one brand, noise for one silo); 95% interval half-widths and their
+   ratio to pooled, and whether the de-duplicated true value is the pooled one.
 4. Coverage: over many releases, how often the reported 95% interval holds the true value
    (count, sum and mean).
 """
@@ -187,39 +190,177 @@ def contention(work: Path, n: int = 200, limit: float = 2.0, eps: float = 0.1
             "server_errors": sum(1 for c in codes if c >= 500), "seconds": round(seconds, 2)}
 
 
-def federated(work: Path, rows: int, brands: int = 5) -> dict[str, Any]:
-    """The same grouped count+mean answered across `brands` silos through Flower's runtime
-    and SecAgg+, beside the pooled DP answer and the true value."""
-    from api.composition import simulated_secure_sum
+# Brands per person in `alliance_data` and their shares: 1.75 brands per person on average.
+BRANDS_PER_PERSON = ([1, 2, 3, 5], [0.5, 0.35, 0.1, 0.05])
 
-    df = make_data(work / "pooled.parquet", rows, seed=3)
+
+def alliance_data(work: Path, rows: int, brands: int, seed: int = 3
+                  ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """People (one row each: the pooled, de-duplicated table) and `brands` silos that hold
+    about `rows` rows together, a person at 1, 2, 3 or all brands (`BRANDS_PER_PERSON`),
+    with the same city and spend wherever they are, under each brand's own customer id; the
+    join key is the person's phone (E.164). Every person is linked (consent and key)."""
+    rng = np.random.default_rng(seed)
+    counts, shares = BRANDS_PER_PERSON
+    n = int(rows / float(np.dot(counts, shares)))
+    people = make_data(work / "pooled.parquet", n, seed=seed).with_columns(
+        phone=pl.format("+86138{}", pl.int_range(pl.len()).cast(pl.String).str.zfill(8)))
+    people.write_parquet(work / "pooled.parquet")
+    m = rng.choice(counts, n, p=shares)
+    at = np.argsort(rng.random((n, brands)), axis=1).argsort(axis=1) < m[:, None]
     silos = {}
     for b in range(brands):
-        silos[f"brand-{b}"] = work / f"silo{b}.parquet"
-        df.filter(pl.int_range(pl.len()) % brands == b).write_parquet(silos[f"brand-{b}"])
+        silos[f"brand-{b}"] = (people.filter(pl.Series(at[:, b]))
+                               .with_columns(customer_id=pl.format("b{}-", pl.lit(b))
+                                             + pl.col("customer_id")))
+    return people, silos
+
+
+def dedup_release(plan: Any, silos: dict[str, pl.DataFrame], run_id: str
+                  ) -> tuple[Any, pl.DataFrame, np.ndarray, dict[str, Any]]:
+    """The de-duplicated answer's linkage and release with the product's own functions, in
+    process: each brand's points blinded by its run scalar in the order of their blinded
+    values, the ring (`ring_holder`), `keep_bits`, `linked_rows` + `local_vector` at each
+    brand, summed here as SecAgg+ would (counts exactly), and `release_sum` for one silo."""
+    from privacy.aggregates.federated import local_vector, release_sum
+    from privacy.aggregates.service import DEDUP_WHY
+    from privacy.overlap.dedup import keep_bits, linked_rows, ring_holder
+    from privacy.overlap.psi import Blinder, points
+
+    names = list(silos)
+    k = len(names)
+    blinders = [Blinder.derive(os.urandom(32), run_id) for _ in names]
+    t0 = time.perf_counter()
+    keys, arrays = [], []
+    for i, b in enumerate(names):
+        own = blinders[i].blind_keys(silos[b]["phone"].to_list())
+        order = np.argsort(np.ascontiguousarray(own).view("V32").ravel(), kind="stable")
+        arrays.append(own[order])
+        keys.append(silos[b]["customer_id"].gather(order).to_list())
+    for step in range(1, k):
+        arrays = [blinders[ring_holder(i, step, k)].blind(points(arrays[i])) for i in range(k)]
+    blinded = time.perf_counter() - t0
+    bits = keep_bits(dict(zip(names, arrays, strict=True)), run_id)
+    vectors = []
+    for i, b in enumerate(names):
+        # one customer id per person at a brand here: the person is the customer
+        kept = {cid: cid for cid, bit in zip(keys[i], bits[b], strict=True) if bit}
+        vectors.append(local_vector(linked_rows(silos[b], "customer_id", kept), plan))
+    summed = np.sum(vectors, axis=0)
+    cal, raw = release_sum(summed, plan, 1, why=DEDUP_WHY)
+    total = sum(len(a) for a in arrays)
+    stats = {"points": total, "blind_operations": total * k,
+             "linkage_seconds": round(time.perf_counter() - t0, 1),
+             "blind_ops_per_second": round(total * k / blinded),
+             "kept": {b: int(bits[b].sum()) for b in names},
+             "dropped_duplicates": total - int(sum(bits[b].sum() for b in names))}
+    return cal, raw, summed, stats
+
+
+def _interval_figures(groups: list[Any], truth: dict[str, float]) -> dict[str, Any]:
+    return {"max_abs_error": round(max(abs(float(g.value or 0) - truth[g.key["city"]])
+                                       for g in groups), 3),
+            "mean_ci_halfwidth": round(statistics.mean(
+                (g.ci95[1] - g.ci95[0]) / 2 for g in groups if g.ci95), 3),
+            "within_ci": sum(1 for g in groups
+                             if g.ci95 and g.ci95[0] <= truth[g.key["city"]] <= g.ci95[1]),
+            "groups": len(groups)}
+
+
+def alliance_policies(work: Path, brands: list[str]) -> None:
+    """The product's policies with `brands` as parties to the alliance agreement (as one
+    of its brands is), for this process and the simulation's workers (COMITY_POLICY_DIR)."""
+    import shutil
+
+    import yaml
+
+    from compliance.policy.loader import policy_dir
+
+    root = work / "policies"
+    shutil.copytree(policy_dir(), root)
+    agreement = yaml.safe_load((root / "alliance_agreement.yaml").read_text(encoding="utf-8"))
+    model = next(p for p in agreement["parties"] if p["role"] == "joint_handler")
+    agreement["parties"] += [{**model, "id": b, "name": b} for b in brands]
+    (root / "alliance_agreement.yaml").write_text(yaml.safe_dump(agreement), encoding="utf-8")
+    os.environ["COMITY_POLICY_DIR"] = str(root)
+
+
+def federated(work: Path, rows: int, brands: int = 5) -> dict[str, Any]:
+    """The same grouped count+mean, same epsilon, three ways: pooled (the de-duplicated
+    people in one table), today's federated path (each brand's rows through Flower and
+    SecAgg+, noise for a person at every brand) and federated de-duplicated (linked first,
+    each person counted at one brand, noise for one silo). Shared customers across brands."""
+    from api.composition import simulated_secure_sum
+    from federation.brand.node import set_simulation_nodes
+    from federation.brand.provision import init_node
+    from privacy.aggregates.federated import federated_plan
+    from privacy.aggregates.release import finish
+
+    people, frames = alliance_data(work, rows, brands)
+    alliance_policies(work, list(frames))
+    silos, nodes = {}, {}
+    for b, frame in frames.items():
+        silos[b] = work / f"{b}.parquet"
+        frame.drop("phone").write_parquet(silos[b])
+        nodes[b] = init_node(work / "nodes" / b, brand_id=b, jurisdiction="pipl",
+                             api="http://127.0.0.1:9", aggregates={"alliance": str(silos[b])})
+        (work / "nodes" / b / "silo" / "column_map.yaml").write_text("brand_id: x\n")
+    set_simulation_nodes(nodes)
+    people.drop("phone").write_parquet(work / "pooled.parquet")
     db = Database(f"sqlite:///{work / 'federated.db'}")
     svc = AggregateService(db, load_policies(), secure_sum=simulated_secure_sum)
     svc.register("alliance", work / "pooled.parquet", "customer_id", actor="bench",
                  bounds={"spend": BOUNDS}, categories={"city": CITIES}, silos=silos)
+    svc.set_budget("service:bench", "alliance", 4.0, actor="bench")
     body = {"dataset": "alliance", "measure": "mean", "column": "spend",
             "group_by": ["city"], "epsilon": 1.0}
-    out: dict[str, Any] = {"rows": rows, "brands": brands}
-    truth = {r["city"]: r["spend"] for r in df.group_by("city").agg(
+    per_person = {r["city"]: r["spend"] for r in people.group_by("city").agg(
         pl.col("spend").clip(*BOUNDS).mean()).iter_rows(named=True)}
-    for name, fed in (("pooled_dp", False), ("federated_secagg_dp", True)):
+    every_row = pl.concat(list(frames.values()))
+    per_row = {r["city"]: r["spend"] for r in every_row.group_by("city").agg(
+        pl.col("spend").clip(*BOUNDS).mean()).iter_rows(named=True)}
+    out: dict[str, Any] = {
+        "rows": every_row.height, "people": people.height, "brands": brands,
+        "shared_people": int((every_row.group_by("phone").len()["len"] > 1).sum()),
+        "brands_per_person": dict(zip(map(str, BRANDS_PER_PERSON[0]),
+                                      BRANDS_PER_PERSON[1], strict=True)),
+        "epsilon": body["epsilon"],
+        "truth": "pooled and dedup against the people's mean; federated against the mean "
+                 "over every row (a shared person counted at each brand)"}
+    for name, fed, truth in (("pooled_dp", False, per_person),
+                             ("federated_secagg_dp", True, per_row)):
         t0 = time.perf_counter()
         ans = svc.query("service:bench", AggregateQuery.model_validate({**body,
                                                                         "federated": fed}))
-        out[name] = {
-            "seconds": round(time.perf_counter() - t0, 2),
-            "max_abs_error": round(max(abs(float(g.value or 0) - truth[g.key["city"]])
-                                       for g in ans.groups), 3),
-            "mean_ci_halfwidth": round(statistics.mean(
-                (g.ci95[1] - g.ci95[0]) / 2 for g in ans.groups if g.ci95), 3),
-            "within_ci": sum(1 for g in ans.groups
-                             if g.ci95 and g.ci95[0] <= truth[g.key["city"]] <= g.ci95[1]),
-            "groups": len(ans.groups),
-            "noise_scales": {n["statistic"]: round(n["scale"], 2) for n in ans.noise}}
+        out[name] = {"seconds": round(time.perf_counter() - t0, 2),
+                     **_interval_figures(ans.groups, truth),
+                     "noise_scales": {n["statistic"]: round(n["scale"], 2) for n in ans.noise}}
+    with db.reading() as s:
+        spec = Registry(s, svc.policies).get("alliance")[1]
+    query = AggregateQuery.model_validate({**body, "federated": True, "dedup": True})
+    plan = federated_plan(query, spec)
+    t0 = time.perf_counter()
+    cal, raw, summed, stats = dedup_release(plan, frames, "bench-dedup")
+    groups, _ = finish(raw, cal, query, spec, svc.policy.min_group_size)
+    g = len(plan.keys)
+    noiseless = pl.DataFrame({"city": [key[0] for key in plan.keys],
+                              "n": summed[:g] * plan.count_norm,
+                              "s": summed[g:] * plan.sum_norm})
+    pooled_truth = people.group_by("city").agg(pl.len().alias("n0"),
+                                               pl.col("spend").clip(*BOUNDS).sum().alias("s0"))
+    check = noiseless.join(pooled_truth, on="city")
+    out["federated_dedup_dp"] = {
+        "seconds": round(time.perf_counter() - t0, 2), **_interval_figures(groups, per_person),
+        "noise_scales": {n["statistic"]: round(n["scale"], 2) for n in cal.noise},
+        "true_value_equals_pooled_dedup_truth": bool(
+            (check["n"].round() == check["n0"]).all()
+            and np.allclose(check["s"], check["s0"], rtol=1e-9)),
+        "linkage": stats, "path": "in process (the ring's and brands' own functions; the "
+        "Flower round is tests/privacy/aggregates/test_dedup.py)"}
+    pooled_hw = out["pooled_dp"]["mean_ci_halfwidth"]
+    for name in ("federated_secagg_dp", "federated_dedup_dp"):
+        out[name]["halfwidth_ratio_to_pooled"] = round(out[name]["mean_ci_halfwidth"]
+                                                       / pooled_hw, 2)
     db.dispose()
     return out
 
@@ -265,14 +406,19 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--coverage-runs", type=int, default=4000)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--only", choices=["latency", "contention", "federated", "coverage_95"],
+                    action="append", help="Run only these parts (repeat); default: all")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         os.environ["COMITY_KEY_DIR"] = str(work / "keys")
-        result = {"latency": latency(work, args.rows, args.repeats),
-                  "contention": contention(work),
-                  "federated": federated(work, args.rows),
-                  "coverage_95": coverage(args.coverage_runs)}
+        parts: dict[str, Callable[[], Any]] = {
+            "latency": lambda: latency(work, args.rows, args.repeats),
+            "contention": lambda: contention(work),
+            "federated": lambda: federated(work, args.rows),
+            "coverage_95": lambda: coverage(args.coverage_runs)}
+        result = {name: run() for name, run in parts.items()
+                  if not args.only or name in args.only}
     text = json.dumps(result, indent=2, ensure_ascii=False)
     if args.json:
         args.json.write_text(text, encoding="utf-8")
