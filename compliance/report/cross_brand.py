@@ -1,7 +1,9 @@
 """Cross-brand overlaps for the DPO (issue 26): every private set intersection of two brands'
 customers in the period, who asked, which brands, how many entered and what was released,
 and the refusals. Linking customers across brands provides their information to another
-handler (PIPL Art. 23): only separately consented customers enter, and the DPO sees each run.
+handler (PIPL Art. 23): only separately consented customers enter, and the DPO sees each run,
+the linkage of a de-duplicated aggregate (mode `dedup`: no size released, how many points
+were dropped as duplicates) among them.
 Counted from the audit log only (`overlap.release`, `overlap.refused`, and
 `governance.refused` of kind overlap); no identifiers are in it.
 """
@@ -34,6 +36,7 @@ def cross_brand_section(session: Session, window: Window) -> dict[str, Any]:
                          "actor": actor, "brands": data.get("brands", []),
                          "mode": data.get("mode"), "entered": data.get("entered", {}),
                          "size_released": data.get("size_released"),
+                         "dropped_duplicates": data.get("dropped_duplicates"),
                          "epsilon": data.get("epsilon", 0.0), "at": at.isoformat()})
         elif action == "overlap.refused" or data.get("kind") == "overlap":
             refused += 1

@@ -30,3 +30,13 @@ def test_overlap_runs_and_refusals_are_in_the_report(db: Database) -> None:
     html = render_html(report)
     assert 'id="cross_brand"' in html and "brand-a ∩ brand-b" in html
     assert "跨品牌客户重合" in html and "PIPL Art. 23" in html
+
+
+def test_a_dedup_linkage_is_listed_with_what_it_dropped(db: Database) -> None:
+    overlap_records(db, dedup=True)
+    with db.reading() as s:
+        report = build_report(s)
+    run = report["cross_brand"]["runs"][1]
+    assert (run["mode"], run["brands"]) == ("dedup", ["brand-a", "brand-b", "brand-c"])
+    assert run["size_released"] is None and run["dropped_duplicates"] == 3
+    assert "— (3 dropped as duplicates)" in render_html(report)

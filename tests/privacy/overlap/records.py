@@ -17,16 +17,25 @@ from compliance.tokens.service import TokenService
 from federation.brand.consent_import import import_consents
 from federation.brand.node import BrandNode, load_node
 from federation.brand.provision import init_node
+from privacy.overlap.dedup import DedupCounts
 from privacy.overlap.schemas import OverlapIn, PsiCounts
 from privacy.overlap.service import OverlapService
 
 
-def overlap_records(db: Database) -> None:
-    """What a completed PSI of brand-a and brand-b would leave: the run and its release."""
-    OverlapService(db, load_policies()).record(
-        "00000000-0000-4000-8000-000000000026", "dpo", "dpo#1",
-        OverlapIn(brands=["brand-a", "brand-b"], exact=True, epsilon=1.0),
-        PsiCounts({"brand-a": 3, "brand-b": 4}, 2, 2), utcnow(), 0)
+def overlap_records(db: Database, *, dedup: bool = False) -> None:
+    """What a completed PSI of brand-a and brand-b would leave: the run and its release (and,
+    with `dedup`, a de-duplicated aggregate's linkage of brand-a, brand-b and brand-c)."""
+    svc = OverlapService(db, load_policies())
+    svc.record("00000000-0000-4000-8000-000000000026", "dpo", "dpo#1",
+               OverlapIn(brands=["brand-a", "brand-b"], exact=True, epsilon=1.0),
+               PsiCounts({"brand-a": 3, "brand-b": 4}, 2, 2), utcnow(), 0)
+    if dedup:
+        with db.unit_of_work() as s:
+            svc.record_linkage(s, run_id="00000000-0000-4000-8000-000000000027",
+                               requester="service:growth", actor="growth", as_of=utcnow(),
+                               counts=DedupCounts({"brand-a": 3, "brand-b": 4, "brand-c": 2},
+                                                  {"brand-a": 3, "brand-b": 2, "brand-c": 1}),
+                               release_id=1)
 
 
 MAP = {"subject": "cid", "purpose": "purpose", "action": "what", "occurred_at": "at",
