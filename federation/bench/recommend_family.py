@@ -50,7 +50,9 @@ def outsider_membership(data: RecData, *, plan: StatisticsPlan | None, epsilon: 
     members, outsiders = membership_attack(data, private=plan is not None, plan=plan,
                                            seed=seed)
     res = loss_threshold(-members, -outsiders, seed=seed)  # a "loss" below the cut: member
-    return {"attack": "outsider linear test on the released Gram and transitions",
+    what = ("the released low-rank Gram, projected on its eigenvectors" if plan is not None
+            else "the released Gram and transitions")
+    return {"attack": f"outsider linear test on {what}",
             "epsilon": epsilon, "delta": delta if epsilon is not None else None,
             "dp_advantage_bound": dp_bound(epsilon, delta), "auc": round(res.auc, 4),
             "advantage": round(float(res.advantage_holdout or 0.0), 4),

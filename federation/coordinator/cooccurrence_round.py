@@ -1,7 +1,9 @@
 """A co-occurrence recommender (`federation.models.cooccurrence`) as federated rounds, the
 coordinator's part: three sums over the brands (popularity, then the Gram matrix and the
 transition counts of the TOP items it picks), through SecAgg+ when there are enough brands
-and noised at the brands under DP, then federated validation: two evaluation rounds in which
+and noised at the brands under DP (where only popularity and the Gram are asked for, and
+the Gram is cut to its components above the noise edge before any brand sees it), then
+federated validation: two evaluation rounds in which
 every brand scores each candidate on its own validation items and sends back only HR@10 and
 NDCG@10, averaged here by the brands' customers. The family with the best average serves.
 """
@@ -30,6 +32,7 @@ from federation.models.cooccurrence import (
     choose,
     cooccurrence_plan,
     first_candidates,
+    private_release,
     top_size,
 )
 from federation.models.item_statistics import StatisticsPlan, top_items
@@ -40,8 +43,9 @@ def release_cooccurrence(sum_fn: SumFn, plan: StatisticsPlan | None, *, n_items:
                          n_brands: int, secure: bool, max_customers: int
                          ) -> tuple[Cooccurrence, int]:
     """The three sums (`plan` None: a run without DP, whose sums are exact counts, rounded
-    back to integers after SecAgg+'s quantization); returns the statistics and the attempts
-    the accountant must count."""
+    back to integers after SecAgg+'s quantization; under DP popularity and the Gram only,
+    post-processed by `private_release`); returns the statistics and the attempts the
+    accountant must count."""
     m = plan.top if plan is not None else top_size(n_items, private=False)
 
     def stage(name: str, sigma: float, size: int, extra: dict[str, Any] | None = None
@@ -55,7 +59,9 @@ def release_cooccurrence(sum_fn: SumFn, plan: StatisticsPlan | None, *, n_items:
     top = top_items(pop, m)
     extra = {TOP_KEY: ",".join(map(str, top.tolist()))}
     gram, a_gram = stage("gram", plan.pair_sigma if plan else 0.0, m * (m + 1) // 2, extra)
-    trans, a_trans = stage("successions", plan.pair_sigma if plan else 0.0, m * m, extra)
+    if plan is not None:
+        return private_release(pop, top, gram, plan.pair_sigma), max(a_pop, a_gram)
+    trans, a_trans = stage("successions", 0.0, m * m, extra)
     return Cooccurrence.from_arrays([pop, top, gram, trans]), max(a_pop, a_gram, a_trans)
 
 
@@ -80,15 +86,18 @@ def choose_by_validation(score: Callable[[list[Candidate]], list[dict[str, float
     first = first_candidates(stats, private=private)
     figures = score(first)
     ease, ease_fig = best(first, figures, "ease")
-    markov, markov_fig = best(first, figures, "markov")
-    blends = blend_candidates(ease, markov)
-    blend, blend_fig = best(blends, score(blends))
-    validation: dict[str, dict[str, Any]] = {
-        "ease": {**ease_fig, "chosen": ease}, "markov": {**markov_fig, "chosen": markov},
-        "blend": {**blend_fig, "chosen": blend}}
+    validation: dict[str, dict[str, Any]] = {"ease": {**ease_fig, "chosen": ease}}
+    tried = len(first)
+    if stats.has_transitions:  # a private release has none: EASE is its one family
+        markov, markov_fig = best(first, figures, "markov")
+        blends = blend_candidates(ease, markov)
+        blend, blend_fig = best(blends, score(blends))
+        validation.update({"markov": {**markov_fig, "chosen": markov},
+                           "blend": {**blend_fig, "chosen": blend}})
+        tried += len(blends)
     family = choose(validation)
     return {"family": family, "chosen": validation[family]["chosen"],
-            "validation": validation, "tried": len(first) + len(blends)}
+            "validation": validation, "tried": tried}
 
 
 def release_and_choose(grid: Grid, context: Context | None, nodes: list[int],

@@ -99,14 +99,15 @@ def test_bench_recommend_on_a_transaction_log(tmp_path: Path) -> None:
     assert {"hr10", "ndcg10"} == set(r["per_brand_lift"]["0"])
     dp = r["federated_dp"]
     assert dp["epsilon"] <= 8.0 and dp["delta"] == 1e-5
-    assert dp["mechanism"] == "gaussian item statistics" and dp["releases"] == 3
+    assert dp["mechanism"] == "gaussian item statistics" and dp["releases"] == 2
     assert dp["metrics"]["hr10"] > 2 * r["popularity"]["metrics"]["hr10"]
     # The family each run serves, chosen by federated validation, with the figures behind
     # the choice; the sequential factorization is a candidate, and under DP it is another
-    # release (reported beside, with its own epsilon).
+    # release (reported beside, with its own epsilon). A private release is popularity and
+    # the low-rank Gram: EASE is its one family.
     family = r["family"]
     assert family["candidates"] == ["blend", "ease", "markov", "sequential"]
-    assert family["dp_candidates"] == ["blend", "ease", "markov"]
+    assert family["dp_candidates"] == ["ease"]
     for chosen, validation, out in ((family["chosen"], family["validation"], r["federated"]),
                                     (family["dp_chosen"], family["dp_validation"], dp)):
         assert chosen == out["family"] == max(
@@ -116,6 +117,7 @@ def test_bench_recommend_on_a_transaction_log(tmp_path: Path) -> None:
     assert r["federated_dp_sequential"]["releases"] == 2
     mia = dp["membership_inference_outsider"]
     assert mia["epsilon"] == dp["epsilon"] and -1.0 <= mia["advantage"] <= 1.0
+    assert "low-rank Gram" in mia["attack"]
 
 
 def test_bench_recommend_on_a_movielens_shaped_csv(tmp_path: Path) -> None:
