@@ -210,28 +210,31 @@ def _rss_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _write_stream(path: Path, records: list[dict[str, Any]], size_mb: int) -> None:
+def _write_stream(path: Path, size_mb: int, seed: int = 2027) -> None:
+    """About `size_mb` of generated records, fresh values throughout (a repeated corpus
+    would be answered from the name model's phrase cache after its first pass)."""
+    from pii_corpus import records
+
     target = size_mb * 2**20
     if path.exists() and path.stat().st_size >= target:
         return
-    written, i = 0, 0
+    written = 0
     with path.open("w", encoding="utf-8") as fh:
-        while written < target:
-            for r in records:
-                line = json.dumps({"id": i, "text": r["text"]}, ensure_ascii=False) + "\n"
-                fh.write(line)
-                written += len(line.encode())
-                i += 1
+        for i, r in enumerate(records(None, seed)):
+            line = json.dumps({"id": i, "text": r["text"]}, ensure_ascii=False) + "\n"
+            fh.write(line)
+            written += len(line.encode())
+            if written >= target:
+                break
 
 
-def stream(scanner: PiiScanner, records: list[dict[str, Any]], size_mb: int,
-           seconds: float) -> dict[str, Any]:
+def stream(scanner: PiiScanner, size_mb: int, seconds: float) -> dict[str, Any]:
     """Stream a large JSONL through `scan_jsonl`'s reader and batches, writing results to a
     temporary file, for at most `seconds`; RSS sampled every batch."""
     from privacy.detection.service import BATCH, read_jsonl
 
-    path = Path(tempfile.gettempdir()) / f"comity_pii_stream_{size_mb}mb.jsonl"
-    _write_stream(path, records, size_mb)
+    path = Path(tempfile.gettempdir()) / f"comity_pii_stream_fresh_{size_mb}mb.jsonl"
+    _write_stream(path, size_mb)
 
     def batches() -> Iterator[list[str]]:
         batch: list[str] = []
@@ -321,7 +324,7 @@ def main() -> None:
     result: dict[str, Any] = {"quality": quality, "speed": speed,
                               "columns": classification(scanner)}
     if args.stream_mb:
-        result["memory"] = stream(scanner, corpora["own"], args.stream_mb, args.stream_seconds)
+        result["memory"] = stream(scanner, args.stream_mb, args.stream_seconds)
     text = json.dumps(result, indent=2, ensure_ascii=False)
     if args.json:
         args.json.write_text(text, encoding="utf-8")

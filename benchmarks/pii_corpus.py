@@ -12,6 +12,7 @@ import json
 import random
 import re
 import string
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -330,22 +331,32 @@ def messy_tables(seed: int = 11) -> list[tuple[list[str], list[list[str]], dict[
     return tables
 
 
+def records(n: int | None, seed: int | None = None) -> Iterator[dict[str, object]]:
+    """`n` generated records (endless for None), from the module's generator or, with
+    `seed`, from that seed (the streamed memory run draws fresh values, not repeats)."""
+    if seed is not None:
+        R.seed(seed)
+    i = 0
+    while n is None or i < n:
+        r = R.random()
+        if r < 0.15:
+            tpl, zh, hard = R.choice(HARD), None, True
+            zh = bool(re.search(r"[\u4e00-\u9fff]", tpl))
+        elif r < 0.65:
+            tpl, zh, hard = R.choice(ZH), True, False
+        else:
+            tpl, zh, hard = R.choice(EN), False, False
+        text, ents = render(tpl, zh)
+        yield {"id": f"c{i:05d}", "lang": "zh" if zh else "en", "text": text,
+               "entities": ents, "hard_negative": hard}
+        i += 1
+
+
 def main(n: int = 2400) -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with OUT.open("w", encoding="utf-8") as fh:
-        for i in range(n):
-            r = R.random()
-            if r < 0.15:
-                tpl, zh, hard = R.choice(HARD), None, True
-                zh = bool(re.search(r"[\u4e00-\u9fff]", tpl))
-            elif r < 0.65:
-                tpl, zh, hard = R.choice(ZH), True, False
-            else:
-                tpl, zh, hard = R.choice(EN), False, False
-            text, ents = render(tpl, zh)
-            fh.write(json.dumps({"id": f"c{i:05d}", "lang": "zh" if zh else "en", "text": text,
-                                 "entities": ents, "hard_negative": hard},
-                                ensure_ascii=False) + "\n")
+        for rec in records(n):
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
     print(f"wrote {n} records to {OUT}")
 
 

@@ -4,12 +4,10 @@ grouped or not, Luhn-valid (ISO/IEC 7812-1) and within a known issuer range; and
 
 from __future__ import annotations
 
-import re
-
 from privacy.check_digits import luhn_valid
 from privacy.detection.context import adjust, has_any
 from privacy.detection.documents import ORDER_CONTEXT, PROVINCE_CODES
-from privacy.detection.entities import BANK_CARD, NA, NB, Finding
+from privacy.detection.entities import BANK_CARD, NA, NB, Finding, class_led, led_matches
 from privacy.detection.groups import card_candidates, known_issuer
 
 CONTEXT = ("卡号", "银行卡", "信用卡", "借记卡", "储蓄卡", "银联", "card", "visa", "mastercard",
@@ -19,8 +17,8 @@ CONTEXT = ("卡号", "银行卡", "信用卡", "借记卡", "储蓄卡", "银联
 # Maestro's ranges (50, 56-58, 6304, 6759, 6761-6763): the only cards printed with 12 digits.
 # Twelve Luhn-valid digits are one in ten of all twelve-digit numbers, so these need a card
 # word near them.
-MAESTRO_12 = re.compile(r"(?=[56])" + NB + r"(?<![0-9][ -])(?:5[0678]|6304|6759|676[123])"
-                        r"[0-9]*(?<=(?<![0-9])[0-9]{12})" + NA + r"(?![ -][0-9])")
+MAESTRO_12 = class_led("56", NB + r"(?<![0-9][ -])(?:5[0678]|6304|6759|676[123])"
+                       r"[0-9]*(?<=(?<![0-9])[0-9]{12})" + NA + r"(?![ -][0-9])")
 
 
 def _looks_like_id(d: str) -> bool:
@@ -48,9 +46,9 @@ class BankCardFinder:
             score = adjust(0.75, text, start, end, positive=CONTEXT,
                            negative=ORDER_CONTEXT, boost=0.25, before=14)
             out.append(Finding(start, end, BANK_CARD, score, self.name))
-        for m in MAESTRO_12.finditer(text):
-            if luhn_valid(m.group()):
-                score = adjust(0.3, text, m.start(), m.end(), positive=CONTEXT,
+        for start, end, _m in led_matches(MAESTRO_12, text):
+            if luhn_valid(text[start:end]):
+                score = adjust(0.3, text, start, end, positive=CONTEXT,
                                negative=ORDER_CONTEXT, boost=0.45, before=14)
-                out.append(Finding(m.start(), m.end(), BANK_CARD, score, self.name))
+                out.append(Finding(start, end, BANK_CARD, score, self.name))
         return out

@@ -13,7 +13,16 @@ import re
 
 from privacy.check_digits import is_valid_resident_id
 from privacy.detection.context import adjust
-from privacy.detection.entities import CN_RESIDENT_ID, LICENSE_PLATE, NA, NB, PASSPORT, Finding
+from privacy.detection.entities import (
+    CN_RESIDENT_ID,
+    LICENSE_PLATE,
+    NA,
+    NB,
+    PASSPORT,
+    Finding,
+    class_led,
+    led_matches,
+)
 
 ORDER_CONTEXT = ("订单", "单号", "运单", "快递", "流水", "编号", "货号", "型号", "批次", "券",
                  "order", "tracking", "sku", "invoice", "ref", "serial", "model", "batch")
@@ -46,20 +55,20 @@ class PassportFinder:
     name = "cn_passport"
     entities = (PASSPORT,)
     # One scan for both kinds: they start with different letters and cannot overlap.
-    _re = re.compile(r"(?=[EGPSD])" + NB + r"(?:(?P<ordinary>E[A-HJ-NP-Z]\d{7}|[EG]\d{8})"
-                     r"|[PSD]E?\d{7}|[SD]\d{8})" + NA)
+    _re = class_led("EGPSD", NB + r"(?:(?P<ordinary>E[A-HJ-NP-Z]\d{7}|[EG]\d{8})"
+                    r"|[PSD]E?\d{7}|[SD]\d{8})" + NA)
     CONTEXT = ("护照", "passport", "证件", "travel document")
 
     def find(self, text: str) -> list[Finding]:
         out = []
-        for m in self._re.finditer(text):
+        for start, end, m in led_matches(self._re, text):
             if m.group("ordinary"):
-                s = adjust(0.55, text, m.start(), m.end(), positive=self.CONTEXT,
+                s = adjust(0.55, text, start, end, positive=self.CONTEXT,
                            negative=PRODUCT_CONTEXT, before=16)
             else:
-                s = adjust(0.2, text, m.start(), m.end(), positive=self.CONTEXT,
+                s = adjust(0.2, text, start, end, positive=self.CONTEXT,
                            negative=PRODUCT_CONTEXT, boost=0.6, before=16)
-            out.append(Finding(m.start(), m.end(), PASSPORT, s, self.name))
+            out.append(Finding(start, end, PASSPORT, s, self.name))
         return out
 
 

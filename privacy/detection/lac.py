@@ -23,6 +23,7 @@ from compliance.errors import ComityError
 MODEL_SHA256 = "826085fff327d0c76c0dd55400629ce0ed192a6519ecd9841ed6fdedb4cb5aec"
 TOP_K = 4
 CACHE_SIZE = 20_000
+VITERBI_ROWS = 2048
 ENTITY_LABELS = frozenset({"PER", "LOC", "ORG"})
 Span = tuple[int, int, str]
 
@@ -117,31 +118,44 @@ class LacTagger:
         backward GRU reads the padding), so a padded row's tags would depend on what else
         shares its batch. Equal lengths need no padding: each text gets the tags it gets
         alone, as the wheel's `LAC.run` gives them, and no time goes into padding."""
-        if todo:
-            self.batches += 1
+        if not todo:
+            return
+        self.batches += 1
         by_len: dict[int, list[int]] = {}
         for i in todo:
             by_len.setdefault(len(texts[i]), []).append(i)
+        scored: list[tuple[int, Any]] = []  # (text, its emissions)
         for width, group in by_len.items():
             rows = max(1, self.batch_chars // width)
             for k in range(0, len(group), rows):
                 batch = group[k:k + rows]
-                for i, tags in zip(batch, self._tag([texts[i] for i in batch], width),
-                                   strict=True):
-                    out[i] = self._decode(tags)
+                scored.extend(zip(batch, self._emissions([texts[i] for i in batch], width),
+                                  strict=True))
+        # The CRF rows do not interact: one Viterbi pass over all of them, since its loop
+        # over positions costs about as much for one row as for hundreds.
+        np = self._np
+        for k in range(0, len(scored), VITERBI_ROWS):
+            part = scored[k:k + VITERBI_ROWS]
+            lengths = np.array([len(e) for _, e in part], dtype=np.int64)
+            padded = np.zeros((len(part), int(lengths.max()), part[0][1].shape[1]),
+                              dtype=part[0][1].dtype)
+            for r, (_, e) in enumerate(part):
+                padded[r, :len(e)] = e
+            for (i, e), path in zip(part, self._viterbi(padded, lengths), strict=True):
+                out[i] = self._decode(path[:len(e)])
 
-    def _tag(self, texts: list[str], width: int) -> list[Any]:
+    def _emissions(self, texts: list[str], width: int) -> Any:
+        """The encoder's tag scores for texts all `width` long, one session run."""
         np = self._np
         ids = np.zeros((len(texts), width), dtype=np.int64)
         get, oov = self._ids.get, self.oov
         for r, t in enumerate(texts):
-            ids[r, :len(t)] = [get(c, oov) for c in t]
-        lengths = np.array([len(t) for t in texts], dtype=np.int64)
+            ids[r] = [get(c, oov) for c in t]
+        lengths = np.full(len(texts), width, dtype=np.int64)
         emissions = self.session.run(None, {"token_ids": ids, "length": lengths})[0]
         self.calls += 1
         self.rows += len(texts)
-        return [p[:len(t)] for p, t in zip(self._viterbi(emissions, lengths), texts,
-                                           strict=True)]
+        return emissions
 
     def _viterbi(self, emissions: Any, lengths: Any) -> Any:
         """Best tag path per row of a linear-chain CRF (Lafferty et al. 2001), all rows at

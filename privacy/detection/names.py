@@ -21,7 +21,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from privacy.detection.entities import CJK, PERSON, Finding
+from privacy.detection.entities import CJK, PERSON, Finding, class_led, led_matches
 
 if TYPE_CHECKING:
     from privacy.detection.lac import LacTagger
@@ -92,8 +92,8 @@ def _surname_ok(name: str) -> bool:
 # The leading class of first characters lets the engine skip most positions with one set
 # lookup before trying the alternation (about half the time on the benchmark corpus).
 _SURNAME_FIRST = "".join(sorted({c[0] for c in COMPOUND_SURNAMES} | set(SINGLE_SURNAMES)))
-_SURNAME_AT = re.compile("(?=[" + _SURNAME_FIRST + "])(?=(" + "|".join(sorted(COMPOUND_SURNAMES))
-                         + "|[" + "".join(sorted(SINGLE_SURNAMES)) + "])[\u4e00-\u9fff])")
+_SURNAME_AT = class_led(_SURNAME_FIRST, "(?=(" + "|".join(sorted(COMPOUND_SURNAMES)) + "|["
+                        + "".join(sorted(SINGLE_SURNAMES)) + "])[\u4e00-\u9fff])")
 
 
 _CJK_ONLY = re.compile("[\u4e00-\u9fff]+")
@@ -289,8 +289,7 @@ class ChineseNameFinder:
         freq, tags = jieba_dictionary()
         out: list[Finding] = []
         taken = -1
-        for m in _SURNAME_AT.finditer(text):
-            i = m.start()
+        for i, _end, m in led_matches(_SURNAME_AT, text):
             if i < taken:
                 continue
             best = self._candidate(text, i, m.group(1), freq, tags)
@@ -408,9 +407,9 @@ class EnglishNameFinder:
     # look-behind so that the engine's fast scan for a leading class skips lower case.
     _pair = re.compile(rf"([A-Z])(?<![A-Za-z][A-Z])(?=([a-z]+)[ \t]+(?:[A-Z]\.[ \t]+)?({CAP})"
                        rf"(?![A-Za-z]))")
-    _titled = re.compile(rf"(?=[MDPS])(?<![A-Za-z]){TITLES}\s+((?:{CAP}\s+)?{CAP})(?![A-Za-z])")
-    _labelled = re.compile(rf"(?=[NnCcRrDdHhSsBbAa])(?<![A-Za-z]){LABELS_EN}\s*[:：,]?\s+"
-                           rf"({CAP}(?:\s+{CAP}){{1,2}})(?![A-Za-z])")
+    _titled = class_led("MDPS", rf"(?<![A-Za-z]){TITLES}\s+((?:{CAP}\s+)?{CAP})(?![A-Za-z])")
+    _labelled = class_led("NnCcRrDdHhSsBbAa", rf"(?<![A-Za-z]){LABELS_EN}\s*[:：,]?\s+"
+                          rf"({CAP}(?:\s+{CAP}){{1,2}})(?![A-Za-z])")
     STOP = frozenset({"street", "avenue", "road", "drive", "lane", "the", "and", "order",
                       "customer", "service", "thank", "thanks", "please", "dear", "team",
                       "boulevard", "blvd", "court", "place", "square", "park", "way"})
@@ -427,9 +426,9 @@ class EnglishNameFinder:
                 continue
             out.append(Finding(m.start(), m.end(3), PERSON, 0.75 if known else 0.65,
                                self.name))
-        for m in self._titled.finditer(text):
+        for _s, _e, m in led_matches(self._titled, text):
             out.append(Finding(m.start(1), m.end(1), PERSON, 0.85, self.name))
-        for m in self._labelled.finditer(text):
+        for _s, _e, m in led_matches(self._labelled, text):
             parts = m.group(1).split()
             if not any(p.lower() in self.STOP for p in parts):
                 out.append(Finding(m.start(1), m.end(1), PERSON, 0.7, self.name))
