@@ -1,7 +1,7 @@
 """Scores comity's PII scanner on several corpora and times it against stock Presidio
 (pattern recognizers only, NoOpNlpEngine) on the same machine, corpus and core, in one run.
 
-    python benchmarks/pii_bench.py [--corpus FILE] [--real-zh BIO] [--json OUT]
+    python benchmarks/pii_bench.py [--corpus FILE] [--real-zh BIO] [--en-ner CONLL] [--json OUT]
                                    [--stream-mb 1000] [--stream-seconds 60]
 
 Corpora, each scored per type (precision/recall/F1, exact span and span overlap):
@@ -12,6 +12,10 @@ Corpora, each scored per type (precision/recall/F1, exact span and span overlap)
 - `real_zh` (optional): a Chinese NER file in BIO format (one `char tag` a line, blank line
   between sentences), PERSON only; we used People's Daily 1998's NER dev split (the
   ChineseNER benchmark's `example.dev`, 2,318 sentences, 884 names), which is not shipped.
+- `en_ner` (optional): an English NER file in CoNLL-2003 layout (token first, NER tag last,
+  IOB1 or IOB2, `-DOCSTART-` lines skipped), PERSON only, tokens joined by single spaces.
+  No English NER corpus ships in a package we could find (spaCy's wheel tests hold two-token
+  samples, seqeval's sdist CoNLL-2000 chunks, nltk's wheel no corpora), so none is vendored.
 Column classification: per column type precision/recall over `pii_corpus.messy_tables`.
 Speed: comity (names on, and names on the dictionary only) and stock Presidio are timed
 alternately, by process CPU time, `--repeat` times each on the own corpus; the ratio is of
@@ -76,6 +80,41 @@ def load_bio(path: Path) -> list[dict[str, Any]]:
         chars.append(parts[0])
         tags.append(parts[-1])
     if chars:
+        flush()
+    return records
+
+
+def load_conll(path: Path) -> list[dict[str, Any]]:
+    """PERSON spans from a CoNLL-2003-layout file; a sentence is its tokens joined by one
+    space. IOB1 (`I-PER` opens a name after anything but `I-PER`) and IOB2 both read."""
+    records: list[dict[str, Any]] = []
+    words: list[str] = []
+    tags: list[str] = []
+
+    def flush() -> None:
+        text, ents, pos, open_at = "", [], 0, -1
+        for k, (w, t) in enumerate(zip(words, tags, strict=True)):
+            if open_at >= 0 and t != "I-PER":
+                ents.append({"type": "PERSON", "start": open_at, "end": pos - 1})
+                open_at = -1
+            if t == "B-PER" or (t == "I-PER" and open_at < 0):
+                open_at = pos
+            text += w + (" " if k < len(words) - 1 else "")
+            pos = len(text)
+        if open_at >= 0:
+            ents.append({"type": "PERSON", "start": open_at, "end": len(text)})
+        records.append({"id": f"e{len(records)}", "text": text, "entities": ents})
+
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if not parts or parts[0] == "-DOCSTART-":
+            if words:
+                flush()
+                words, tags = [], []
+            continue
+        words.append(parts[0])
+        tags.append(parts[-1])
+    if words:
         flush()
     return records
 
@@ -273,6 +312,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     ap.add_argument("--real-zh", type=Path, help="Chinese NER file in BIO format (PERSON)")
+    ap.add_argument("--en-ner", type=Path, help="English NER file, CoNLL-2003 layout (PERSON)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--stream-mb", type=int, default=0, help="0: skip the memory run")
@@ -296,10 +336,12 @@ def main() -> None:
     corpora["independent"] = independent_corpus()
     if args.real_zh:
         corpora["real_zh"] = load_bio(args.real_zh)
+    if args.en_ner:
+        corpora["en_ner"] = load_conll(args.en_ner)
     quality: dict[str, Any] = {}
     for name, records in corpora.items():
         texts = [r["text"] for r in records]
-        only = {"PERSON"} if name == "real_zh" else None
+        only = {"PERSON"} if name in ("real_zh", "en_ner") else None
         quality[name] = {
             "records": len(records),
             "comity": score(records, ours(scanner, texts), only),
