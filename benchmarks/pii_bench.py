@@ -51,63 +51,34 @@ def load(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def load_bio(path: Path) -> list[dict[str, Any]]:
-    """PERSON spans from a character-per-line BIO file (B-PER/I-PER; other tags ignored)."""
-    records: list[dict[str, Any]] = []
-    chars: list[str] = []
-    tags: list[str] = []
-
-    def flush() -> None:
-        ents, i = [], 0
-        while i < len(tags):
-            if tags[i] == "B-PER":
-                j = i + 1
-                while j < len(tags) and tags[j] == "I-PER":
-                    j += 1
-                ents.append({"type": "PERSON", "start": i, "end": j})
-                i = j
-            else:
-                i += 1
-        records.append({"id": f"s{len(records)}", "text": "".join(chars), "entities": ents})
-
-    for line in path.read_text(encoding="utf-8").splitlines():
-        parts = line.split()
-        if len(parts) < 2:
-            if chars:
-                flush()
-                chars, tags = [], []
-            continue
-        chars.append(parts[0])
-        tags.append(parts[-1])
-    if chars:
-        flush()
-    return records
-
-
-def load_conll(path: Path) -> list[dict[str, Any]]:
-    """PERSON spans from a CoNLL-2003-layout file; a sentence is its tokens joined by one
-    space. IOB1 (`I-PER` opens a name after anything but `I-PER`) and IOB2 both read."""
+def load_tagged(path: Path, joiner: str = "") -> list[dict[str, Any]]:
+    """PERSON spans from a token-per-line NER file (token first, tag last, a blank line
+    between sentences, `-DOCSTART-` lines skipped), the sentence being its tokens joined by
+    `joiner`: "" for a character-per-line Chinese BIO file, " " for CoNLL-2003's English.
+    IOB2 and IOB1 both read: `B-PER` opens a name, and so does an `I-PER` after no name."""
     records: list[dict[str, Any]] = []
     words: list[str] = []
     tags: list[str] = []
 
     def flush() -> None:
-        text, ents, pos, open_at = "", [], 0, -1
+        text, ents, open_at = "", [], -1
         for k, (w, t) in enumerate(zip(words, tags, strict=True)):
+            if k:
+                text += joiner
             if open_at >= 0 and t != "I-PER":
-                ents.append({"type": "PERSON", "start": open_at, "end": pos - 1})
+                ents.append({"type": "PERSON", "start": open_at,
+                             "end": len(text) - len(joiner)})
                 open_at = -1
             if t == "B-PER" or (t == "I-PER" and open_at < 0):
-                open_at = pos
-            text += w + (" " if k < len(words) - 1 else "")
-            pos = len(text)
+                open_at = len(text)
+            text += w
         if open_at >= 0:
             ents.append({"type": "PERSON", "start": open_at, "end": len(text)})
-        records.append({"id": f"e{len(records)}", "text": text, "entities": ents})
+        records.append({"id": f"s{len(records)}", "text": text, "entities": ents})
 
     for line in path.read_text(encoding="utf-8").splitlines():
         parts = line.split()
-        if not parts or parts[0] == "-DOCSTART-":
+        if len(parts) < 2 or parts[0] == "-DOCSTART-":
             if words:
                 flush()
                 words, tags = [], []
@@ -117,6 +88,16 @@ def load_conll(path: Path) -> list[dict[str, Any]]:
     if words:
         flush()
     return records
+
+
+def load_bio(path: Path) -> list[dict[str, Any]]:
+    """A Chinese character-per-line BIO file (one `char tag` a line)."""
+    return load_tagged(path)
+
+
+def load_conll(path: Path) -> list[dict[str, Any]]:
+    """An English file in CoNLL-2003 layout, tokens joined by one space."""
+    return load_tagged(path, " ")
 
 
 def _prf(t: int, p: int, n: int) -> dict[str, float]:
