@@ -50,7 +50,7 @@ def outsider_membership(data: RecData, *, plan: StatisticsPlan | None, epsilon: 
     members, outsiders = membership_attack(data, private=plan is not None, plan=plan,
                                            seed=seed)
     res = loss_threshold(-members, -outsiders, seed=seed)  # a "loss" below the cut: member
-    what = ("the released low-rank Gram, projected on its eigenvectors" if plan is not None
+    what = ("the released low-rank Gram" if plan is not None
             else "the released Gram and transitions")
     return {"attack": f"outsider linear test on {what}",
             "epsilon": epsilon, "delta": delta if epsilon is not None else None,

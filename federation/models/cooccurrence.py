@@ -376,12 +376,13 @@ def membership_attack(data: RecData, *, private: bool, plan: StatisticsPlan | No
     by the same sums, noise and post-processing as the federation's, `release_of`),
     non-members and the attacker's own reference customers. The attacker knows a target's
     history, hence what the target would have added to each sum, c, and scores
-    <released - reference, c> / |c|^2 (the reference rescaled to the members' count): the
-    linear test that is most powerful against a Gaussian sum. Against a private (low-rank)
-    release both the reference and c are first projected on the released Gram's
-    eigenvectors Q, which the attacker reads off the release: the test is then
-    y' (Q'(G - R)Q) y / |y|^4 for y = Q'x, x the target's scaled row. Returns the members'
-    and the non-members' scores (higher: more likely a member)."""
+    <released - reference, c> / |c|^2 for the Gram and (exact releases) the transitions,
+    the reference rescaled to the members' count: the linear test that is most powerful
+    against a Gaussian sum. Against the low-rank private Gram this plain test did better
+    on MovieLens (holdout advantage 0.11-0.14 at epsilon 8) than the same test projected
+    on the release's eigenvectors (about 0) or the share of the target's row inside the
+    released subspace (0.06-0.15), so it is the one run. Returns the members' and the
+    non-members' scores (higher: more likely a member)."""
     rng = np.random.default_rng(seed)
     third = np.array_split(rng.permutation(data.n_users), 3)
     members, outsiders, reference = (users_subset(data, t) for t in third)
@@ -390,32 +391,23 @@ def membership_attack(data: RecData, *, private: bool, plan: StatisticsPlan | No
     stats = release_of(members, plan if private else None, noise)
     top, m = stats.top, len(stats.top)
     ratio = members.n_users / max(reference.n_users, 1)
-    ref_gram = ratio * gram_from_triangle(stage_sum("gram", reference, top,
-                                                    private=private), m)
-    if private:
-        w, q = np.linalg.eigh(stats.gram)
-        q = q[:, np.abs(w) > 1e-9 * max(float(np.abs(w).max()), 1e-12)]
-        core = q.T @ (stats.gram - ref_gram) @ q
+    gram = stats.gram - ratio * gram_from_triangle(stage_sum("gram", reference, top,
+                                                             private=private), m)
+    trans = (stats.transitions.ravel() - ratio * stage_sum("successions", reference, top,
+                                                           private=False)
+             if stats.has_transitions else None)
 
-        def scores(d: RecData) -> np.ndarray:
-            y = np.asarray(_own_contributions(d, top, private=True)[0] @ q)
-            num = np.einsum("ui,ij,uj->u", y, core, y)
-            return np.asarray(num / ((y * y).sum(1) ** 2).clip(min=1e-12))
-        return scores(members), scores(outsiders)
-    gram = stats.gram - ref_gram
-    trans = stats.transitions.ravel() - ratio * stage_sum("successions", reference, top,
-                                                          private=False)
-
-    def exact_scores(d: RecData) -> np.ndarray:
-        x, cells = _own_contributions(d, top, private=False)
+    def scores(d: RecData) -> np.ndarray:
+        x, cells = _own_contributions(d, top, private=private)
         xg = np.asarray(x @ gram)
         g = np.asarray(x.multiply(xg).sum(1)).ravel() / np.asarray(
             x.multiply(x).sum(1)).ravel().clip(min=1e-12) ** 2
         t = np.zeros(d.n_users)
-        for u, c in enumerate(cells):
-            if len(c):
-                cs, counts = np.unique(c, return_counts=True)
-                w_ = counts.astype(float)
-                t[u] = float(trans[cs] @ w_) / float(w_ @ w_)
+        if trans is not None:
+            for u, c in enumerate(cells):
+                if len(c):
+                    cs, counts = np.unique(c, return_counts=True)
+                    w = counts.astype(float)
+                    t[u] = float(trans[cs] @ w) / float(w @ w)
         return np.asarray(g + t)
-    return exact_scores(members), exact_scores(outsiders)
+    return scores(members), scores(outsiders)

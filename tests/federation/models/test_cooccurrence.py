@@ -238,19 +238,17 @@ def test_top_size_follows_catalogue_and_memory() -> None:
 
 def test_outsider_attack_finds_members_of_an_exact_release_and_not_of_a_private_one(
 ) -> None:
-    """Without DP the released Gram gives members away; at a small epsilon, and at the
-    bench's epsilon 8 once the release is cut to its components above the noise edge, the
-    outsider's advantage stays near zero."""
+    """Without DP the released Gram gives members away; with noise at a small epsilon the
+    outsider's advantage stays near zero (at epsilon 8 it does not: see the bench)."""
     from federation.models.item_statistics import plan_statistics
 
     data = _random_log(np.random.default_rng(4), 300, 60)
     members, outsiders = co.membership_attack(data, private=False, plan=None, seed=0)
     assert members.mean() > outsiders.mean() + 0.5
-    for epsilon in (0.5, 8.0):
-        plan = plan_statistics(target_epsilon=epsilon, delta=1e-5, n_items=60, top=60,
-                               pair_releases=1)
-        members, outsiders = co.membership_attack(
-            data, private=True, plan=plan, seed=0,
-            noise=lambda v, s: v + np.random.default_rng(5).normal(0, s, v.shape))
-        gap = abs(members.mean() - outsiders.mean()) / np.r_[members, outsiders].std()
-        assert gap < 0.5, epsilon
+    plan = plan_statistics(target_epsilon=0.5, delta=1e-5, n_items=60, top=60,
+                           pair_releases=1)
+    members, outsiders = co.membership_attack(
+        data, private=True, plan=plan, seed=0,
+        noise=lambda v, s: v + np.random.default_rng(5).normal(0, s, v.shape))
+    gap = abs(members.mean() - outsiders.mean()) / np.r_[members, outsiders].std()
+    assert gap < 0.5
