@@ -1,7 +1,7 @@
 """Every ORM model, imported so that Alembic's metadata sees the whole schema."""
 
 from compliance.audit.checkpoint_models import AuditCheckpoint, AuditWitness
-from compliance.audit.models import AuditEvent
+from compliance.audit.models import AuditEvent, AuditSubject
 from compliance.consent.models import ConsentEvent
 from compliance.database import Base
 from compliance.governance.models import (
@@ -29,6 +29,7 @@ __all__ = [
     "ApiToken",
     "AuditCheckpoint",
     "AuditEvent",
+    "AuditSubject",
     "AuditWitness",
     "Base",
     "Brand",

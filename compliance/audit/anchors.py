@@ -10,6 +10,9 @@ row (PIPL Art. 54, GDPR Art. 5(2) and 30: records that show what was done can be
 How rows get anchored, without each write path restating it:
 - ORM changes are collected after every flush (`after_flush`);
 - Core writes name the rows they changed with `touch(session, table, ids)`;
+- bulk writes name their (integer-keyed) rows with `touch_bulk`: their digests travel in one
+  compact `anchor_rows` entry (id ranges and 16 bytes of digest per row) instead of a
+  `[table, id, digest]` triple each, so a batch of thousands costs one small entry (issue 24);
 - the next `AuditLog.record` in the transaction carries the digests of all pending rows,
   and whatever is still pending at commit gets one `audit.anchors` event of its own.
 
@@ -20,7 +23,8 @@ nullable column keeps old anchors valid); digests are per backend.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -36,11 +40,14 @@ ANCHORED_TABLES: tuple[str, ...] = (
     "training_runs", "training_run_brands", "training_rounds", "model_versions", "api_tokens",
     "principals",
     "impact_assessments", "transfer_mechanisms", "cross_border_transfers", "incidents",
-    "experiments", "pii_reveals", "overlap_runs",
+    "experiments", "pii_reveals", "overlap_runs", "audit_subjects",
 )
 TEXT_IDS = frozenset({"training_runs", "subject_requests", "impact_assessments",
                       "incidents"})  # uuid keys; the rest are integers
 _PENDING = "comity_anchors_pending"
+_BULK = "comity_anchors_bulk"
+_DIGEST_HEX = 32  # 16 bytes of each row's SHA-256, as AnchorIndex compares them
+_DELETED = "0" * _DIGEST_HEX
 _BATCH = 500
 
 
@@ -58,6 +65,25 @@ def row_digest(row: dict[str, Any]) -> str:
     """SHA-256 over the canonical JSON of the row's non-null columns."""
     body = {k: _norm(v) for k, v in sorted(row.items()) if v is not None}
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+_PLAIN = frozenset({str, int, float, bool})  # values `_norm` keeps as they are
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              default=str)  # canonical_json's encoder, built once
+
+
+def _row_digests(columns: Sequence[str], rows: Iterable[Sequence[Any]]
+                 ) -> Iterator[tuple[Any, str]]:
+    """(id, `row_digest`) of raw rows in `columns` order: the same digest, without a
+    mapping per row or a `_norm` call per plain value (a bulk write digests thousands)."""
+    order = sorted(range(len(columns)), key=columns.__getitem__)
+    named = [(columns[j], j) for j in order]
+    at_id = list(columns).index("id")
+    encode, sha = _CANONICAL.encode, hashlib.sha256
+    for r in rows:
+        body = {name: v if type(v) in _PLAIN else _norm(v)
+                for name, j in named if (v := r[j]) is not None}
+        yield r[at_id], sha(encode(body).encode()).hexdigest()
 
 
 def _rows(session: Session, table: str, ids: list[str] | None) -> Iterator[dict[str, Any]]:
@@ -104,6 +130,48 @@ def take(session: Session) -> list[list[str | None]]:
     return out
 
 
+def touch_bulk(session: Session, table: str, ids: Iterable[int]) -> None:
+    """Name many rows of an integer-keyed table that a bulk write inserted or changed in
+    this transaction; `take_bulk` digests them into one compact entry."""
+    if table not in ANCHORED_TABLES or table in TEXT_IDS:
+        raise ValueError(f"{table} is not an anchored table with integer ids")
+    bulk: dict[str, set[int]] = session.info.setdefault(_BULK, {})
+    bulk.setdefault(table, set()).update(int(i) for i in ids)
+
+
+def _ranges(ids: list[int]) -> list[list[int]]:
+    """Sorted ids as [first, last] runs of consecutive ids."""
+    out: list[list[int]] = []
+    for i in ids:
+        if out and i == out[-1][1] + 1:
+            out[-1][1] = i
+        else:
+            out.append([i, i])
+    return out
+
+
+def take_bulk(session: Session) -> dict[str, dict[str, Any]]:
+    """The rows named by `touch_bulk`, per table as `{"ranges": [[first, last], ...],
+    "digests": hex, "sha256": hex}`: 32 hex digits of each row's digest in id order (zeros
+    for a row deleted since), and a SHA-256 over them, the batch's digest as evidence. Read
+    back by id range, one statement per run of ids."""
+    bulk: dict[str, set[int]] = session.info.pop(_BULK, {})
+    out: dict[str, dict[str, Any]] = {}
+    for table, wanted in sorted(bulk.items()):
+        ranges = _ranges(sorted(wanted))
+        parts: list[str] = []
+        for first, last in ranges:
+            result = session.connection().exec_driver_sql(
+                f"SELECT * FROM {table} WHERE id BETWEEN {int(first)} AND {int(last)}")
+            found = {int(rid): d[:_DIGEST_HEX]
+                     for rid, d in _row_digests(list(result.keys()), result)}
+            parts.extend(found.get(i, _DELETED) for i in range(first, last + 1))
+        digests = "".join(parts)
+        out[table] = {"ranges": ranges, "digests": digests,
+                      "sha256": hashlib.sha256(digests.encode()).hexdigest()}
+    return out
+
+
 def _collect(session: Session, _ctx: UOWTransaction) -> None:
     for obj in (*session.new, *session.dirty, *session.deleted):
         table = getattr(obj, "__tablename__", None)
@@ -115,7 +183,7 @@ def _collect(session: Session, _ctx: UOWTransaction) -> None:
 
 
 def pending(session: Session) -> bool:
-    return bool(session.info.get(_PENDING))
+    return bool(session.info.get(_PENDING)) or bool(session.info.get(_BULK))
 
 
 event.listen(Session, "after_flush", _collect)
@@ -141,6 +209,18 @@ class AnchorIndex:
         for table, rid, digest in anchors:
             assert table is not None and rid is not None
             self._latest[(table, rid)] = bytes.fromhex(digest)[:16] if digest else None
+
+    def add_event(self, data: Mapping[str, Any]) -> None:
+        """Both forms an audit event's data carries: `anchors` triples and the compact
+        `anchor_rows` of a bulk write, in that order (as `AuditLog.record_many` takes them)."""
+        self.add(data.get("anchors", ()))
+        for table, entry in data.get("anchor_rows", {}).items():
+            digests, at = entry["digests"], 0
+            for first, last in entry["ranges"]:
+                for rid in range(first, last + 1):
+                    d = digests[at:at + _DIGEST_HEX]
+                    at += _DIGEST_HEX
+                    self._latest[(table, str(rid))] = None if d == _DELETED else bytes.fromhex(d)
 
     def unanchored(self, session: Session) -> list[tuple[str, str]]:
         existing = set(inspect(session.connection()).get_table_names())

@@ -32,3 +32,22 @@ class AuditEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column()
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditSubject(Base):
+    """Which subjects one audit event concerns, a row per (event, subject, record): the
+    7-day trace's index for events that carry many subjects (a consent import's batch is
+    one audit event over thousands of consent events, issue 24). Append-only and anchored
+    (`anchors`), so a row removed to hide a subject from the trace fails `verify`."""
+    __tablename__ = "audit_subjects"
+    __table_args__ = (Index("ix_audit_subjects_subject_seq", "subject", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    # the audit event's seq; no foreign key: the rows are written, and their digests taken,
+    # just before the event that anchors them
+    seq: Mapped[int] = mapped_column()
+    brand_id: Mapped[str | None] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(64))  # the brand's pseudonym, never a raw id
+    action: Mapped[str] = mapped_column(String(64))  # what was done to it, e.g. consent.grant
+    purpose: Mapped[str | None] = mapped_column(String(64))
+    ref_id: Mapped[int | None] = mapped_column()  # the record, e.g. the consent event's id

@@ -19,12 +19,13 @@ from compliance.audit.chain import (
     verify_raw,
 )
 from compliance.audit.checkpoint_models import AuditCheckpoint
-from compliance.audit.models import AuditEvent
+from compliance.audit.models import AuditEvent, AuditSubject
 from compliance.audit.signing import TreeHead, checkpoint_message, verify_signature
 from compliance.database import utcnow
 from compliance.errors import ConflictError, InputError, NotFoundError
 
 _AUDIT = cast(Table, AuditEvent.__table__)
+_SUBJECTS = cast(Table, AuditSubject.__table__)
 _PG_AUDIT_LOCK = 0x636F6D69  # advisory lock id: one appender at a time on PostgreSQL
 
 
@@ -76,17 +77,29 @@ class AuditLog:
 
     def record_many(self, items: list[tuple[str, dict[str, Any], str | None, str | None]], *,
                     actor: str, occurred_at: datetime | None = None,
-                    actors: list[str] | None = None) -> list[tuple[int, str]]:
+                    actors: list[str] | None = None,
+                    subjects: list[dict[str, Any]] | None = None) -> list[tuple[int, str]]:
         """Append events in order; returns their (seq, hash). Core inserts, no ORM objects.
         The last event carries the digests of the rows this transaction changed so far
-        (`anchors`), binding each source-of-truth row to the event that recorded it.
-        `actors`: one per item, when a group commit appends several requests' events."""
+        (`anchors`, and `anchor_rows` for bulk writes), binding each source-of-truth row to
+        the event that recorded it. `actors`: one per item, when a group commit appends
+        several requests' events. `subjects`: the last event concerns these subjects
+        (`audit_subjects` rows without `seq`: brand_id, subject, action, purpose, ref_id),
+        indexed for the 7-day trace and anchored by that same event."""
         self.session.flush()
-        bound = anchors.take(self.session)
-        if bound:
-            action, data, brand_id, rule_id = items[-1]
-            items = [*items[:-1], (action, {**data, "anchors": bound}, brand_id, rule_id)]
         seq, prev = self._head()
+        if subjects:
+            last = seq + len(items)
+            ids = self.session.execute(
+                insert(_SUBJECTS).returning(_SUBJECTS.c.id),
+                [{**row, "seq": last} for row in subjects]).scalars().all()
+            anchors.touch_bulk(self.session, "audit_subjects", ids)
+        bound, bulk = anchors.take(self.session), anchors.take_bulk(self.session)
+        if bound or bulk:
+            action, data, brand_id, rule_id = items[-1]
+            data = {**data, **({"anchors": bound} if bound else {}),
+                    **({"anchor_rows": bulk} if bulk else {})}
+            items = [*items[:-1], (action, data, brand_id, rule_id)]
         at = occurred_at or utcnow()
         at_iso = at.isoformat()
         rows: list[dict[str, Any]] = []
@@ -122,8 +135,8 @@ class AuditLog:
                     return
                 for r in rows:
                     data = r[6] if isinstance(r[6], str) else canonical_json(r[6])
-                    if '"anchors":' in data:
-                        index.add(json.loads(data).get("anchors", ()))
+                    if '"anchors":' in data or '"anchor_rows":' in data:
+                        index.add_event(json.loads(data))
                     yield (r[0], _iso(r[1]), r[2], r[3], r[4], r[5], data, r[7], r[8])
                 last = rows[-1][0]
 
@@ -150,8 +163,8 @@ class AuditLog:
         launder an edit."""
         index = anchors.AnchorIndex()
         for (data,) in self.session.execute(select(AuditEvent.data)):
-            if isinstance(data, dict) and "anchors" in data:
-                index.add(data["anchors"])
+            if isinstance(data, dict):
+                index.add_event(data)
         found = index.unanchored(self.session)
         for i in range(0, len(found), batch):
             for table, rid in found[i:i + batch]:

@@ -7,7 +7,9 @@ Art. 30 records). The trace reads the audit log itself, never a copy: each line'
 `evidence_digest` is the event's chained hash, which `comity audit proof SEQ` turns into an
 inclusion proof under a signed checkpoint. Lookups go through the indexes of migration 0009
 (actor, and the `subject` / `run_id` keys of the event's data), so a trace on a log of
-millions of events reads only the events it returns.
+millions of events reads only the events it returns. An event over many subjects (a consent
+import's batch: one event, thousands of consent events) names them in `audit_subjects`
+(migration 0012) instead: a subject's trace reads that index too, a line per record.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, String, and_, literal_column, or_, select
 from sqlalchemy.orm import Session
 
-from compliance.audit.models import AuditEvent
+from compliance.audit.models import AuditEvent, AuditSubject
 from compliance.database import utcnow
 from compliance.errors import InputError
 
@@ -162,15 +164,46 @@ class TraceService:
                 .order_by(AuditEvent.seq).limit(limit + 1))
         if brand_id is not None:
             stmt = stmt.where(AuditEvent.brand_id == brand_id)
-        rows = self.session.execute(stmt).all()
-        out = Trace(by=by, value=value, since=start, truncated=len(rows) > limit)
-        for seq, at, action, actor, brand, rule, data, digest in rows[:limit]:
+        lines: list[tuple[int, int, TraceLine]] = []
+        for seq, at, action, actor, brand, rule, data, digest in self.session.execute(stmt):
             data = data if isinstance(data, dict) else {}
             purpose = data.get("purpose")
-            out.lines.append(TraceLine(
+            lines.append((seq, 0, TraceLine(
                 seq=seq, occurred_at=at, action=action, actor=actor, brand_id=brand,
                 rule_id=rule, purpose=purpose if isinstance(purpose, str) else None,
                 data_categories=self._categories(action, data), evidence_digest=digest,
-                evidence=_evidence(data)))
+                evidence=_evidence(data))))
+        if by == "subject":
+            lines.extend(self._indexed(value, start, after, brand_id, limit))
+            lines.sort(key=lambda t: (t[0], t[1]))
+        out = Trace(by=by, value=value, since=start, truncated=len(lines) > limit)
+        kept = lines[:limit]
+        if out.truncated and len(kept) > 1 and kept[-1][0] == lines[limit][0]:
+            # `after` pages by seq: an event's lines stay on one page
+            whole = [t for t in kept if t[0] != lines[limit][0]]
+            kept = whole or kept
+        out.lines = [line for _, _, line in kept]
         out.elapsed_ms = (time.perf_counter() - t0) * 1000
         return out
+
+    def _indexed(self, subject: str, start: datetime, after: int, brand_id: str | None,
+                 limit: int) -> list[tuple[int, int, TraceLine]]:
+        """The subject's lines from events that name many subjects (`audit_subjects`), one
+        per record (e.g. each consent event of an import batch), through the index on
+        (subject, seq)."""
+        stmt = (select(AuditSubject.seq, AuditSubject.id, AuditEvent.occurred_at,
+                       AuditSubject.action, AuditEvent.actor, AuditSubject.brand_id,
+                       AuditEvent.rule_id, AuditSubject.purpose, AuditSubject.ref_id,
+                       AuditEvent.hash)
+                .join(AuditEvent, AuditEvent.seq == AuditSubject.seq)
+                .where(AuditSubject.subject == subject, AuditSubject.seq > after,
+                       AuditEvent.occurred_at >= start)
+                .order_by(AuditSubject.seq, AuditSubject.id).limit(limit + 1))
+        if brand_id is not None:
+            stmt = stmt.where(AuditSubject.brand_id == brand_id)
+        return [(seq, rid, TraceLine(
+            seq=seq, occurred_at=at, action=action, actor=actor, brand_id=brand, rule_id=rule,
+            purpose=purpose, data_categories=self._categories(action, {"purpose": purpose}),
+            evidence_digest=digest, evidence={} if ref is None else {"event_id": ref}))
+            for seq, rid, at, action, actor, brand, rule, purpose, ref, digest
+            in self.session.execute(stmt)]

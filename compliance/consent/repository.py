@@ -138,7 +138,7 @@ class ConsentRepository:
             stmt = insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
             with self.session.begin_nested() if savepoint else nullcontext():
                 ids = [int(i) for i in self.session.execute(stmt, list(rows)).scalars()]
-        anchors.touch(self.session, "consent_events", ids)
+        anchors.touch_bulk(self.session, "consent_events", ids)  # one compact entry
         return ids
 
     def add_many(self, events: Iterable[ConsentEvent]) -> None:

@@ -37,7 +37,7 @@ EDIT = {"consent_events": ("action", "grant"), "subject_requests": ("status", "c
         "transfer_mechanisms": ("kind", "security_assessment"),
         "cross_border_transfers": ("individuals", 1), "incidents": ("status", "closed"),
         "experiments": ("control_arm", "b"), "pii_reveals": ("approved_by", "forged"),
-        "overlap_runs": ("size_released", 999)}
+        "overlap_runs": ("size_released", 999), "audit_subjects": ("subject", "forged0subject")}
 # Unique columns a forged copy of a row must change to be insertable.
 UNIQUE: dict[str, dict[str, object]] = {
     "consent_events": {"idempotency_key": None}, "subject_requests": {
@@ -52,6 +52,10 @@ UNIQUE: dict[str, dict[str, object]] = {
 def populated(client: TestClient, auth: Auth, db: Database,
               registered: AggregateService) -> Path:  # noqa: F811
     brand = auth("brand:brand-a")
+    assert client.post("/v1/consents/batch", headers=brand, json={"events": [{
+        "brand_id": "brand-a", "subject": "anchor0subject02", "purpose": "marketing",
+        "action": "grant", "notice_version": "2026-01",
+        "idempotency_key": "import:anchors-1"}]}).status_code == 200  # audit_subjects
     for action in ("grant", "withdraw"):
         assert client.post("/v1/consents", headers=brand, json={
             "brand_id": "brand-a", "subject": SUBJ, "purpose": "model_training",

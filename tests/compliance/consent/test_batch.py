@@ -11,14 +11,16 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
+from sqlalchemy.orm import Session
 
 from compliance.audit.models import AuditEvent
 from compliance.audit.service import AuditLog
+from compliance.audit.trace import TraceService
 from compliance.consent.models import ConsentEvent
 from compliance.consent.schemas import ConsentImportItem, ConsentIn
 from compliance.consent.service import ConsentService
-from compliance.database import Database
+from compliance.database import Database, utcnow
 from compliance.errors import ConflictError, InputError
 from compliance.policy.loader import load_policies
 from compliance.subjects.models import Subject
@@ -117,7 +119,16 @@ def test_a_key_twice_in_one_batch_is_one_event(db: Database) -> None:
     assert _import(db, [_item(1, key="import:twice"), _item(1, key="import:twice")]) == (1, 1)
 
 
-def _shape(db: Database) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[str]]:
+def _traces(s: Session, subjects: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """Each subject's 7-day trace as (action, purpose, consent event id) lines."""
+    trace = TraceService(s)
+    return {key: [(line.action, line.purpose, line.evidence.get("event_id"))
+                  for line in trace.trace("subject", key, now=utcnow()).lines]
+            for key in subjects}
+
+
+def _shape(db: Database
+           ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], dict[str, Any]]:
     with db.reading() as s:
         events = [tuple(r) for r in s.execute(
             select(ConsentEvent.id, Subject.subject_key, ConsentEvent.purpose,
@@ -126,10 +137,9 @@ def _shape(db: Database) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], 
         subjects = [tuple(r) for r in s.execute(
             select(Subject.subject_key, Subject.is_minor, Subject.guardian_consent)
             .order_by(Subject.subject_key))]
-        actions = list(s.scalars(select(AuditEvent.action).where(
-            AuditEvent.action.like("consent.%")).order_by(AuditEvent.seq)))
+        traces = _traces(s, [str(key) for key, *_ in subjects])
         assert AuditLog(s).verify().verified
-    return events, subjects, actions
+    return events, subjects, traces
 
 
 _rows = st.lists(st.tuples(st.integers(0, 5), st.integers(0, 8), st.booleans(),
@@ -144,7 +154,9 @@ def test_batches_record_what_one_event_at_a_time_records(
         tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[int, int, bool, str, bool]],
         split: int) -> None:
     """Batched (in any split, re-sent once) and one request per event end in the same
-    events, subjects and audit actions; minors need their guardian, as alone."""
+    events and subjects, and each subject's trace finds the same consent events (one audit
+    event per batch, indexed per subject, or one per event); minors need their guardian,
+    as alone."""
     items = [_item(k, subject=subj, key=f"import:{subj}-{k}-{action}-{guardian}",
                    action=action, is_minor=minor, by_guardian=guardian or action == "grant")
              for subj, k, minor, action, guardian in rows]
@@ -166,3 +178,55 @@ def test_batches_record_what_one_event_at_a_time_records(
         shapes.append(_shape(db))
         db.dispose()
     assert shapes[0] == shapes[1]
+
+
+def test_a_batch_is_one_audit_event_whatever_its_size(db: Database) -> None:
+    """One `consent.imported` event per batch (issue 24), holding counts, not one per
+    consent event; a replayed batch adds none."""
+    _setup(db)
+    for items in ([_item(i) for i in range(300)], [_item(i) for i in range(300, 310)],
+                  [_item(i) for i in range(300)]):
+        _import(db, items)
+    with db.reading() as s:
+        rows = s.execute(select(AuditEvent.action, AuditEvent.data).where(
+            AuditEvent.action.like("consent.%")).order_by(AuditEvent.seq)).all()
+        assert [a for a, _ in rows] == ["consent.imported", "consent.imported"]
+        assert rows[0][1]["events"] == 300 and rows[0][1]["actions"] == {
+            "grant": 200, "withdraw": 100}
+        entry = rows[0][1]["anchor_rows"]["consent_events"]
+        assert entry["ranges"] == [[1, 300]] and len(entry["digests"]) == 300 * 32
+        assert AuditLog(s).verify().verified
+
+
+def test_the_trace_finds_each_consent_event_of_a_batch_imported_subject(db: Database) -> None:
+    _setup(db)
+    items = [_item(i, subject=7, key=f"import:seven-{i}", purpose=p)
+             for i, p in enumerate(("marketing", "model_training"), start=1)]
+    _import(db, [_item(20), *items, _item(21)])
+    with db.reading() as s:
+        ids = list(s.scalars(select(ConsentEvent.id).join(Subject).where(
+            Subject.subject_key == "subject00007").order_by(ConsentEvent.id)))
+        lines = TraceService(s, {"marketing": ["contact"]}).trace(
+            "subject", "subject00007", now=utcnow()).lines
+    assert [(ln.action, ln.purpose, ln.evidence["event_id"]) for ln in lines] == [
+        ("consent.grant", "marketing", ids[0]), ("consent.grant", "model_training", ids[1])]
+    assert lines[0].data_categories == ["contact"] and lines[0].actor == "brand:brand-a"
+    assert len({ln.seq for ln in lines}) == 1  # the batch's one event, its chained hash
+    with db.reading() as s:
+        assert TraceService(s).trace("subject", "subject00007", now=utcnow(),
+                                     brand_id="brand-b").lines == []
+
+
+def test_verify_names_an_edited_batch_row_and_a_removed_trace_row(db: Database) -> None:
+    """The batch's one event still anchors each consent event and each index row: an edit
+    is named by table and row, not lost in the batch."""
+    _setup(db)
+    _import(db, [_item(i) for i in range(50)])
+    with db.unit_of_work() as s:
+        s.execute(text("UPDATE consent_events SET action = 'refuse' WHERE id = 3"))
+        s.execute(text("DELETE FROM audit_subjects WHERE ref_id = 9"))
+    with db.reading() as s:
+        result = AuditLog(s).verify()
+    assert not result.verified
+    assert "consent_events row 3: edited since its audit event" in result.rows
+    assert any(r.startswith("audit_subjects row ") and "deleted" in r for r in result.rows)
