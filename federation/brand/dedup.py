@@ -19,12 +19,12 @@ from pathlib import Path
 
 from flwr.app import Context, Message
 
-from federation.brand.node import BrandNode, node_of
-from federation.brand.overlap import blinder, entered, ordered, psi_reply
+from federation.brand.node import BrandNode
+from federation.brand.overlap import blinder, entered, first_stage, ordered, psi_reply
 from federation.brand.provision import write_private
 from federation.errors import FederationError
 from federation.gate.dedup import DEDUP_CONFIG, KEEP, KEEP_RECORD, KEPT, DedupRequest
-from federation.gate.overlap import ENTERED, POINTS, PSI_RECORD
+from federation.gate.overlap import POINTS, PSI_RECORD
 from privacy.overlap.psi import PsiError, points
 
 
@@ -48,15 +48,10 @@ def kept_people(node: BrandNode, run_id: str) -> dict[str, str]:
 def handle(msg: Message, context: Context) -> Message:
     """One linkage stage at this brand."""
     req = DedupRequest.from_record(msg.content.config_records[DEDUP_CONFIG])  # type: ignore[arg-type]
-    node = node_of(context, list(req.brands))
-    if node.brand_id not in req.brands:  # a node of the alliance that is not asked
-        return psi_reply(msg, node.brand_id)
+    node, done = first_stage(msg, context, req)
+    if done is not None:
+        return done
     as_of = datetime.fromisoformat(req.as_of)
-    if req.stage == "blind":
-        ent = entered(node, as_of, sync=True)
-        pts, _ = ordered(node, req.run_id, ent)
-        return psi_reply(msg, node.brand_id, arrays={POINTS: pts},
-                         metrics={ENTERED: len(ent.keys)}, digest=ent.consent_sha256)
     if req.stage == "reblind":
         arr = msg.content.array_records[PSI_RECORD][POINTS].numpy()
         return psi_reply(msg, node.brand_id,

@@ -29,6 +29,7 @@ from compliance.policy.governance import JoinKey, load_governance
 from compliance.policy.loader import load_policies
 from federation.brand.node import BrandNode, node_of
 from federation.brand.provision import write_private
+from federation.gate.dedup import DedupRequest
 from federation.gate.overlap import (
     CONSENT_DIGEST,
     ENTERED,
@@ -137,18 +138,29 @@ def psi_reply(msg: Message, brand: str, *, arrays: dict[str, np.ndarray] | None 
     return Message(content, reply_to=msg)
 
 
+def first_stage(msg: Message, context: Context, req: OverlapRequest | DedupRequest
+                ) -> tuple[BrandNode, Message | None]:
+    """This node, and its reply where the stage is answered alike in an overlap and a
+    de-duplication: nothing from a node that is not asked; at the blind stage (consent
+    synced first) the points of the entered keys, how many, and the snapshot's digest."""
+    node = node_of(context, list(req.brands))
+    if node.brand_id not in req.brands:  # a node of the alliance that is not asked
+        return node, psi_reply(msg, node.brand_id)
+    if req.stage != "blind":
+        return node, None
+    ent = entered(node, datetime.fromisoformat(req.as_of), sync=True)
+    pts, _ = ordered(node, req.run_id, ent)
+    return node, psi_reply(msg, node.brand_id, arrays={POINTS: pts},
+                           metrics={ENTERED: len(ent.keys)}, digest=ent.consent_sha256)
+
+
 def handle(msg: Message, context: Context) -> Message:
     """One PSI stage at this brand."""
     req = OverlapRequest.from_record(msg.content.config_records[PSI_CONFIG])  # type: ignore[arg-type]
-    node = node_of(context, list(req.brands))
-    if node.brand_id not in req.brands:  # a node of the alliance that is not asked
-        return psi_reply(msg, node.brand_id)
+    node, done = first_stage(msg, context, req)
+    if done is not None:
+        return done
     as_of = datetime.fromisoformat(req.as_of)
-    if req.stage == "blind":
-        ent = entered(node, as_of, sync=True)
-        pts, _ = ordered(node, req.run_id, ent)
-        return psi_reply(msg, node.brand_id, arrays={POINTS: pts},
-                      metrics={ENTERED: len(ent.keys)}, digest=ent.consent_sha256)
     arrays = msg.content.array_records[PSI_RECORD]
     if req.stage == "reblind":
         out = blinder(node, req.run_id).blind(points(arrays[POINTS].numpy()))

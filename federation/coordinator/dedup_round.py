@@ -12,11 +12,10 @@ from flwr.serverapp import Grid
 
 from federation.coordinator.aggregate_round import secure_sum
 from federation.coordinator.auditing_grid import AuditingGrid
-from federation.coordinator.coordinator import wait_for_nodes
-from federation.coordinator.overlap_round import _metric, _points, _send
+from federation.coordinator.overlap_round import _metric, _points, _send, blind_stage
 from federation.errors import FederationError
 from federation.gate.dedup import KEEP, KEEP_RECORD, KEPT, DedupRequest
-from federation.gate.overlap import CONSENT_DIGEST, ENTERED, POINTS, PSI_REPLY
+from federation.gate.overlap import POINTS
 from privacy.aggregates.federated import FederatedPlan
 from privacy.overlap.dedup import DedupCounts, keep_bits, ring_holder
 
@@ -25,16 +24,11 @@ def relay_dedup(grid: Grid, req: DedupRequest) -> DedupCounts:
     """Blind at every brand, pass each array round the ring (k-1 rounds, order kept), pick
     one owner per tag, and send each brand the keep bits of its own points only."""
     audited = AuditingGrid(grid)
-    nodes = wait_for_nodes(grid, len(req.brands))
-    first = _send(audited, req, "blind", {n: {} for n in nodes})
-    node_of = {str(r.content.config_records[PSI_REPLY]["brand-id"]): n for n, r in first.items()}
-    missing = [b for b in req.brands if b not in node_of]
-    if missing:
-        raise FederationError(f"no brand node answered for: {', '.join(missing)}",
-                              status_code=503)
+    blinded = blind_stage(audited, req, len(req.brands))
+    node_of = blinded.node_of
     ring = [node_of[b] for b in req.brands]
     k = len(ring)
-    arrays = [_points(first[n]) for n in ring]
+    arrays = [blinded.points[b] for b in req.brands]
     sizes = [len(a) for a in arrays]
     for step in range(1, k):
         holder = {ring_holder(i, step, k): i for i in range(k)}  # holder position -> origin
@@ -51,10 +45,7 @@ def relay_dedup(grid: Grid, req: DedupRequest) -> DedupCounts:
     kept = {b: _metric(third[node_of[b]], KEPT) for b in req.brands}
     if any(kept[b] != int(bits[b].sum()) for b in req.brands):
         raise FederationError("a brand kept other points than its keep bits say")
-    return DedupCounts(
-        entered={b: _metric(first[node_of[b]], ENTERED) for b in req.brands}, kept=kept,
-        consent_sha256={b: str(first[node_of[b]].content.config_records[PSI_REPLY]
-                               .get(CONSENT_DIGEST, "")) for b in req.brands})
+    return DedupCounts(entered=blinded.entered, kept=kept, consent_sha256=blinded.digests)
 
 
 def dedup_secure_sum(grid: Grid, context: Context, plan: FederatedPlan, run_id: str,

@@ -6,6 +6,8 @@ it against the requesting brand's own count. Every reply passes the wire audit."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from flwr.app import Array, ArrayRecord, Message, RecordDict
 from flwr.serverapp import Grid
@@ -69,23 +71,45 @@ def _points(reply: Message, key: str = POINTS) -> np.ndarray:
     return reply.content.array_records[PSI_RECORD][key].numpy()
 
 
-def relay_overlap(grid: Grid, req: OverlapRequest, *, n_nodes: int | None = None
-                  ) -> PsiCounts:
-    """Blind at both brands, cross the points over for the second blinding, count the
-    common doubly blinded points; in exact mode, hand both arrays to the requester."""
-    audited = AuditingGrid(grid)
-    nodes = wait_for_nodes(grid, n_nodes or len(req.brands))
-    first = _send(audited, req, "blind", {n: {} for n in nodes})
+@dataclass(frozen=True)
+class Blinded:
+    """The blind stage's answers: each asked brand's node and points, how many keys it
+    entered and the digest of the consent snapshot it gated on."""
+
+    node_of: dict[str, int]
+    points: dict[str, np.ndarray]
+    entered: dict[str, int]
+    digests: dict[str, str]
+
+
+def blind_stage(grid: Grid, req: OverlapRequest | DedupRequest, n_nodes: int) -> Blinded:
+    """The first stage of an overlap or a de-duplication: every node blinds; each of the
+    request's brands must answer."""
+    nodes = wait_for_nodes(grid, n_nodes)
+    first = _send(grid, req, "blind", {n: {} for n in nodes})
     node_of = {str(r.content.config_records[PSI_REPLY]["brand-id"]): n for n, r in first.items()}
     missing = [b for b in req.brands if b not in node_of]
     if missing:
         raise FederationError(f"no brand node answered for: {', '.join(missing)}",
                               status_code=503)
-    a, b = (node_of[x] for x in req.brands)
-    pa, pb = _points(first[a]), _points(first[b])
-    entered = {x: _metric(first[node_of[x]], ENTERED) for x in req.brands}
-    digests = {x: str(first[node_of[x]].content.config_records[PSI_REPLY]
-                      .get(CONSENT_DIGEST, "")) for x in req.brands}
+    replies = {b: first[node_of[b]] for b in req.brands}
+    return Blinded(
+        node_of={b: node_of[b] for b in req.brands},
+        points={b: _points(r) for b, r in replies.items()},
+        entered={b: _metric(r, ENTERED) for b, r in replies.items()},
+        digests={b: str(r.content.config_records[PSI_REPLY].get(CONSENT_DIGEST, ""))
+                 for b, r in replies.items()})
+
+
+def relay_overlap(grid: Grid, req: OverlapRequest, *, n_nodes: int | None = None
+                  ) -> PsiCounts:
+    """Blind at both brands, cross the points over for the second blinding, count the
+    common doubly blinded points; in exact mode, hand both arrays to the requester."""
+    audited = AuditingGrid(grid)
+    blinded = blind_stage(audited, req, n_nodes or len(req.brands))
+    a, b = (blinded.node_of[x] for x in req.brands)
+    pa, pb = (blinded.points[x] for x in req.brands)
+    entered, digests = blinded.entered, blinded.digests
     second = _send(audited, req, "reblind", {b: {POINTS: pa}, a: {POINTS: pb}})
     ab, ba = _points(second[b]), _points(second[a])  # requester's (in order), other's
     if len(ab) != len(pa) or len(ba) != len(pb):

@@ -19,7 +19,9 @@ sensitivity of the sum is `max_rows_per_unit` x 1 silo, not x k.
 What the relay learns: every brand's number of linked keys and, for every tag, which brands
 hold it, so the size of every intersection among the k brands (exactly what a DH-PSI relay
 learns, for all subsets at once); never a key, since under DDH a blinded point is random to
-whoever lacks a scalar. What a brand learns: its own keep bits, so that each of its customers
+whoever lacks a scalar. What a brand learns: the other brands' numbers of linked keys (the
+lengths of the arrays it blinds; never an array with its own scalar in it, so it can compare
+nothing), and its own keep bits, so that each of its customers
 whose bit is 0 is also a (consented, linked) customer of some other brand of the query, which
 is what those customers' separate consent to cross-brand sharing covers (PIPL Art. 23); a
 kept customer may or may not be shared. Assumed honest but curious, as the overlap is.
