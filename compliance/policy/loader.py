@@ -54,10 +54,20 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml where built
+
+
 def parse_policy_text(text: str, model: type[M], file: str) -> M:
+    """Parsed with libyaml, once; the pure-Python parser runs only to place an error (its
+    messages and marks), so a run that loads the policies pays one fast parse per file
+    (the two pure-Python passes were most of a training run's fixed cost, issue 24)."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data: Any = yaml.safe_load(text)
+        data: Any = yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 (a safe loader)
+    except yaml.YAMLError:
+        data = None  # placed below by the pure-Python parser
+    try:
+        if data is None:
+            data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(
@@ -74,6 +84,7 @@ def parse_policy_text(text: str, model: type[M], file: str) -> M:
         err = exc.errors()[0]
         loc = tuple(p for p in err["loc"] if isinstance(p, int | str))
         field = ".".join(str(p) for p in loc) or "(top level)"
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
         raise InputError(f"{field}: {err['msg']}", file=file, line=_line_of(node, loc)) from exc
 
 

@@ -23,8 +23,9 @@ from compliance.audit.service import AuditLog
 from compliance.database import Database
 from compliance.governance.service import GovernanceService, check_run_or_raise
 from compliance.policy.engine import PolicyEngine
-from compliance.policy.governance import load_governance
+from compliance.policy.governance import Governance, load_governance
 from compliance.policy.loader import load_policies
+from compliance.policy.schemas import PolicySet
 from federation.coordinator.auditing_grid import AuditingGrid
 from federation.coordinator.gate_check import (
     check_resumed_gate,
@@ -103,16 +104,18 @@ def open_run(db: Database, settings: RunSettings, strategy: str) -> ResumePoint 
 
 
 def gate(grid: Grid, db: Database, settings: RunSettings, nodes: list[int],
-         resumed: ResumePoint | None, brand_of: dict[int, str] | None = None
+         resumed: ResumePoint | None, brand_of: dict[int, str] | None = None, *,
+         policies: PolicySet, governance: Governance
          ) -> tuple[dict[str, GateReport], list[BrandLineage]]:
     """The brands' gate reports, verified here (a new run) or against the snapshots the
-    run started with (a resumed one); `brand_of` is filled with each node's brand."""
+    run started with (a resumed one); `brand_of` is filled with each node's brand. The
+    policies and governance files are the ones the run was checked against at its start
+    (loaded once per run, not once per brand: issue 24's fixed cost)."""
     reports = collect_gate_reports(grid, settings, nodes, brand_of)
     if resumed is not None:
         return reports, check_resumed_gate(db, settings, reports, resumed)
-    policies = load_policies()
     for brand, rep in sorted(reports.items()):  # what each brand contributes (PIPL Art. 20)
-        check_run_or_raise(db, policies, load_governance(policies), kind="training",
+        check_run_or_raise(db, policies, governance, kind="training",
                            run_id=settings.run_id, brands=[brand], purpose=settings.purpose,
                            categories=rep.categories)
     lineage = verify_and_audit_gate(db, settings, PolicyEngine(policies), reports)
@@ -193,13 +196,15 @@ def run_federated(grid: Grid, settings: RunSettings, db: Database, *, strategy: 
     audited = AuditingGrid(grid)
     nodes = wait_for_nodes(audited, len(settings.brands))
     policies = load_policies()  # the alliance agreement and assessments, before any brand
-    check_run_or_raise(db, policies, load_governance(policies), kind="training",
+    governance = load_governance(policies)
+    check_run_or_raise(db, policies, governance, kind="training",
                        run_id=settings.run_id, brands=settings.brands,
                        purpose=settings.purpose)
     resumed = open_run(db, settings, strategy)
     try:
         brand_of: dict[int, str] = {}
-        reports, lineage = gate(audited, db, settings, nodes, resumed, brand_of)
+        reports, lineage = gate(audited, db, settings, nodes, resumed, brand_of,
+                                policies=policies, governance=governance)
         secure = uses_secagg(settings, strategy)
         trained = train(audited, db, settings, reports, nodes, secure=secure,
                         strategy=strategy, context=context, resumed=resumed, progress=progress)

@@ -21,6 +21,22 @@ def test_every_shipped_policy_file_loads() -> None:
         assert all(r.source for r in j.rules)
 
 
+def test_valid_files_are_parsed_once_by_libyaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pure-Python YAML passes (compose for lines, safe_load) run only to place an
+    error: a run loads the policies and governance files with one libyaml parse each
+    (issue 24: the two pure-Python passes were most of a training run's fixed cost)."""
+    import yaml
+
+    from compliance.policy.governance import load_governance
+
+    def slow(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the pure-Python YAML parser ran on a valid file")
+
+    monkeypatch.setattr(yaml, "compose", slow)
+    monkeypatch.setattr(yaml, "safe_load", slow)
+    load_governance(load_policies())
+
+
 def _copy(tmp_path: Path) -> Path:
     dst = tmp_path / "policies"
     shutil.copytree(policy_dir(), dst)
