@@ -18,6 +18,7 @@ from compliance.database import Database
 from compliance.policy.loader import load_policies
 from compliance.tokens.service import TokenService
 from federation.brand.node import BrandNode, set_simulation_nodes
+from privacy.aggregates.schemas import AggregateQuery
 from privacy.aggregates.service import AggregateService
 from privacy.overlap.models import OverlapRun
 from tests.compliance.governance.records import approved_assessment
@@ -92,10 +93,8 @@ def test_dedup_counts_each_linked_person_once_with_one_silo_of_noise(
         assert not list((tmp_path / b / "state" / "dedup").glob("*.csv"))
 
 
-def test_dedup_needs_a_federated_query(db: Database, tmp_path: Path) -> None:
+def test_dedup_needs_a_federated_query() -> None:
     from pydantic import ValidationError
-
-    from privacy.aggregates.schemas import AggregateQuery
 
     with pytest.raises(ValidationError, match="federated"):
         AggregateQuery(dataset="d", measure="count", epsilon=1.0, dedup=True)
@@ -129,3 +128,35 @@ def test_cli_dedup_flag_asks_across_the_silos(tmp_path: Path,
         outputs.append((res.exit_code, res.output))
     assert outputs[0][0] == 2 and "no brand silos" in outputs[0][1], outputs[0]
     assert outputs[1][0] == 0 and '"population": "all"' in outputs[1][1], outputs[1]
+
+
+def test_without_the_linkage_assessment_nothing_is_linked_or_spent(db: Database,
+                                                                   tmp_path: Path) -> None:
+    """Linking customers across brands needs the overlap's agreement and approved impact
+    assessment (PIPL Art. 55(3)): refused before any brand is asked, no budget spent."""
+    from compliance.governance.errors import RunRefused
+    from compliance.subjects.service import SubjectService
+    from privacy.overlap.service import OverlapService
+
+    with db.unit_of_work() as s:
+        for b in BRANDS:
+            SubjectService(s).register_brand(b, b.title(), "pipl", actor="test")
+    for b in BRANDS:
+        pl.DataFrame({"cid": ["x"], "spend": [1.0]}).write_parquet(tmp_path / f"{b}.parquet")
+    asked: list[str] = []
+
+    def dedup_sum(plan: object, run_id: str, as_of: str) -> tuple[object, object]:
+        asked.append(run_id)
+        raise AssertionError("no brand may be asked")
+
+    svc = AggregateService(db, load_policies(), dedup_sum=dedup_sum,  # type: ignore[arg-type]
+                           linkage=OverlapService(db, load_policies()))
+    svc.register("alliance", tmp_path / f"{BRANDS[0]}.parquet", "cid", actor="test",
+                 bounds={"spend": (0.0, 10.0)},
+                 silos={b: tmp_path / f"{b}.parquet" for b in BRANDS})
+    q = AggregateQuery(dataset="alliance", measure="count", epsilon=1.0, federated=True,
+                       dedup=True)
+    with pytest.raises(RunRefused, match="cross_brand_sharing"):
+        svc.query("service:growth", q)
+    assert asked == []
+    assert all(v.spent_epsilon == 0 for v in svc.budgets("service:growth"))
