@@ -276,7 +276,9 @@ def _interval_figures(groups: list[Any], truth: dict[str, float]) -> dict[str, A
 
 def alliance_policies(work: Path, brands: list[str]) -> None:
     """The product's policies with `brands` as parties to the alliance agreement (as one
-    of its brands is), for this process and the simulation's workers (COMITY_POLICY_DIR)."""
+    of its brands is) and in its `exact_to` (a de-duplicated query tells each brand which
+    of its customers another brand holds), for this process and the simulation's workers
+    (COMITY_POLICY_DIR)."""
     import shutil
 
     import yaml
@@ -288,6 +290,7 @@ def alliance_policies(work: Path, brands: list[str]) -> None:
     agreement = yaml.safe_load((root / "alliance_agreement.yaml").read_text(encoding="utf-8"))
     model = next(p for p in agreement["parties"] if p["role"] == "joint_handler")
     agreement["parties"] += [{**model, "id": b, "name": b} for b in brands]
+    agreement["join_key"]["exact_to"] = list(brands)  # each learns its own keep bits
     (root / "alliance_agreement.yaml").write_text(yaml.safe_dump(agreement), encoding="utf-8")
     os.environ["COMITY_POLICY_DIR"] = str(root)
 

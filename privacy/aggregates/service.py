@@ -151,7 +151,7 @@ class AggregateService:
             raise ComityError("de-duplicated aggregates are not configured on this server",
                               status_code=501)
         brands = tuple(sorted(plan.spec.silos))
-        self.linkage.check(run_id, requester, brands, actor)
+        self.linkage.check(run_id, requester, brands, actor, members_to=brands)
         summed, counts = self.dedup_sum(plan, run_id, as_of.isoformat())
         self.linkage.verify(run_id, requester, brands, actor, counts.consent_sha256, as_of)
         cal, raw = release_sum(summed, plan, 1, why=DEDUP_WHY)

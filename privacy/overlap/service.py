@@ -83,11 +83,13 @@ class OverlapService:
         return exc
 
     def check(self, run_id: str, requester: str, brands: tuple[str, ...], actor: str, *,
-              exact: bool = False) -> None:
+              members_to: tuple[str, ...] = ()) -> None:
         """Every brand registered, the agreement and an approved assessment cover the
         purpose (PIPL Art. 20, 55(3)), every brand agreed to the join key's category, and
-        exact mode only for a brand the agreement allows it to (the first). An overlap's
-        two brands, or all the brands a de-duplicated aggregate links."""
+        every brand in `members_to`, which learns which of its customers another brand
+        holds, listed in the agreement's `exact_to`: the requester in exact mode, and every
+        brand a de-duplicated aggregate links (a customer it does not keep is one that
+        another brand also holds). An overlap's two brands, or all the brands it links."""
         jk = self.governance.agreement.join_key
         with self.db.unit_of_work() as session:
             for b in brands:
@@ -108,10 +110,12 @@ class OverlapService:
         if cat is not None:
             raise self._refuse(run_id, requester, brands, actor,
                                RunRefused(cat.rule_id, cat.explanation), cat.rule_id)
-        if exact and brands[0] not in jk.exact_to:
+        outside = [b for b in members_to if b not in jk.exact_to]
+        if outside:
             raise self._refuse(run_id, requester, brands, actor, RunRefused(
-                EXACT_RULE, f"the agreement gives the intersection itself only to "
-                f"{', '.join(jk.exact_to) or 'no brand'}; ask for the noisy size"), EXACT_RULE)
+                EXACT_RULE, f"brand {', '.join(outside)} would learn which of its customers "
+                f"another brand holds; the agreement allows that only to "
+                f"{', '.join(jk.exact_to) or 'no brand'} (ask for the noisy size)"), EXACT_RULE)
 
     def overlap(self, requester: str, body: OverlapIn, *, actor: str | None = None
                 ) -> OverlapOut:
@@ -120,7 +124,8 @@ class OverlapService:
             raise ComityError("overlaps are not configured on this server", status_code=501)
         run_id = str(uuid.uuid4())
         brands = (body.brands[0], body.brands[1])
-        self.check(run_id, requester, brands, actor, exact=body.exact)
+        self.check(run_id, requester, brands, actor,
+                   members_to=(brands[0],) if body.exact else ())
         jk = self.governance.agreement.join_key
         assert jk is not None
         cost = 0 if body.exact else to_micro(body.epsilon)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from api.app import create_app
 from compliance.audit.models import AuditEvent
 from compliance.database import Database
-from compliance.policy.loader import load_policies
+from compliance.policy.loader import load_policies, policy_dir
 from compliance.tokens.service import TokenService
 from federation.brand.node import BrandNode, set_simulation_nodes
 from privacy.aggregates.schemas import AggregateQuery
@@ -39,6 +39,22 @@ LINKED = 30 + 20 + 10 + 15
 ALL_ROWS = 30 * 3 + 20 * 2 + 10 * 2 + 15 + 25
 
 
+def _agreement(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exact_to: list[str]) -> None:
+    """The product's policies with the agreement's `exact_to` replaced (COMITY_POLICY_DIR,
+    read by this process and the simulation's brand workers)."""
+    import shutil
+
+    import yaml
+
+    root = tmp_path / "policies"
+    shutil.copytree(policy_dir(), root)
+    path = root / "alliance_agreement.yaml"
+    agreement = yaml.safe_load(path.read_text(encoding="utf-8"))
+    agreement["join_key"]["exact_to"] = exact_to
+    path.write_text(yaml.safe_dump(agreement, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("COMITY_POLICY_DIR", str(root))
+
+
 def _nodes(db: Database, tmp_path: Path, api_url: str) -> dict[str, BrandNode]:
     nodes = {}
     for i, brand in enumerate(BRANDS):
@@ -58,7 +74,8 @@ def _nodes(db: Database, tmp_path: Path, api_url: str) -> dict[str, BrandNode]:
 
 @pytest.mark.slow
 def test_dedup_counts_each_linked_person_once_with_one_silo_of_noise(
-        db: Database, tmp_path: Path, api_url: str) -> None:
+        db: Database, tmp_path: Path, api_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _agreement(tmp_path, monkeypatch, list(BRANDS))  # every linked brand learns its keep bits
     _nodes(db, tmp_path, api_url)
     approved_assessment(db, "cross_brand_sharing", {"psi": "dh-x25519"})
     with db.unit_of_work() as s:
@@ -160,3 +177,41 @@ def test_without_the_linkage_assessment_nothing_is_linked_or_spent(db: Database,
         svc.query("service:growth", q)
     assert asked == []
     assert all(v.spent_epsilon == 0 for v in svc.budgets("service:growth"))
+
+
+def test_a_brand_the_agreement_does_not_let_learn_members_is_not_linked(
+        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A brand learns that a customer it does not keep is also another brand's, so every
+    brand of a de-duplicated query must be in the agreement's `exact_to`: refused by that
+    rule, naming the brand, before any brand is asked, no budget spent, the refusal audited."""
+    from compliance.governance.errors import RunRefused
+    from compliance.subjects.service import SubjectService
+    from privacy.overlap.service import OverlapService
+
+    _agreement(tmp_path, monkeypatch, list(BRANDS[1:]))
+    approved_assessment(db, "cross_brand_sharing", {"psi": "dh-x25519"})
+    with db.unit_of_work() as s:
+        for b in BRANDS:
+            SubjectService(s).register_brand(b, b.title(), "pipl", actor="test")
+    for b in BRANDS:
+        pl.DataFrame({"cid": ["x"], "spend": [1.0]}).write_parquet(tmp_path / f"{b}.parquet")
+
+    def dedup_sum(plan: object, run_id: str, as_of: str) -> tuple[object, object]:
+        raise AssertionError("no brand may be asked")
+
+    svc = AggregateService(db, load_policies(), dedup_sum=dedup_sum,  # type: ignore[arg-type]
+                           linkage=OverlapService(db, load_policies()))
+    svc.register("alliance", tmp_path / f"{BRANDS[0]}.parquet", "cid", actor="test",
+                 bounds={"spend": (0.0, 10.0)},
+                 silos={b: tmp_path / f"{b}.parquet" for b in BRANDS})
+    q = AggregateQuery(dataset="alliance", measure="count", epsilon=1.0, federated=True,
+                       dedup=True)
+    with pytest.raises(RunRefused) as refused:
+        svc.query("service:growth", q)
+    assert refused.value.rule_id == "alliance.join_key.exact_to"
+    assert BRANDS[0] in refused.value.message
+    assert all(v.spent_epsilon == 0 for v in svc.budgets("service:growth"))
+    with db.reading() as s:
+        events = s.scalars(select(AuditEvent).where(AuditEvent.action == "overlap.refused")
+                           ).all()
+    assert [e.rule_id for e in events] == ["alliance.join_key.exact_to"]
