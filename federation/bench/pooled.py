@@ -15,7 +15,11 @@ import numpy as np
 from federation.bench.protocol import measured
 from federation.models import baselines as bl
 from federation.models.churn import roc_auc
-from federation.models.cooccurrence import EASE_LAMBDAS, MARKOV  # the federated grids too
+from federation.models.cooccurrence import (  # the federated grids too
+    EASE_LAMBDAS,
+    MARKOV,
+    RECENCY_HALVES,
+)
 from federation.models.recommend import RecData
 
 ProgressFn = Callable[[str], None]
@@ -64,6 +68,9 @@ def _rec_families(seed: int) -> dict[str, RecFamily]:
                                 bl.item_knn(d, neighbours=k)) for k in KNN_NEIGHBOURS),
         "ease": lambda d: ((dict(lam=lam, max_items=bl.MAX_ITEMS), s)
                            for lam, s in bl.ease_grid(d, EASE_LAMBDAS).items()),
+        "ease_recency": lambda d: ((dict(lam=lam, half=h, max_items=bl.MAX_ITEMS), sc)
+                                   for (lam, h), sc in bl.ease_recency_grid(
+                                       d, EASE_LAMBDAS, RECENCY_HALVES).items()),
         "markov": lambda d: ((p, bl.markov(d, **p)) for p in MARKOV),
         "als": lambda d: ((p, bl.als(d, **p, seed=seed)) for p in ALS),
     }
@@ -77,6 +84,8 @@ def _refit(family: str, params: Params, data: RecData, seed: int) -> bl.Scorer:
         return bl.item_knn(data, **p)
     if family == "ease":
         return bl.ease(data, **p)
+    if family == "ease_recency":
+        return bl.ease_recency_grid(data, [p["lam"]], [p["half"]])[(p["lam"], p["half"])]
     if family == "markov":
         return bl.markov(data, **p)
     return bl.als(data, **p, seed=seed)

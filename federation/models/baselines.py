@@ -132,6 +132,37 @@ def ease(data: RecData, *, lam: float, max_items: int = MAX_ITEMS) -> Scorer:
     return ease_grid(data, [lam], max_items=max_items)[lam]
 
 
+def recency_rows(data: RecData, top: np.ndarray, half: float | None) -> sp.csr_matrix:
+    """Users x `top`: each history item weighted 0.5 ** (age / half), age 0 the newest, a
+    repeated item's weights added (None: the plain 0/1 rows)."""
+    if half is None:
+        return sp.csr_matrix(interactions_matrix(data)[:, top])
+    starts, ends = data.user_spans
+    age = np.repeat(ends, ends - starts) - 1 - np.arange(data.n_train)
+    pos = np.full(data.n_items, -1, dtype=np.int64)
+    pos[top] = np.arange(len(top))
+    p = pos[data.train_i]
+    keep = p >= 0
+    return sp.csr_matrix((0.5 ** (age[keep] / float(half)), (data.train_u[keep], p[keep])),
+                         shape=(max(data.n_users, 1), len(top)))
+
+
+def ease_recency_grid(data: RecData, lambdas: Iterable[float], halves: Iterable[float | None],
+                      *, max_items: int = MAX_ITEMS
+                      ) -> dict[tuple[float, float | None], Scorer]:
+    """EASE on the plain Gram, scoring histories weighted by recency (`recency_rows`), for
+    each lambda and half-life: the pooled twin of the federated co-occurrence path's
+    recency-weighted EASE, so that path is not judged against a baseline without it."""
+    top, pop = _top(data, max_items)
+    weights = ease_weights(gram_matrix(interactions_matrix(data)[:, top]), lambdas)
+    rows = {h: recency_rows(data, top, h) for h in halves}
+
+    def scorer(b: np.ndarray, x: sp.csr_matrix) -> Scorer:
+        return lambda r: embed_top(np.asarray(x[r] @ b), top, pop)
+
+    return {(lam, h): scorer(b, x) for lam, b in weights.items() for h, x in rows.items()}
+
+
 def transitions(data: RecData) -> sp.csr_matrix:
     """Row-normalised first-order transition probabilities: how often item b came right
     after item a in a user's (deduplicated, time-ordered) history."""

@@ -123,21 +123,6 @@ def low_rank(gram: np.ndarray, sigma: float) -> np.ndarray:
     return np.asarray((q[:, keep] * w[keep]) @ q[:, keep].T)
 
 
-def recency_rows(data: RecData, top: np.ndarray, half: float | None) -> sp.csr_matrix:
-    """Users x `top`: each history item weighted 0.5 ** (age / half), age 0 the newest, a
-    repeated item's weights added (None: the plain 0/1 rows the pooled EASE scores)."""
-    if half is None:
-        return sp.csr_matrix(bl.interactions_matrix(data)[:, top])
-    starts, ends = data.user_spans
-    age = np.repeat(ends, ends - starts) - 1 - np.arange(data.n_train)
-    pos = np.full(data.n_items, -1, dtype=np.int64)
-    pos[top] = np.arange(len(top))
-    p = pos[data.train_i]
-    keep = p >= 0
-    return sp.csr_matrix((0.5 ** (age[keep] / float(half)), (data.train_u[keep], p[keep])),
-                         shape=(max(data.n_users, 1), len(top)))
-
-
 def gram_from_triangle(values: np.ndarray, m: int) -> np.ndarray:
     g = np.zeros((m, m))
     g[np.triu_indices(m)] = values
@@ -218,7 +203,7 @@ def scorer(stats: Cooccurrence, data: RecData, cand: Candidate) -> bl.Scorer:
     pop = stats.normalised_popularity
     if family == "ease":
         half = cand.get("half")
-        x = recency_rows(data, stats.top, None if half is None else float(half))
+        x = bl.recency_rows(data, stats.top, None if half is None else float(half))
         b = _ease_b(stats, float(cand["lam"]))
         return lambda rows: bl.embed_top(np.asarray(x[rows] @ b), stats.top, pop)
     if family == "markov":

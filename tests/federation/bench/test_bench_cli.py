@@ -143,7 +143,8 @@ def test_bench_recommend_on_a_movielens_shaped_csv(tmp_path: Path) -> None:
     assert r["load"]["time_format"] == "epoch seconds" and r["load"]["bad_rows"] == 0
     assert r["protocol"]["seeds"] == [0, 1] and r["seed"] == [0, 1]
     assert {"split", "tie_rule", "score_ties"} <= set(r["protocol"])
-    assert set(r["baselines"]) == {"popularity", "item_knn", "ease", "markov", "als"}
+    assert set(r["baselines"]) == {"popularity", "item_knn", "ease", "ease_recency",
+                                   "markov", "als"}
     for name, b in r["baselines"].items():
         assert 0.0 <= b["metrics"]["hr10"] <= 1.0 and 0.0 <= b["metrics"]["ndcg10"] <= 1.0
         assert b["seconds"] >= 0 and b["peak_memory_mb"] > 0, name

@@ -86,7 +86,8 @@ def test_batched_scoring_equals_the_full_ranking(monkeypatch: pytest.MonkeyPatch
 
 def test_recommendation_baselines_choose_on_validation() -> None:
     out = recommendation_baselines(_walk(seed=1), _walk(seed=2), seed=0)
-    assert set(out["baselines"]) == {"popularity", "item_knn", "ease", "markov", "als"}
+    assert set(out["baselines"]) == {"popularity", "item_knn", "ease", "ease_recency",
+                                     "markov", "als"}
     markov = out["baselines"]["markov"]
     assert markov["chosen"]["window"] == 1 and markov["metrics"]["hr10"] == 1.0
     assert markov["seconds"] >= 0 and markov["peak_memory_mb"] >= markov["memory_growth_mb"] >= 0
@@ -127,3 +128,27 @@ def test_logistic_regression_and_the_recency_rule_on_separable_cases() -> None:
     assert roc_auc(y, bl.recency_rule(recency, direction=-1)) == 0.0
     x = (recency[:, None] / 100).astype(np.float32)
     assert roc_auc(y, bl.logistic(x, y, c=10.0, seed=0).predict(x)) == 1.0
+
+
+def _drift(users: int = 300, groups: int = 4, per: int = 30, bought: int = 5,
+           seed: int = 0) -> RecData:
+    """Each user buys `bought` items of one group, then `bought` of another, and next buys
+    from the second: what comes next follows the recent history, not the whole of it."""
+    rng = np.random.default_rng(seed)
+    histories = []
+    for _ in range(users):
+        a, b = rng.choice(groups, 2, replace=False)
+        items = rng.choice(per, 2 * bought + 1, replace=False)
+        histories.append([int(a * per + x) for x in items[:bought]]
+                         + [int(b * per + x) for x in items[bought:]])
+    return _data(histories, groups * per)
+
+
+def test_recency_weighted_ease_follows_a_drifting_taste_and_equals_ease_without_it() -> None:
+    d = _drift()
+    grid = bl.ease_recency_grid(d, [10.0], [None, 1.0])
+    rows = np.arange(d.n_users)
+    np.testing.assert_allclose(grid[(10.0, None)](rows), bl.ease(d, lam=10.0)(rows))
+    plain = bl.score_ranking(grid[(10.0, None)], d)["hr10"]
+    recent = bl.score_ranking(grid[(10.0, 1.0)], d)["hr10"]
+    assert recent > plain + 0.05, (recent, plain)
