@@ -152,30 +152,10 @@ def test_without_the_linkage_assessment_nothing_is_linked_or_spent(db: Database,
     """Linking customers across brands needs the overlap's agreement and approved impact
     assessment (PIPL Art. 55(3)): refused before any brand is asked, no budget spent."""
     from compliance.governance.errors import RunRefused
-    from compliance.subjects.service import SubjectService
-    from privacy.overlap.service import OverlapService
 
-    with db.unit_of_work() as s:
-        for b in BRANDS:
-            SubjectService(s).register_brand(b, b.title(), "pipl", actor="test")
-    for b in BRANDS:
-        pl.DataFrame({"cid": ["x"], "spend": [1.0]}).write_parquet(tmp_path / f"{b}.parquet")
-    asked: list[str] = []
-
-    def dedup_sum(plan: object, run_id: str, as_of: str) -> tuple[object, object]:
-        asked.append(run_id)
-        raise AssertionError("no brand may be asked")
-
-    svc = AggregateService(db, load_policies(), dedup_sum=dedup_sum,  # type: ignore[arg-type]
-                           linkage=OverlapService(db, load_policies()))
-    svc.register("alliance", tmp_path / f"{BRANDS[0]}.parquet", "cid", actor="test",
-                 bounds={"spend": (0.0, 10.0)},
-                 silos={b: tmp_path / f"{b}.parquet" for b in BRANDS})
-    q = AggregateQuery(dataset="alliance", measure="count", epsilon=1.0, federated=True,
-                       dedup=True)
+    svc, q = _refusing_service(db, tmp_path)
     with pytest.raises(RunRefused, match="cross_brand_sharing"):
         svc.query("service:growth", q)
-    assert asked == []
     assert all(v.spent_epsilon == 0 for v in svc.budgets("service:growth"))
 
 
@@ -185,11 +165,27 @@ def test_a_brand_the_agreement_does_not_let_learn_members_is_not_linked(
     brand of a de-duplicated query must be in the agreement's `exact_to`: refused by that
     rule, naming the brand, before any brand is asked, no budget spent, the refusal audited."""
     from compliance.governance.errors import RunRefused
-    from compliance.subjects.service import SubjectService
-    from privacy.overlap.service import OverlapService
 
     _agreement(tmp_path, monkeypatch, list(BRANDS[1:]))
     approved_assessment(db, "cross_brand_sharing", {"psi": "dh-x25519"})
+    svc, q = _refusing_service(db, tmp_path)
+    with pytest.raises(RunRefused) as refused:
+        svc.query("service:growth", q)
+    assert refused.value.rule_id == "alliance.join_key.exact_to"
+    assert BRANDS[0] in refused.value.message
+    assert all(v.spent_epsilon == 0 for v in svc.budgets("service:growth"))
+    with db.reading() as s:
+        events = s.scalars(select(AuditEvent).where(AuditEvent.action == "overlap.refused")
+                           ).all()
+    assert [e.rule_id for e in events] == ["alliance.join_key.exact_to"]
+
+
+def _refusing_service(db: Database, tmp_path: Path) -> tuple[AggregateService, AggregateQuery]:
+    """The three brands registered with one-row silos, a de-duplicated query, and a service
+    whose secure sum fails the test if any brand is asked."""
+    from compliance.subjects.service import SubjectService
+    from privacy.overlap.service import OverlapService
+
     with db.unit_of_work() as s:
         for b in BRANDS:
             SubjectService(s).register_brand(b, b.title(), "pipl", actor="test")
@@ -204,14 +200,5 @@ def test_a_brand_the_agreement_does_not_let_learn_members_is_not_linked(
     svc.register("alliance", tmp_path / f"{BRANDS[0]}.parquet", "cid", actor="test",
                  bounds={"spend": (0.0, 10.0)},
                  silos={b: tmp_path / f"{b}.parquet" for b in BRANDS})
-    q = AggregateQuery(dataset="alliance", measure="count", epsilon=1.0, federated=True,
-                       dedup=True)
-    with pytest.raises(RunRefused) as refused:
-        svc.query("service:growth", q)
-    assert refused.value.rule_id == "alliance.join_key.exact_to"
-    assert BRANDS[0] in refused.value.message
-    assert all(v.spent_epsilon == 0 for v in svc.budgets("service:growth"))
-    with db.reading() as s:
-        events = s.scalars(select(AuditEvent).where(AuditEvent.action == "overlap.refused")
-                           ).all()
-    assert [e.rule_id for e in events] == ["alliance.join_key.exact_to"]
+    return svc, AggregateQuery(dataset="alliance", measure="count", epsilon=1.0,
+                               federated=True, dedup=True)
