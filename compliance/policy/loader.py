@@ -64,18 +64,16 @@ def parse_policy_text(text: str, model: type[M], file: str) -> M:
     try:
         data: Any = yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 (a safe loader)
     except yaml.YAMLError:
-        data = None  # placed below by the pure-Python parser
-    try:
-        if data is None:
+        try:  # the pure-Python parser places the error (or parses what libyaml refused)
             data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(
-            f"not valid YAML: {getattr(exc, 'problem', exc)}",
-            file=file,
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-        ) from exc
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise InputError(
+                f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                file=file,
+                line=mark.line + 1 if mark else None,
+                column=mark.column + 1 if mark else None,
+            ) from exc
     if not isinstance(data, dict):
         raise InputError("expected a mapping at the top level", file=file, line=1)
     try:

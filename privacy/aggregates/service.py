@@ -157,23 +157,28 @@ class AggregateService:
         cal, raw = release_sum(summed, plan, 1, why=DEDUP_WHY)
         return cal, raw, counts
 
-    def _release(self, query: AggregateQuery, spec: DatasetSpec, plan: FederatedPlan | None
-                 ) -> tuple[Calibrated, pl.DataFrame]:
-        """The noisy statistics, not yet shown to anyone."""
+    def _release(self, query: AggregateQuery, spec: DatasetSpec, plan: FederatedPlan | None,
+                 linkage: tuple[str, str, str, datetime] | None = None
+                 ) -> tuple[Calibrated, pl.DataFrame, DedupCounts | None]:
+        """The noisy statistics, not yet shown to anyone. `linkage` (run id, requester,
+        actor, as-of) makes a federated query de-duplicated (`_linked`)."""
         if plan is None:
             if not spec.source:
                 raise InputError(f"dataset '{spec.name}' lives only in brand silos; ask with "
                                  '"federated": true', column="federated")
             cal = self.cache.get(query, spec, self.policy.query_delta)
             self.checks.ensure(spec)
-            return cal, execute(cal, scan(spec, query))
-        if self.secure_sum is None:
+            return cal, execute(cal, scan(spec, query)), None
+        if linkage is None and self.secure_sum is None:
             raise ComityError("federated aggregates are not configured on this server",
                               status_code=501)
         for source in spec.silos.values():
             self.checks.ensure(spec, source)
+        if linkage is not None:
+            return self._linked(plan, *linkage)
+        assert self.secure_sum is not None
         summed, reporting = self.secure_sum(plan)
-        return release_sum(summed, plan, reporting)
+        return (*release_sum(summed, plan, reporting), None)
 
     def query(self, requester: str, query: AggregateQuery, *, actor: str | None = None
               ) -> AggregateAnswer:
@@ -202,13 +207,8 @@ class AggregateService:
             raise BudgetExhausted(requested=query.epsilon, remaining=state.remaining,
                                   period_key=state.period_key)
         linkage = str(uuid.uuid4()) if query.dedup else None
-        counts: DedupCounts | None = None
-        if plan is not None and linkage is not None:
-            for source in spec.silos.values():
-                self.checks.ensure(spec, source)
-            cal, raw, counts = self._linked(plan, linkage, requester, actor, now)
-        else:
-            cal, raw = self._release(query, spec, plan)
+        cal, raw, counts = self._release(
+            query, spec, plan, None if linkage is None else (linkage, requester, actor, now))
         groups, suppressed = finish(raw, cal, query, spec, self.policy.min_group_size)
         with self.db.unit_of_work() as session:
             state = Ledger(session, self.policy).spend(requester, ds_id, cost, utcnow())
