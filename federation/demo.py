@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import func, select
 
 from compliance.audit.service import AuditLog
 from compliance.consent.service import ConsentService
 from compliance.database import Database, utcnow
+from compliance.errors import ConflictError
 from compliance.policy.engine import PolicyEngine
 from compliance.policy.loader import load_policies
 from compliance.report.builder import build_report
@@ -29,6 +31,7 @@ from compliance.report.render import write_report
 from compliance.requests.schemas import RequestIn, RequestType
 from compliance.requests.service import NEEDS_SECOND_PERSON, RequestService
 from compliance.retention.service import RetentionService
+from compliance.subjects.models import Brand
 from compliance.subjects.service import SubjectService
 from compliance.tokens.service import TokenService
 from federation.brand.consent_import import import_consents
@@ -266,11 +269,26 @@ def recommend_settings(alliance: Alliance) -> RunSettings:
                    learning_rate=0.01)
 
 
+def require_empty(db: Database) -> None:
+    """The demo's story holds on an empty compliance database only: its 2.0 epsilon budget
+    spent to a refusal, 80,000 individuals sent abroad inside the year's 100,000 band, its
+    brands registered afresh. On one that already holds brands (an earlier demo in the same
+    directory) it would fail minutes in, so it is refused before anything is written."""
+    with db.reading() as session:
+        brands = session.scalar(select(func.count()).select_from(Brand)) or 0
+    if brands:
+        raise ConflictError(
+            f"comity demo needs an empty compliance database, and this one already holds "
+            f"{brands} registered brands (an earlier demo?): remove the .comity directory "
+            "or set COMITY_DATABASE_URL to an empty database")
+
+
 def run_demo(out_dir: Path, *, db: Database, api_url: str, seed: int = 7, rounds: int = 8,
              scale: float = 1.0, epsilon: float = DEMO_EPSILON, keep_silos: Path | None = None,
              step: StepFn | None = None, progress: ProgressFn | None = None) -> DemoResult:
     """The whole job on one machine. The coordinator's API must be up at `api_url` (the CLI
     serves it from a thread): the brand nodes import, sync and fetch through it."""
+    require_empty(db)
     step = step or (lambda _s: None)
     silo_root = keep_silos or Path(tempfile.mkdtemp(prefix="comity-silos-"))
     try:

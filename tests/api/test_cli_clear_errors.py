@@ -156,3 +156,18 @@ def test_malformed_csv_is_refused_with_file_and_line(cli: Cli, tmp_path: Path, b
     _refused(cli("dataset", "register", "d", "--unit-col", "id", "--file", str(path),
                  env={"COMITY_DATABASE_URL": url}), expected)
     assert _events(url) == before
+
+
+def test_a_demo_on_a_database_that_holds_brands_is_refused_before_it_writes(
+        cli: Cli, tmp_path: Path) -> None:
+    """A second `comity demo` in the same directory used to fail minutes in (the year's
+    transfer band and the budget already spent by the first); it is refused at once, exit
+    2, saying why and what to do, and the database keeps exactly what it held."""
+    assert cli("brand", "add", "lumen-tea", "--name", "Lumen", "--jurisdiction", "pipl"
+               ).exit_code == 0
+    url = f"sqlite:///{tmp_path / '.comity' / 'comity.db'}"
+    before = _events(url)
+    _refused(cli("demo", "--out", "demo-out"), "empty compliance database",
+             "COMITY_DATABASE_URL")
+    assert _events(url) == before
+    assert not (tmp_path / "demo-out").exists()
